@@ -1,0 +1,45 @@
+#pragma once
+// Randomness from the OS CSPRNG (libsodium randombytes) and a buffer that wipes itself.
+
+#include <cstdint>
+#include <string>
+
+#include "consort/common/bytes.h"
+
+namespace consort::crypto {
+
+// Must be called once before any other crypto function; idempotent and thread-safe.
+// Aborts if libsodium cannot initialize (no entropy source).
+void InitCrypto();
+
+void RandomBytes(uint8_t* out, size_t n);
+Bytes RandomBytes(size_t n);
+// n random bytes, hex-encoded (2n characters).
+std::string RandomHex(size_t n);
+
+// Owns secret bytes; wipes them (sodium_memzero) on destruction and on reassignment.
+class SecretBytes {
+ public:
+  SecretBytes() = default;
+  explicit SecretBytes(size_t n);
+  SecretBytes(const uint8_t* data, size_t n);
+  SecretBytes(SecretBytes&& other) noexcept;
+  SecretBytes& operator=(SecretBytes&& other) noexcept;
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+  ~SecretBytes();
+
+  uint8_t* data() { return data_.data(); }
+  const uint8_t* data() const { return data_.data(); }
+  size_t size() const { return data_.size(); }
+  ByteSpan span() const { return ByteSpan(data_.data(), data_.size()); }
+
+ private:
+  void Wipe();
+  Bytes data_;
+};
+
+// Constant-time equality of two byte strings of the same length (false if lengths differ).
+bool ConstantTimeEquals(ByteSpan a, ByteSpan b);
+
+}  // namespace consort::crypto
