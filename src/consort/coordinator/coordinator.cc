@@ -1,0 +1,842 @@
+#include "consort/coordinator/coordinator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "consort/audit/entry.h"
+#include "consort/audit/log_store.h"
+#include "consort/common/files.h"
+#include "consort/common/logging.h"
+#include "consort/common/time.h"
+#include "consort/coordinator/invite.h"
+#include "consort/coordinator/job_state.h"
+#include "consort/crypto/hash.h"
+#include "consort/crypto/random.h"
+#include "consort/engine/catalog.h"
+#include "consort/engine/job_spec.h"
+#include "consort/engine/operator.h"
+
+namespace consort::coordinator {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+constexpr int kSchemaVersion = 1;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS members (
+  name TEXT PRIMARY KEY, signing_key TEXT NOT NULL, tls_fingerprint TEXT NOT NULL UNIQUE,
+  tls_cert_pem TEXT NOT NULL, address TEXT NOT NULL DEFAULT '', registered_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS invites (
+  secret_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL, used_ms INTEGER);
+CREATE TABLE IF NOT EXISTS datasets (
+  owner TEXT NOT NULL, name TEXT NOT NULL, info_json TEXT NOT NULL, registered_ms INTEGER NOT NULL,
+  PRIMARY KEY (owner, name));
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, spec_json TEXT NOT NULL, operator TEXT NOT NULL, name TEXT NOT NULL,
+  state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', submitted_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS job_parties (
+  job_id TEXT NOT NULL REFERENCES jobs(id), party TEXT NOT NULL,
+  decision TEXT NOT NULL DEFAULT 'pending', signature TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '', run_state TEXT NOT NULL DEFAULT '',
+  fraction REAL NOT NULL DEFAULT 0, stage TEXT NOT NULL DEFAULT '',
+  last_report_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, party));
+CREATE INDEX IF NOT EXISTS job_parties_party ON job_parties(party);
+CREATE TABLE IF NOT EXISTS tokens (
+  token_hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_ms INTEGER NOT NULL);
+)sql";
+
+std::string ConfigPath(const std::string& home) { return JoinPath(home, "coordinator.json"); }
+
+Status RequireAdmin(const Caller& c) {
+  if (c.kind != Caller::Kind::kAdmin) {
+    return absl::PermissionDeniedError("this operation needs an admin API token");
+  }
+  return OkStatus();
+}
+
+Status RequireAuthenticated(const Caller& c) {
+  if (c.kind == Caller::Kind::kAnonymous) {
+    return absl::UnauthenticatedError("this operation needs a node identity or an API token");
+  }
+  return OkStatus();
+}
+
+Status RequireNode(const Caller& c) {
+  if (c.kind != Caller::Kind::kNode) {
+    return absl::PermissionDeniedError("only a federation node may call this");
+  }
+  return OkStatus();
+}
+
+StatusOr<std::string> JobIdField(const Json& body) {
+  CONSORT_ASSIGN_OR_RETURN(std::string id, GetString(body, "job_id", "$"));
+  CONSORT_RETURN_IF_ERROR(engine::ValidateJobId(id));
+  return id;
+}
+
+// The catalog as stored in the coordinator database.
+class DbCatalog final : public engine::CatalogView {
+ public:
+  explicit DbCatalog(SqlDb& db) : db_(db) {}
+  bool IsMember(const std::string& party) const override {
+    auto rows = db_.Query("SELECT 1 FROM members WHERE name = ?", {party});
+    return rows.ok() && !rows->empty();
+  }
+  StatusOr<engine::DatasetInfo> Dataset(const std::string& owner,
+                                        const std::string& name) const override {
+    CONSORT_ASSIGN_OR_RETURN(auto rows,
+                             db_.Query("SELECT info_json FROM datasets WHERE owner = ? AND name = ?",
+                                       {owner, name}));
+    if (rows.empty()) return absl::NotFoundError("no dataset " + owner + "/" + name);
+    CONSORT_ASSIGN_OR_RETURN(Json j, ParseJson(AsText(rows[0][0]), "catalog"));
+    return engine::DatasetInfo::FromJson(j);
+  }
+
+ private:
+  SqlDb& db_;
+};
+
+}  // namespace
+
+Json CoordinatorConfig::ToJson() const {
+  return {{"grpc_listen", grpc_listen},
+          {"api_listen", api_listen},
+          {"party_silence_timeout_ms", party_silence_timeout_ms},
+          {"invite_ttl_ms", invite_ttl_ms}};
+}
+
+StatusOr<CoordinatorConfig> CoordinatorConfig::FromJson(const Json& j) {
+  CoordinatorConfig c;
+  if (!j.is_object()) return absl::InvalidArgumentError("coordinator config must be an object");
+  for (const auto& [k, v] : j.items()) {
+    if (k == "grpc_listen" && v.is_string()) c.grpc_listen = v;
+    else if (k == "api_listen" && v.is_string()) c.api_listen = v;
+    else if (k == "party_silence_timeout_ms" && v.is_number_integer()) c.party_silence_timeout_ms = v;
+    else if (k == "invite_ttl_ms" && v.is_number_integer()) c.invite_ttl_ms = v;
+    else return absl::InvalidArgumentError("coordinator config: unknown or mistyped field '" + k + "'");
+  }
+  return c;
+}
+
+Status Coordinator::Init(const std::string& home, const CoordinatorConfig& config) {
+  crypto::InitCrypto();
+  if (FileExists(ConfigPath(home))) {
+    return absl::AlreadyExistsError(home + " already holds a coordinator");
+  }
+  CONSORT_RETURN_IF_ERROR(MakeDirs(JoinPath(home, "keys"), 0700));
+  auto key = crypto::SigningKey::Generate();
+  CONSORT_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(home, "keys/signing.key"),
+                                          HexEncode(key.seed().span()), 0600));
+  CONSORT_ASSIGN_OR_RETURN(auto tls, crypto::GenerateTlsIdentity("consort-coordinator"));
+  CONSORT_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(home, "keys/tls.key"), tls.key_pem, 0600));
+  CONSORT_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(home, "keys/tls.crt"), tls.cert_pem, 0644));
+  {
+    CONSORT_ASSIGN_OR_RETURN(SqlDb db, SqlDb::Open(JoinPath(home, "coordinator.db")));
+    CONSORT_RETURN_IF_ERROR(db.Exec(kSchema));
+    std::string token = "cst_" + crypto::RandomHex(24);
+    CONSORT_RETURN_IF_ERROR(db.Run(
+        "INSERT INTO tokens (token_hash, name, role, created_ms) VALUES (?, 'admin', 'admin', ?)",
+        {crypto::Sha256Hex(token), NowUnixMillis()}));
+    CONSORT_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(home, "admin.token"), token + "\n", 0600));
+  }
+  // The config is written last: its presence marks a complete initialization.
+  return WriteFileAtomic(ConfigPath(home), config.ToJson().dump(2) + "\n", 0644);
+}
+
+StatusOr<std::unique_ptr<Coordinator>> Coordinator::Open(const std::string& home) {
+  crypto::InitCrypto();
+  auto text = ReadFile(ConfigPath(home));
+  if (!text.ok()) {
+    return absl::NotFoundError(home + " is not a coordinator home (run `consort coordinator init`)");
+  }
+  CONSORT_ASSIGN_OR_RETURN(Json cj, ParseJson(*text, ConfigPath(home)));
+  std::unique_ptr<Coordinator> c(new Coordinator());
+  c->home_ = home;
+  CONSORT_ASSIGN_OR_RETURN(c->config_, CoordinatorConfig::FromJson(cj));
+  CONSORT_ASSIGN_OR_RETURN(std::string seed_hex, ReadFile(JoinPath(home, "keys/signing.key")));
+  while (!seed_hex.empty() && (seed_hex.back() == '\n' || seed_hex.back() == ' ')) seed_hex.pop_back();
+  CONSORT_ASSIGN_OR_RETURN(Bytes seed, HexDecode(seed_hex));
+  CONSORT_ASSIGN_OR_RETURN(auto key, crypto::SigningKey::FromSeed(seed));
+  crypto::SecretBytes wipe(seed.data(), seed.size());
+  std::fill(seed.begin(), seed.end(), 0);
+  c->key_ = std::make_unique<crypto::SigningKey>(std::move(key));
+  CONSORT_ASSIGN_OR_RETURN(c->tls_.key_pem, ReadFile(JoinPath(home, "keys/tls.key")));
+  CONSORT_ASSIGN_OR_RETURN(c->tls_.cert_pem, ReadFile(JoinPath(home, "keys/tls.crt")));
+  CONSORT_ASSIGN_OR_RETURN(c->tls_fingerprint_, crypto::CertificateFingerprint(c->tls_.cert_pem));
+  CONSORT_ASSIGN_OR_RETURN(SqlDb db, SqlDb::Open(JoinPath(home, "coordinator.db")));
+  c->db_ = std::make_unique<SqlDb>(std::move(db));
+  CONSORT_RETURN_IF_ERROR(c->Migrate());
+  CONSORT_ASSIGN_OR_RETURN(auto log, audit::LogStore::Open(c->db_.get(), c->key_->public_key()));
+  c->log_ = std::make_unique<audit::LogStore>(std::move(log));
+  return c;
+}
+
+Coordinator::~Coordinator() { StopScheduler(); }
+
+Status Coordinator::Migrate() {
+  CONSORT_RETURN_IF_ERROR(db_->Exec(kSchema));
+  return db_->Run("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                  {std::to_string(kSchemaVersion)});
+}
+
+void Coordinator::set_bound_addresses(const std::string& grpc, const std::string& api) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!grpc.empty()) bound_grpc_ = grpc;
+  if (!api.empty()) bound_api_ = api;
+}
+
+StatusOr<Caller> Coordinator::AuthenticateToken(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT name FROM tokens WHERE token_hash = ?",
+                                                 {crypto::Sha256Hex(token)}));
+  if (rows.empty()) return absl::UnauthenticatedError("unknown API token");
+  return Caller::Admin(AsText(rows[0][0]));
+}
+
+StatusOr<Caller> Coordinator::AuthenticateNode(const std::string& fp) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CONSORT_ASSIGN_OR_RETURN(auto rows,
+                           db_->Query("SELECT name FROM members WHERE tls_fingerprint = ?", {fp}));
+  if (rows.empty()) return absl::UnauthenticatedError("certificate is not a registered node's");
+  return Caller::Node(AsText(rows[0][0]));
+}
+
+bool Coordinator::IsRegisteredFingerprint(const std::string& fp) { return AuthenticateNode(fp).ok(); }
+
+StatusOr<Json> Coordinator::Dispatch(const Caller& caller, const std::string& method,
+                                     const Json& body_in) {
+  const Json body = body_in.is_null() ? Json::object() : body_in;
+  if (!body.is_object()) return absl::InvalidArgumentError("request body must be a JSON object");
+  using Fn = StatusOr<Json> (Coordinator::*)(const Caller&, const Json&);
+  static const std::map<std::string, Fn> kMethods = {
+      {"info", &Coordinator::Info},
+      {"invite.create", &Coordinator::CreateInvite},
+      {"node.register", &Coordinator::RegisterNode},
+      {"node.hello", &Coordinator::NodeHello},
+      {"members.list", &Coordinator::ListMembers},
+      {"dataset.register", &Coordinator::RegisterDataset},
+      {"dataset.list", &Coordinator::ListDatasets},
+      {"operator.list", &Coordinator::ListOperators},
+      {"job.submit", &Coordinator::SubmitJob},
+      {"job.list", &Coordinator::ListJobs},
+      {"job.get", &Coordinator::GetJob},
+      {"job.approve", &Coordinator::ApproveJob},
+      {"job.reject", &Coordinator::RejectJob},
+      {"job.cancel", &Coordinator::CancelJob},
+      {"node.poll", &Coordinator::Poll},
+      {"job.progress", &Coordinator::ReportProgress},
+      {"job.report", &Coordinator::ReportOutcome},
+      {"audit.range", &Coordinator::AuditRange},
+  };
+  auto it = kMethods.find(method);
+  if (it == kMethods.end()) return absl::NotFoundError("unknown method '" + method + "'");
+
+  if (method == "node.poll") {
+    // Long poll: answer at once if there is work, else wait for a change (mu_ released).
+    int64_t wait_ms = body.value("wait_ms", 0);
+    wait_ms = std::clamp<int64_t>(wait_ms, 0, 30'000);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      uint64_t gen = generation_;
+      auto r = Poll(caller, body);
+      if (!r.ok()) return r;
+      bool empty = (*r)["approve"].empty() && (*r)["run"].empty() && (*r)["abort"].empty();
+      if (!empty || std::chrono::steady_clock::now() >= deadline) return r;
+      changed_.wait_until(lock, deadline, [&] { return generation_ != gen || stop_; });
+      if (stop_) return r;
+    }
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (caller.kind == Caller::Kind::kNode) {
+    (void)db_->Run("UPDATE members SET last_seen_ms = ? WHERE name = ?",
+                   {NowUnixMillis(), caller.name});
+  }
+  return (this->*(it->second))(caller, body);
+}
+
+void Coordinator::Notify() {
+  ++generation_;
+  changed_.notify_all();
+}
+
+// --- audit -------------------------------------------------------------------------------
+
+Status Coordinator::AppendCoordinatorEntry(const std::string& kind, const Json& body) {
+  auto entry = audit::MakeAuthorPart(kind, "coordinator", NowUnixMillis(), body, *key_);
+  CONSORT_RETURN_IF_ERROR(entry.status());
+  return log_->Append(*entry).status();
+}
+
+Status Coordinator::AppendAuthoredEntry(const Json& signed_entry, const std::string& author,
+                                        const std::string& kind) {
+  CONSORT_ASSIGN_OR_RETURN(auto entry, audit::Entry::FromSubmissionJson(signed_entry));
+  if (entry.author != author) {
+    return absl::PermissionDeniedError("audit entry is authored by '" + entry.author +
+                                       "', not by the caller '" + author + "'");
+  }
+  if (entry.kind != kind) {
+    return absl::InvalidArgumentError("audit entry kind must be '" + kind + "', got '" +
+                                      entry.kind + "'");
+  }
+  return log_->Append(entry).status();
+}
+
+// --- methods -------------------------------------------------------------------------------
+
+StatusOr<Json> Coordinator::Info(const Caller&, const Json&) {
+  return Json{{"name", "coordinator"},
+              {"version", kVersion},
+              {"tls_fingerprint", tls_fingerprint_},
+              {"signing_key", crypto::EncodePublicKey(key_->public_key())},
+              {"grpc_listen", bound_grpc_.empty() ? config_.grpc_listen : bound_grpc_},
+              {"api_listen", bound_api_.empty() ? config_.api_listen : bound_api_}};
+}
+
+StatusOr<Json> Coordinator::CreateInvite(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireAdmin(c));
+  CONSORT_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", "$"));
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "$.name"));
+  CONSORT_ASSIGN_OR_RETURN(auto existing, db_->Query("SELECT 1 FROM members WHERE name = ?", {name}));
+  if (!existing.empty()) return absl::AlreadyExistsError("a node named '" + name + "' is already registered");
+  int64_t ttl = config_.invite_ttl_ms;
+  if (body.contains("ttl_hours")) {
+    if (!body["ttl_hours"].is_number() || body["ttl_hours"].get<double>() <= 0) {
+      return absl::InvalidArgumentError("$.ttl_hours must be a positive number");
+    }
+    ttl = static_cast<int64_t>(body["ttl_hours"].get<double>() * 3600 * 1000);
+  }
+  Invite inv;
+  inv.name = name;
+  inv.grpc_address = bound_grpc_.empty() ? config_.grpc_listen : bound_grpc_;
+  inv.api_address = bound_api_.empty() ? config_.api_listen : bound_api_;
+  inv.tls_fingerprint = tls_fingerprint_;
+  inv.coordinator_key = crypto::EncodePublicKey(key_->public_key());
+  inv.secret = crypto::RandomHex(32);
+  int64_t now = NowUnixMillis();
+  CONSORT_RETURN_IF_ERROR(db_->Run(
+      "INSERT INTO invites (secret_hash, name, created_ms, expires_ms) VALUES (?, ?, ?, ?)",
+      {crypto::Sha256Hex(inv.secret), name, now, now + ttl}));
+  CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
+      "invite.created", {{"name", name}, {"expires_at", FormatRfc3339(now + ttl)}, {"by", c.name}}));
+  CONSORT_ASSIGN_OR_RETURN(std::string token, inv.Encode());
+  return Json{{"name", name}, {"token", token}, {"expires_at", FormatRfc3339(now + ttl)}};
+}
+
+StatusOr<Json> Coordinator::RegisterNode(const Caller&, const Json& body) {
+  CONSORT_ASSIGN_OR_RETURN(std::string token, GetString(body, "token", "$"));
+  CONSORT_ASSIGN_OR_RETURN(std::string cert, GetString(body, "tls_cert_pem", "$"));
+  CONSORT_ASSIGN_OR_RETURN(const Json* entry_json, GetObject(body, "entry", "$"));
+  CONSORT_ASSIGN_OR_RETURN(Invite inv, Invite::Decode(token));
+  CONSORT_ASSIGN_OR_RETURN(
+      auto rows, db_->Query("SELECT name, expires_ms, used_ms FROM invites WHERE secret_hash = ?",
+                            {crypto::Sha256Hex(inv.secret)}));
+  if (rows.empty()) return absl::UnauthenticatedError("invite token is not valid");
+  std::string name = AsText(rows[0][0]);
+  if (!std::holds_alternative<std::monostate>(rows[0][2])) {
+    return absl::UnauthenticatedError("invite token has already been used");
+  }
+  if (AsInt(rows[0][1]) < NowUnixMillis()) return absl::UnauthenticatedError("invite token has expired");
+
+  CONSORT_ASSIGN_OR_RETURN(auto entry, audit::Entry::FromSubmissionJson(*entry_json));
+  if (entry.kind != "node.registered" || entry.author != name) {
+    return absl::InvalidArgumentError("registration entry must be kind node.registered by '" + name + "'");
+  }
+  CONSORT_ASSIGN_OR_RETURN(std::string body_name, GetString(entry.body, "name", "$.entry.body"));
+  CONSORT_ASSIGN_OR_RETURN(std::string key_text, GetString(entry.body, "signing_key", "$.entry.body"));
+  CONSORT_ASSIGN_OR_RETURN(std::string fp, GetString(entry.body, "tls_fingerprint", "$.entry.body"));
+  if (body_name != name) {
+    return absl::PermissionDeniedError("this invite is for '" + name + "', not '" + body_name + "'");
+  }
+  CONSORT_ASSIGN_OR_RETURN(std::string cert_fp, crypto::CertificateFingerprint(cert));
+  if (cert_fp != fp) {
+    return absl::InvalidArgumentError("tls_cert_pem does not match the signed tls_fingerprint");
+  }
+  CONSORT_RETURN_IF_ERROR(crypto::DecodePublicKey(key_text).status());
+  int64_t now = NowUnixMillis();
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(log_->Append(entry).status());
+    CONSORT_RETURN_IF_ERROR(db_->Run(
+        "INSERT INTO members (name, signing_key, tls_fingerprint, tls_cert_pem, registered_ms) "
+        "VALUES (?, ?, ?, ?, ?)",
+        {name, key_text, fp, cert, now}));
+    return db_->Run("UPDATE invites SET used_ms = ? WHERE secret_hash = ?",
+                    {now, crypto::Sha256Hex(inv.secret)});
+  }));
+  CONSORT_LOG(INFO) << "node '" << name << "' registered";
+  Notify();
+  CONSORT_ASSIGN_OR_RETURN(Json members, ListMembers(Caller::Node(name), Json::object()));
+  return Json{{"name", name},
+              {"members", members["members"]},
+              {"coordinator_key", crypto::EncodePublicKey(key_->public_key())}};
+}
+
+StatusOr<Json> Coordinator::NodeHello(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireNode(c));
+  CONSORT_ASSIGN_OR_RETURN(std::string address, GetString(body, "address", "$"));
+  if (address.size() > 256) return absl::InvalidArgumentError("$.address is too long");
+  CONSORT_RETURN_IF_ERROR(
+      db_->Run("UPDATE members SET address = ? WHERE name = ?", {address, c.name}));
+  Notify();
+  return Json{{"name", c.name}};
+}
+
+StatusOr<Json> Coordinator::ListMembers(const Caller& c, const Json&) {
+  CONSORT_RETURN_IF_ERROR(RequireAuthenticated(c));
+  CONSORT_ASSIGN_OR_RETURN(
+      auto rows, db_->Query("SELECT name, signing_key, tls_fingerprint, address, registered_ms, "
+                            "last_seen_ms, tls_cert_pem FROM members ORDER BY name"));
+  Json out = Json::array();
+  for (const auto& r : rows) {
+    out.push_back({{"name", AsText(r[0])},
+                   {"signing_key", AsText(r[1])},
+                   {"tls_fingerprint", AsText(r[2])},
+                   {"address", AsText(r[3])},
+                   {"registered_at", FormatRfc3339(AsInt(r[4]))},
+                   {"last_seen", AsInt(r[5]) ? FormatRfc3339(AsInt(r[5])) : ""},
+                   {"tls_cert_pem", AsText(r[6])}});
+  }
+  return Json{{"members", out}};
+}
+
+StatusOr<Json> Coordinator::RegisterDataset(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireNode(c));
+  CONSORT_ASSIGN_OR_RETURN(const Json* entry_json, GetObject(body, "entry", "$"));
+  CONSORT_ASSIGN_OR_RETURN(auto entry, audit::Entry::FromSubmissionJson(*entry_json));
+  if (entry.kind != "dataset.registered" || entry.author != c.name) {
+    return absl::PermissionDeniedError("dataset entry must be kind dataset.registered by '" +
+                                       c.name + "'");
+  }
+  CONSORT_ASSIGN_OR_RETURN(auto info, engine::DatasetInfo::FromJson(entry.body));
+  if (info.owner != c.name) {
+    return absl::PermissionDeniedError("node '" + c.name + "' cannot register a dataset for '" +
+                                       info.owner + "'");
+  }
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(info.name, "dataset name"));
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(log_->Append(entry).status());
+    return db_->Run(
+        "INSERT OR REPLACE INTO datasets (owner, name, info_json, registered_ms) VALUES (?,?,?,?)",
+        {info.owner, info.name, info.ToJson().dump(), NowUnixMillis()});
+  }));
+  return Json{{"owner", info.owner}, {"name", info.name}};
+}
+
+StatusOr<Json> Coordinator::ListDatasets(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireAuthenticated(c));
+  std::string owner = body.value("owner", "");
+  CONSORT_ASSIGN_OR_RETURN(
+      auto rows, owner.empty()
+                     ? db_->Query("SELECT info_json FROM datasets ORDER BY owner, name")
+                     : db_->Query("SELECT info_json FROM datasets WHERE owner = ? ORDER BY name",
+                                  {owner}));
+  Json out = Json::array();
+  for (const auto& r : rows) {
+    CONSORT_ASSIGN_OR_RETURN(Json j, ParseJson(AsText(r[0]), "catalog"));
+    out.push_back(j);
+  }
+  return Json{{"datasets", out}};
+}
+
+StatusOr<Json> Coordinator::ListOperators(const Caller&, const Json&) {
+  Json out = Json::array();
+  for (const auto* op : engine::OperatorRegistry::Global().List()) out.push_back(op->info().ToJson());
+  return Json{{"operators", out}};
+}
+
+StatusOr<Json> Coordinator::SubmitJob(const Caller& c, const Json& body) {
+  if (c.kind == Caller::Kind::kAnonymous) {
+    return absl::UnauthenticatedError("submitting a job needs a node identity or an API token");
+  }
+  if (!body.contains("spec")) return absl::InvalidArgumentError("missing field $.spec");
+  const Json& doc = body["spec"];
+  CONSORT_ASSIGN_OR_RETURN(engine::JobSpec spec, engine::ParseJobSpec(doc));
+  DbCatalog catalog(*db_);
+  CONSORT_RETURN_IF_ERROR(engine::ValidateJob(spec, catalog));
+  CONSORT_ASSIGN_OR_RETURN(std::string id, engine::ComputeJobId(doc));
+  CONSORT_ASSIGN_OR_RETURN(auto existing, db_->Query("SELECT state FROM jobs WHERE id = ?", {id}));
+  if (!existing.empty()) {
+    return absl::AlreadyExistsError("job " + id.substr(0, 12) +
+                                    " was already submitted (add a different \"nonce\" to run the "
+                                    "same spec again)");
+  }
+  CONSORT_ASSIGN_OR_RETURN(std::string canonical, CanonicalJson(doc));
+  std::string submitter = (c.kind == Caller::Kind::kNode ? "node:" : "api:") + c.name;
+  int64_t now = NowUnixMillis();
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(db_->Run(
+        "INSERT INTO jobs (id, spec_json, operator, name, state, submitted_by, created_ms, "
+        "updated_ms) VALUES (?, ?, ?, ?, 'proposed', ?, ?, ?)",
+        {id, canonical, spec.op, spec.name, submitter, now, now}));
+    for (const auto& party : spec.PartyNames()) {
+      CONSORT_RETURN_IF_ERROR(
+          db_->Run("INSERT INTO job_parties (job_id, party) VALUES (?, ?)", {id, party}));
+    }
+    return AppendCoordinatorEntry("job.submitted",
+                                  {{"job_id", id}, {"submitted_by", submitter}, {"spec", doc}});
+  }));
+  CONSORT_LOG(INFO) << "job " << id.substr(0, 12) << " (" << spec.op << ") proposed by " << submitter;
+  Notify();
+  return Json{{"job_id", id}, {"state", "proposed"}};
+}
+
+StatusOr<Json> Coordinator::JobJson(const std::string& id, bool with_spec) {
+  CONSORT_ASSIGN_OR_RETURN(
+      auto rows, db_->Query("SELECT spec_json, operator, name, state, reason, submitted_by, "
+                            "created_ms, updated_ms FROM jobs WHERE id = ?",
+                            {id}));
+  if (rows.empty()) return absl::NotFoundError("no job " + id);
+  const auto& r = rows[0];
+  CONSORT_ASSIGN_OR_RETURN(Json spec, ParseJson(AsText(r[0]), "job spec"));
+  Json j = {{"job_id", id},
+            {"operator", AsText(r[1])},
+            {"name", AsText(r[2])},
+            {"state", AsText(r[3])},
+            {"reason", AsText(r[4])},
+            {"submitted_by", AsText(r[5])},
+            {"created_at", FormatRfc3339(AsInt(r[6]))},
+            {"updated_at", FormatRfc3339(AsInt(r[7]))},
+            {"parties", Json::array()},
+            {"outputs", spec.value("outputs", Json::object())},
+            {"approvals", Json::object()},
+            {"progress", Json::object()}};
+  CONSORT_ASSIGN_OR_RETURN(
+      auto parties, db_->Query("SELECT party, decision, signature, reason, run_state, fraction, "
+                               "stage FROM job_parties WHERE job_id = ? ORDER BY party",
+                               {id}));
+  Json sigs = Json::object();
+  for (const auto& p : parties) {
+    std::string party = AsText(p[0]);
+    j["parties"].push_back(party);
+    j["approvals"][party] = AsText(p[1]);
+    if (!AsText(p[2]).empty()) sigs[party] = AsText(p[2]);
+    double fraction = std::holds_alternative<double>(p[5]) ? std::get<double>(p[5])
+                                                           : static_cast<double>(AsInt(p[5]));
+    j["progress"][party] = {{"run_state", AsText(p[4])}, {"fraction", fraction},
+                            {"stage", AsText(p[6])}};
+    if (AsText(p[1]) == "rejected") j["rejections"][party] = AsText(p[3]);
+  }
+  if (with_spec) {
+    j["spec"] = spec;
+    j["signatures"] = sigs;
+  }
+  return j;
+}
+
+StatusOr<Json> Coordinator::ListJobs(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireAuthenticated(c));
+  std::string state = body.value("state", "");
+  if (!state.empty()) CONSORT_RETURN_IF_ERROR(ParseJobState(state).status());
+  CONSORT_ASSIGN_OR_RETURN(
+      auto rows, state.empty()
+                     ? db_->Query("SELECT id FROM jobs ORDER BY created_ms DESC LIMIT 500")
+                     : db_->Query("SELECT id FROM jobs WHERE state = ? ORDER BY created_ms DESC "
+                                  "LIMIT 500",
+                                  {state}));
+  Json out = Json::array();
+  for (const auto& r : rows) {
+    CONSORT_ASSIGN_OR_RETURN(Json j, JobJson(AsText(r[0]), false));
+    out.push_back(std::move(j));
+  }
+  return Json{{"jobs", out}};
+}
+
+StatusOr<Json> Coordinator::GetJob(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireAuthenticated(c));
+  CONSORT_ASSIGN_OR_RETURN(std::string id, JobIdField(body));
+  return JobJson(id, true);
+}
+
+StatusOr<JobState> Coordinator::StateOf(const std::string& id) {
+  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT state FROM jobs WHERE id = ?", {id}));
+  if (rows.empty()) return absl::NotFoundError("no job " + id);
+  return ParseJobState(AsText(rows[0][0]));
+}
+
+Status Coordinator::SetState(const std::string& id, JobState to, const std::string& reason) {
+  CONSORT_ASSIGN_OR_RETURN(JobState from, StateOf(id));
+  CONSORT_RETURN_IF_ERROR(CheckTransition(from, to));
+  CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE jobs SET state = ?, reason = ?, updated_ms = ? WHERE id = ?",
+                                   {JobStateName(to), reason, NowUnixMillis(), id}));
+  Json body = {{"job_id", id}, {"from", JobStateName(from)}, {"to", JobStateName(to)}};
+  if (!reason.empty()) body["reason"] = reason;
+  CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry("job.state", body));
+  CONSORT_LOG(INFO) << "job " << id.substr(0, 12) << ": " << JobStateName(from) << " -> "
+                    << JobStateName(to) << (reason.empty() ? "" : " (" + reason + ")");
+  Notify();
+  return OkStatus();
+}
+
+StatusOr<std::string> Coordinator::PartyForDecision(const Caller& c, const Json& body,
+                                                    const std::string& id) {
+  if (c.kind == Caller::Kind::kAnonymous) {
+    return absl::UnauthenticatedError("approving needs a node identity or an API token");
+  }
+  std::string party = body.value("party", c.kind == Caller::Kind::kNode ? c.name : "");
+  if (party.empty()) return absl::InvalidArgumentError("missing field $.party");
+  if (c.kind == Caller::Kind::kNode && party != c.name) {
+    return absl::PermissionDeniedError("node '" + c.name + "' cannot decide for '" + party + "'");
+  }
+  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT decision FROM job_parties WHERE job_id = ? "
+                                                 "AND party = ?",
+                                                 {id, party}));
+  if (rows.empty()) return absl::NotFoundError("'" + party + "' is not a party of job " + id.substr(0, 12));
+  if (AsText(rows[0][0]) != "pending") {
+    return absl::AlreadyExistsError("'" + party + "' has already " + AsText(rows[0][0]) + " job " +
+                                    id.substr(0, 12));
+  }
+  CONSORT_ASSIGN_OR_RETURN(JobState state, StateOf(id));
+  if (state != JobState::kProposed) {
+    return absl::FailedPreconditionError("job " + id.substr(0, 12) + " is " + JobStateName(state) +
+                                         "; only proposed jobs take decisions");
+  }
+  return party;
+}
+
+StatusOr<crypto::PublicKey> Coordinator::MemberKey(const std::string& party) {
+  CONSORT_ASSIGN_OR_RETURN(auto rows,
+                           db_->Query("SELECT signing_key FROM members WHERE name = ?", {party}));
+  if (rows.empty()) return absl::NotFoundError("no member '" + party + "'");
+  return crypto::DecodePublicKey(AsText(rows[0][0]));
+}
+
+StatusOr<Json> Coordinator::ApproveJob(const Caller& c, const Json& body) {
+  CONSORT_ASSIGN_OR_RETURN(std::string id, JobIdField(body));
+  CONSORT_ASSIGN_OR_RETURN(std::string party, PartyForDecision(c, body, id));
+  CONSORT_ASSIGN_OR_RETURN(std::string sig_text, GetString(body, "signature", "$"));
+  CONSORT_ASSIGN_OR_RETURN(auto sig, crypto::DecodeSignature(sig_text));
+  CONSORT_ASSIGN_OR_RETURN(auto key, MemberKey(party));
+  Status v = crypto::VerifyFor(key, "job-approval", AsBytes(id), sig);
+  if (!v.ok()) {
+    return absl::UnauthenticatedError("approval signature for job " + id.substr(0, 12) +
+                                      " does not verify under " + party + "'s key");
+  }
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET decision = 'approved', signature = ? "
+                                     "WHERE job_id = ? AND party = ?",
+                                     {sig_text, id, party}));
+    CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
+        "job.approved", {{"job_id", id}, {"party", party}, {"signature", sig_text},
+                         {"via", c.kind == Caller::Kind::kNode ? "node" : "api:" + c.name}}));
+    CONSORT_ASSIGN_OR_RETURN(
+        auto pending, db_->Query("SELECT COUNT(*) FROM job_parties WHERE job_id = ? AND "
+                                 "decision != 'approved'",
+                                 {id}));
+    if (AsInt(pending[0][0]) == 0) {
+      CONSORT_RETURN_IF_ERROR(SetState(id, JobState::kApproved, ""));
+      // Jobs run as soon as they are approved; a later issue adds schedules (cron).
+      CONSORT_RETURN_IF_ERROR(SetState(id, JobState::kScheduled, ""));
+      CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET last_report_ms = ? WHERE job_id = ?",
+                                       {NowUnixMillis(), id}));
+    }
+    return OkStatus();
+  }));
+  Notify();
+  return JobJson(id, false);
+}
+
+StatusOr<Json> Coordinator::RejectJob(const Caller& c, const Json& body) {
+  CONSORT_ASSIGN_OR_RETURN(std::string id, JobIdField(body));
+  CONSORT_ASSIGN_OR_RETURN(std::string party, PartyForDecision(c, body, id));
+  CONSORT_ASSIGN_OR_RETURN(std::string reason, GetString(body, "reason", "$"));
+  if (reason.empty() || reason.size() > 1000) {
+    return absl::InvalidArgumentError("$.reason must be 1 to 1000 characters");
+  }
+  CONSORT_ASSIGN_OR_RETURN(std::string sig_text, GetString(body, "signature", "$"));
+  CONSORT_ASSIGN_OR_RETURN(auto sig, crypto::DecodeSignature(sig_text));
+  CONSORT_ASSIGN_OR_RETURN(auto key, MemberKey(party));
+  if (!crypto::VerifyFor(key, "job-rejection", AsBytes(id + "\n" + reason), sig).ok()) {
+    return absl::UnauthenticatedError("rejection signature does not verify under " + party +
+                                      "'s key");
+  }
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET decision = 'rejected', signature = ?, "
+                                     "reason = ? WHERE job_id = ? AND party = ?",
+                                     {sig_text, reason, id, party}));
+    CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
+        "job.rejected",
+        {{"job_id", id}, {"party", party}, {"reason", reason}, {"signature", sig_text}}));
+    return SetState(id, JobState::kRejected, party + ": " + reason);
+  }));
+  return JobJson(id, false);
+}
+
+StatusOr<Json> Coordinator::CancelJob(const Caller& c, const Json& body) {
+  CONSORT_ASSIGN_OR_RETURN(std::string id, JobIdField(body));
+  CONSORT_RETURN_IF_ERROR(RequireAuthenticated(c));
+  if (c.kind == Caller::Kind::kNode) {
+    CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT 1 FROM job_parties WHERE job_id = ? AND "
+                                                   "party = ?",
+                                                   {id, c.name}));
+    if (rows.empty()) {
+      return absl::PermissionDeniedError("only a party of the job or an admin may cancel it");
+    }
+  }
+  std::string reason = body.value("reason", "cancelled by " + c.name);
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    return SetState(id, JobState::kCancelled, reason);
+  }));
+  return JobJson(id, false);
+}
+
+StatusOr<Json> Coordinator::Poll(const Caller& c, const Json&) {
+  CONSORT_RETURN_IF_ERROR(RequireNode(c));
+  CONSORT_ASSIGN_OR_RETURN(int64_t audit_size, log_->Size());
+  Json out = {{"approve", Json::array()}, {"run", Json::array()}, {"abort", Json::array()},
+              {"audit_size", audit_size}};
+  CONSORT_ASSIGN_OR_RETURN(
+      auto rows, db_->Query("SELECT j.id, j.state, p.decision, p.run_state FROM jobs j JOIN "
+                            "job_parties p ON p.job_id = j.id WHERE p.party = ? AND "
+                            "(j.state IN ('proposed','scheduled','running') OR "
+                            "(j.state IN ('failed','cancelled') AND p.run_state = 'started')) "
+                            "ORDER BY j.created_ms",
+                            {c.name}));
+  for (const auto& r : rows) {
+    std::string id = AsText(r[0]), state = AsText(r[1]), decision = AsText(r[2]),
+                run = AsText(r[3]);
+    if (state == "proposed" && decision == "pending") out["approve"].push_back(id);
+    if ((state == "scheduled" || state == "running") && run != "succeeded" && run != "failed") {
+      out["run"].push_back(id);
+    }
+    if ((state == "failed" || state == "cancelled") && run == "started") out["abort"].push_back(id);
+  }
+  return out;
+}
+
+StatusOr<Json> Coordinator::ReportProgress(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireNode(c));
+  CONSORT_ASSIGN_OR_RETURN(std::string id, JobIdField(body));
+  double fraction = body.value("fraction", 0.0);
+  if (!(fraction >= 0.0 && fraction <= 1.0)) {
+    return absl::InvalidArgumentError("$.fraction must be within [0, 1]");
+  }
+  std::string stage = body.value("stage", "");
+  if (stage.size() > 64) stage.resize(64);
+  CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET fraction = ?, stage = ?, last_report_ms = ? "
+                                   "WHERE job_id = ? AND party = ?",
+                                   {fraction, stage, NowUnixMillis(), id, c.name}));
+  if (db_->changes() == 0) return absl::NotFoundError("'" + c.name + "' is not a party of job " + id.substr(0, 12));
+  CONSORT_ASSIGN_OR_RETURN(JobState state, StateOf(id));
+  return Json{{"state", JobStateName(state)}};
+}
+
+StatusOr<Json> Coordinator::ReportOutcome(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireNode(c));
+  CONSORT_ASSIGN_OR_RETURN(std::string id, JobIdField(body));
+  CONSORT_ASSIGN_OR_RETURN(std::string outcome, GetString(body, "outcome", "$"));
+  if (outcome != "started" && outcome != "succeeded" && outcome != "failed") {
+    return absl::InvalidArgumentError("$.outcome must be started, succeeded or failed");
+  }
+  std::string reason = body.value("reason", "");
+  if (reason.size() > 2000) reason.resize(2000);
+  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT run_state FROM job_parties WHERE job_id = ? "
+                                                 "AND party = ?",
+                                                 {id, c.name}));
+  if (rows.empty()) return absl::NotFoundError("'" + c.name + "' is not a party of job " + id.substr(0, 12));
+  CONSORT_ASSIGN_OR_RETURN(JobState state, StateOf(id));
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET run_state = ?, last_report_ms = ?, "
+                                     "fraction = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE fraction END "
+                                     "WHERE job_id = ? AND party = ?",
+                                     {outcome, NowUnixMillis(), outcome, id, c.name}));
+    if (IsTerminal(state)) return OkStatus();  // late report on a finished job: recorded only
+    if (outcome == "started") {
+      if (state == JobState::kScheduled) return SetState(id, JobState::kRunning, "");
+      return OkStatus();
+    }
+    if (outcome == "failed") {
+      return SetState(id, JobState::kFailed, c.name + ": " + (reason.empty() ? "failed" : reason));
+    }
+    // succeeded: record the node's signed delivery entry, then finish when every party has.
+    if (body.contains("entry")) {
+      CONSORT_RETURN_IF_ERROR(AppendAuthoredEntry(body["entry"], c.name, "result.delivered"));
+    }
+    CONSORT_ASSIGN_OR_RETURN(auto left, db_->Query("SELECT COUNT(*) FROM job_parties WHERE job_id = ? "
+                                                   "AND run_state != 'succeeded'",
+                                                   {id}));
+    if (AsInt(left[0][0]) == 0) {
+      if (state == JobState::kScheduled) CONSORT_RETURN_IF_ERROR(SetState(id, JobState::kRunning, ""));
+      return SetState(id, JobState::kSucceeded, "");
+    }
+    return OkStatus();
+  }));
+  Notify();
+  CONSORT_ASSIGN_OR_RETURN(JobState now_state, StateOf(id));
+  return Json{{"state", JobStateName(now_state)}};
+}
+
+StatusOr<Json> Coordinator::AuditRange(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireAuthenticated(c));
+  int64_t from = body.value("from", int64_t{0});
+  int64_t limit = std::clamp<int64_t>(body.value("limit", int64_t{500}), 1, 1000);
+  if (from < 0) return absl::InvalidArgumentError("$.from must be >= 0");
+  CONSORT_ASSIGN_OR_RETURN(auto entries, log_->Range(from, limit));
+  Json arr = Json::array();
+  for (const auto& e : entries) arr.push_back(e.ToJson());
+  CONSORT_ASSIGN_OR_RETURN(auto head, log_->SignHead(*key_, NowUnixMillis()));
+  return Json{{"entries", arr}, {"size", head.size}, {"head", head.ToJson()}};
+}
+
+// --- scheduler -------------------------------------------------------------------------------
+
+void Coordinator::CheckTimeouts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t cutoff = NowUnixMillis() - config_.party_silence_timeout_ms;
+  auto rows = db_->Query("SELECT j.id, p.party, j.state FROM jobs j JOIN job_parties p ON "
+                         "p.job_id = j.id WHERE j.state IN ('scheduled','running') AND "
+                         "p.run_state NOT IN ('succeeded','failed') AND p.last_report_ms < ?",
+                         {cutoff});
+  if (!rows.ok()) return;
+  std::set<std::string> done;
+  for (const auto& r : *rows) {
+    std::string id = AsText(r[0]);
+    if (!done.insert(id).second) continue;
+    std::string reason = AsText(r[1]) + " stopped reporting for " +
+                         std::to_string(config_.party_silence_timeout_ms / 1000) + " s";
+    Status st = InTransaction(*db_, [&] { return SetState(id, JobState::kFailed, reason); });
+    if (!st.ok()) CONSORT_LOG(WARNING) << "timeout of job " << id.substr(0, 12) << ": " << st;
+  }
+}
+
+void Coordinator::StartScheduler() {
+  if (scheduler_.joinable()) return;
+  stop_ = false;
+  {
+    // Parties of jobs that were running when the coordinator stopped get a fresh grace period.
+    std::lock_guard<std::mutex> lock(mu_);
+    (void)db_->Run("UPDATE job_parties SET last_report_ms = ? WHERE job_id IN (SELECT id FROM jobs "
+                   "WHERE state IN ('scheduled','running'))",
+                   {NowUnixMillis()});
+  }
+  scheduler_ = std::thread([this] {
+    while (!stop_) {
+      CheckTimeouts();
+      std::unique_lock<std::mutex> lock(mu_);
+      changed_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_.load(); });
+    }
+  });
+}
+
+void Coordinator::StopScheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    changed_.notify_all();
+  }
+  if (scheduler_.joinable()) scheduler_.join();
+}
+
+void Coordinator::WaitForChange(int64_t timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t gen = generation_;
+  changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                    [&] { return generation_ != gen || stop_; });
+}
+
+}  // namespace consort::coordinator

@@ -1,0 +1,147 @@
+#pragma once
+// The coordinator: federation registry, dataset catalog (metadata only), job lifecycle,
+// scheduler and audit-log sequencer. It never holds rows, shares, keys of others, or results.
+//
+// Every operation is a named method taking and returning JSON, so the gRPC control plane
+// (nodes, authenticated by pinned mutual TLS) and the REST API (people and scripts,
+// authenticated by bearer tokens) share one implementation and one set of checks:
+//   StatusOr<Json> Dispatch(caller, "job.submit", {"spec": {...}})
+// Methods and their bodies are listed in coordinator/methods.md.
+//
+// Thread-safe: every Dispatch call is serialized on one mutex; state lives in SQLite (WAL) in
+// the home directory and survives restarts.
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "consort/common/json.h"
+#include "consort/common/sqlite.h"
+#include "consort/common/status.h"
+#include "consort/crypto/sign.h"
+#include "consort/crypto/tls_identity.h"
+#include "consort/coordinator/job_state.h"
+
+namespace consort::audit {
+class LogStore;
+}
+
+namespace consort::coordinator {
+
+struct CoordinatorConfig {
+  std::string grpc_listen = "127.0.0.1:7400";  // nodes connect here (mutual TLS)
+  std::string api_listen = "127.0.0.1:7443";   // REST API (HTTPS, bearer tokens)
+  // A running job fails if a party reports nothing for this long.
+  int64_t party_silence_timeout_ms = 60'000;
+  // Invites expire after this long unless the request says otherwise.
+  int64_t invite_ttl_ms = 7 * 24 * 3600 * 1000LL;
+
+  Json ToJson() const;
+  static StatusOr<CoordinatorConfig> FromJson(const Json& j);
+};
+
+// Who is calling. Nodes are identified by their pinned TLS certificate; API clients by token.
+struct Caller {
+  enum class Kind { kAnonymous, kNode, kAdmin } kind = Kind::kAnonymous;
+  std::string name;  // node name, or token name for admins
+
+  static Caller Node(std::string n) { return {Kind::kNode, std::move(n)}; }
+  static Caller Admin(std::string n) { return {Kind::kAdmin, std::move(n)}; }
+  static Caller Anonymous() { return {}; }
+};
+
+class Coordinator {
+ public:
+  // Creates a new coordinator home: config, signing key, TLS identity, database, and an admin
+  // API token written to <home>/admin.token (0600). AlreadyExists if `home` is initialized.
+  static Status Init(const std::string& home, const CoordinatorConfig& config);
+
+  // Opens an initialized home. NotFound if it was never initialized.
+  static StatusOr<std::unique_ptr<Coordinator>> Open(const std::string& home);
+  ~Coordinator();
+
+  // Runs one method. Errors carry canonical codes (see common/status.h and api/ for HTTP).
+  StatusOr<Json> Dispatch(const Caller& caller, const std::string& method, const Json& body);
+
+  // Maps a bearer token to an admin caller. Unauthenticated if unknown.
+  StatusOr<Caller> AuthenticateToken(const std::string& token);
+  // Maps a TLS client certificate fingerprint to a node caller. Unauthenticated if unknown.
+  StatusOr<Caller> AuthenticateNode(const std::string& tls_fingerprint);
+  // True if the fingerprint belongs to a registered node (used during the TLS handshake).
+  bool IsRegisteredFingerprint(const std::string& tls_fingerprint);
+
+  // Background work: times out silent parties. Started by the server; stopped on destruction.
+  void StartScheduler();
+  void StopScheduler();
+
+  // The addresses actually bound (port 0 resolved), written into invites and `info`.
+  void set_bound_addresses(const std::string& grpc, const std::string& api);
+
+  // Blocks until a job's state may have changed or `timeout_ms` passes (long polling).
+  void WaitForChange(int64_t timeout_ms);
+
+  const CoordinatorConfig& config() const { return config_; }
+  const crypto::SigningKey& signing_key() const { return *key_; }
+  const crypto::TlsIdentity& tls_identity() const { return tls_; }
+  const std::string& tls_fingerprint() const { return tls_fingerprint_; }
+  const std::string& home() const { return home_; }
+
+ private:
+  Coordinator() = default;
+  Status Migrate();
+
+  // Method implementations (coordinator.cc). All run with mu_ held.
+  StatusOr<Json> CreateInvite(const Caller& c, const Json& body);
+  StatusOr<Json> RegisterNode(const Caller& c, const Json& body);
+  StatusOr<Json> NodeHello(const Caller& c, const Json& body);
+  StatusOr<Json> ListMembers(const Caller& c, const Json& body);
+  StatusOr<Json> RegisterDataset(const Caller& c, const Json& body);
+  StatusOr<Json> ListDatasets(const Caller& c, const Json& body);
+  StatusOr<Json> SubmitJob(const Caller& c, const Json& body);
+  StatusOr<Json> ListJobs(const Caller& c, const Json& body);
+  StatusOr<Json> GetJob(const Caller& c, const Json& body);
+  StatusOr<Json> ApproveJob(const Caller& c, const Json& body);
+  StatusOr<Json> RejectJob(const Caller& c, const Json& body);
+  StatusOr<Json> CancelJob(const Caller& c, const Json& body);
+  StatusOr<Json> Poll(const Caller& c, const Json& body);
+  StatusOr<Json> ReportProgress(const Caller& c, const Json& body);
+  StatusOr<Json> ReportOutcome(const Caller& c, const Json& body);
+  StatusOr<Json> AuditRange(const Caller& c, const Json& body);
+  StatusOr<Json> ListOperators(const Caller& c, const Json& body);
+  StatusOr<Json> Info(const Caller& c, const Json& body);
+
+  // Helpers (mu_ held).
+  StatusOr<JobState> StateOf(const std::string& job_id);
+  // Checks the transition, stores it and appends a job.state audit entry.
+  Status SetState(const std::string& job_id, JobState to, const std::string& reason);
+  StatusOr<std::string> PartyForDecision(const Caller& c, const Json& body, const std::string& id);
+  StatusOr<crypto::PublicKey> MemberKey(const std::string& party);
+  Status AppendCoordinatorEntry(const std::string& kind, const Json& body);
+  // Appends an entry signed by a node; PermissionDenied unless `author` wrote it.
+  Status AppendAuthoredEntry(const Json& signed_entry, const std::string& author,
+                             const std::string& kind);
+  StatusOr<Json> JobJson(const std::string& job_id, bool with_spec);
+  void CheckTimeouts();
+  void Notify();
+
+  std::string home_;
+  CoordinatorConfig config_;
+  std::unique_ptr<crypto::SigningKey> key_;
+  crypto::TlsIdentity tls_;
+  std::string tls_fingerprint_;
+  std::string bound_grpc_, bound_api_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  uint64_t generation_ = 0;
+  std::unique_ptr<SqlDb> db_;
+  std::unique_ptr<audit::LogStore> log_;
+
+  std::atomic<bool> stop_{false};
+  std::thread scheduler_;
+};
+
+}  // namespace consort::coordinator

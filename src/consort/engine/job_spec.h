@@ -1,0 +1,61 @@
+#pragma once
+// A job spec: the JSON document every involved party signs.
+//
+//   {
+//     "operator": "psi.ecdh",
+//     "name": "bank-shop-overlap",            (optional)
+//     "description": "...",                   (optional)
+//     "parties": { "bank": {"dataset": "customers", "columns": ["phone"]},
+//                  "shop": {"dataset": "buyers",    "columns": ["phone"]} },
+//     "outputs": { "bank": "intersection", "shop": "size" },
+//     "params":  { "duplicates": "error" },   (optional, operator-specific)
+//     "nonce":   "9f2c..."                    (optional; makes a re-run a new job)
+//   }
+//
+// The job id is the lowercase hex SHA-256 of the spec's canonical JSON (common/json.h), so a
+// node can recompute it from the spec alone and a signature over the id covers every field.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "consort/common/json.h"
+#include "consort/common/status.h"
+
+namespace consort::engine {
+
+struct PartyInput {
+  std::string dataset;
+  std::vector<std::string> columns;
+};
+
+struct JobSpec {
+  std::string op;  // operator name
+  std::string name;
+  std::string description;
+  std::map<std::string, PartyInput> parties;  // party name -> its input
+  std::map<std::string, std::string> outputs;  // receiver party -> output kind
+  Json params = Json::object();
+  std::string nonce;
+  Json raw;  // the document as submitted (what is hashed and signed)
+
+  // Parties in a fixed order (sorted by name); protocols use it to assign roles.
+  std::vector<std::string> PartyNames() const;
+  const std::string* OutputFor(const std::string& party) const;
+};
+
+// Parses and structurally validates a spec. InvalidArgument naming the field ("$.parties.bank.
+// columns[1] must be a string") for anything malformed or unknown.
+StatusOr<JobSpec> ParseJobSpec(const Json& doc);
+StatusOr<JobSpec> ParseJobSpecText(std::string_view text, std::string_view source);
+
+// The job id: hex SHA-256 of CanonicalJson(doc).
+StatusOr<std::string> ComputeJobId(const Json& doc);
+
+// Party, dataset and column-free names: 1-64 of [A-Za-z0-9_.-]. InvalidArgument naming `what`.
+Status ValidateName(const std::string& value, const std::string& what);
+
+// Checks that `id` is 64 lowercase hex characters (InvalidArgument otherwise).
+Status ValidateJobId(const std::string& id);
+
+}  // namespace consort::engine

@@ -1,0 +1,80 @@
+#pragma once
+// Operators: the unit of computation. An operator has a name, a description that states its
+// security model and leakage, a spec validator (run by the coordinator against the catalog,
+// and again by every node before it touches data), and a Run() per party over a Session.
+//
+// New operators register themselves at static-initialization time:
+//   CONSORT_REGISTER_OPERATOR(EcdhPsiOperator);
+// This is the extension point a partner uses to add its own.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "consort/common/json.h"
+#include "consort/common/status.h"
+#include "consort/engine/catalog.h"
+#include "consort/engine/job_spec.h"
+#include "consort/engine/session.h"
+
+namespace consort::engine {
+
+struct OperatorInfo {
+  std::string name;            // "psi.ecdh"
+  std::string title;           // one line
+  std::string description;     // what it computes
+  std::string security_model;  // e.g. "semi-honest, two parties"
+  std::string parameters;      // e.g. "128-bit computational (DDH on Curve25519)"
+  std::string leaks;           // the Leaks: statement
+  std::vector<std::string> outputs;  // output kinds a receiver may ask for
+  int min_parties = 2;
+  int max_parties = 2;
+
+  Json ToJson() const;
+};
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  virtual const OperatorInfo& info() const = 0;
+  // Operator-specific checks beyond the generic ones (party count, output kinds, member and
+  // dataset existence, column existence), which ValidateJob performs first.
+  virtual Status Validate(const JobSpec& spec, const CatalogView& catalog) const = 0;
+  // Runs this party's side. Must honour session.cancelled() and report progress.
+  virtual Status Run(Session& session) const = 0;
+};
+
+class OperatorRegistry {
+ public:
+  static OperatorRegistry& Global();
+  void Register(std::unique_ptr<Operator> op);
+  // NotFound naming the operator and listing the known ones.
+  StatusOr<const Operator*> Find(const std::string& name) const;
+  std::vector<const Operator*> List() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Operator>> ops_;
+};
+
+// Full validation of a spec against the catalog: the operator exists, the party count fits,
+// every party is a member, every dataset and column exists, every output kind is one the
+// operator offers, then the operator's own checks. Errors are InvalidArgument (bad spec) or
+// NotFound (unknown operator, party, dataset or column), each naming the problem.
+Status ValidateJob(const JobSpec& spec, const CatalogView& catalog);
+
+// Forces the linker to keep the operators compiled into the engine's users (static
+// registration otherwise vanishes from static libraries). Defined by the operator libraries.
+void LinkBuiltinOperators();
+
+}  // namespace consort::engine
+
+#define CONSORT_REGISTER_OPERATOR(Type)                                        \
+  namespace {                                                                  \
+  const bool consort_registered_##Type = [] {                                  \
+    ::consort::engine::OperatorRegistry::Global().Register(std::make_unique<Type>()); \
+    return true;                                                               \
+  }();                                                                         \
+  }
