@@ -1,8 +1,10 @@
 #pragma once
 // Randomness from the OS CSPRNG (libsodium randombytes) and a buffer that wipes itself.
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "consort/common/bytes.h"
 
@@ -38,6 +40,31 @@ class SecretBytes {
   void Wipe();
   Bytes data_;
 };
+
+// A fast CSPRNG for bulk sampling (shuffles, permutations): ChaCha20 (IETF) keystream under a
+// 256-bit key drawn from the OS CSPRNG. Not thread-safe; wipes its key and buffer on
+// destruction.
+class Csprng {
+ public:
+  Csprng();
+  ~Csprng();
+  Csprng(const Csprng&) = delete;
+  Csprng& operator=(const Csprng&) = delete;
+
+  uint64_t Next64();
+  // Uniform in [0, bound) without modulo bias (Lemire's method with rejection). bound > 0.
+  uint64_t Uniform(uint64_t bound);
+
+ private:
+  void Refill();
+  SecretBytes key_;
+  uint64_t block_counter_ = 0;
+  std::array<uint8_t, 4096> buf_{};
+  size_t pos_ = sizeof(buf_);
+};
+
+// A uniformly random permutation of [0, n) (Fisher-Yates over Csprng).
+std::vector<size_t> RandomPermutation(size_t n);
 
 // Constant-time equality of two byte strings of the same length (false if lengths differ).
 bool ConstantTimeEquals(ByteSpan a, ByteSpan b);

@@ -1,5 +1,6 @@
 #include "consort/crypto/random.h"
 
+#include <algorithm>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -27,6 +28,39 @@ TEST(RandomBytes, BitsAreRoughlyBalanced) {
   // 32768 fair bits: mean 16384, sd 90.5; 8 sd either side never fails by chance.
   EXPECT_GT(ones, 16384 - 724);
   EXPECT_LT(ones, 16384 + 724);
+}
+
+TEST(Csprng, UniformStaysInRangeAndCoversIt) {
+  Csprng rng;
+  std::vector<int> counts(7, 0);
+  for (int i = 0; i < 7000; ++i) {
+    uint64_t v = rng.Uniform(7);
+    ASSERT_LT(v, 7u);
+    ++counts[v];
+  }
+  // Each bucket expects 1000 (sd ~29); 10 sd either side never fails by chance.
+  for (int c : counts) {
+    EXPECT_GT(c, 700);
+    EXPECT_LT(c, 1300);
+  }
+  EXPECT_EQ(rng.Uniform(1), 0u);
+  Csprng other;
+  EXPECT_NE(rng.Next64(), other.Next64());  // independent keys
+}
+
+TEST(RandomPermutation, IsAPermutationAndVaries) {
+  for (size_t n : {0u, 1u, 2u, 1000u}) {
+    auto p = RandomPermutation(n);
+    ASSERT_EQ(p.size(), n);
+    std::vector<size_t> sorted = p;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < n; ++i) EXPECT_EQ(sorted[i], i);
+  }
+  EXPECT_NE(RandomPermutation(1000), RandomPermutation(1000));
+  // Position 0 takes every value of a 4-permutation (catches an off-by-one in Fisher-Yates).
+  std::set<size_t> firsts;
+  for (int i = 0; i < 200; ++i) firsts.insert(RandomPermutation(4)[0]);
+  EXPECT_EQ(firsts.size(), 4u);
 }
 
 TEST(SecretBytes, MovesAndOwns) {
