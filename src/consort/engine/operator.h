@@ -3,9 +3,9 @@
 // security model and leakage, a spec validator (run by the coordinator against the catalog,
 // and again by every node before it touches data), and a Run() per party over a Session.
 //
-// New operators register themselves at static-initialization time:
-//   CONSORT_REGISTER_OPERATOR(EcdhPsiOperator);
-// This is the extension point a partner uses to add its own.
+// Operators are registered with OperatorRegistry::Global().Register(); each family offers an
+// idempotent Register<Family>Operators() (e.g. psi::RegisterPsiOperators()) that binaries call
+// at start-up. This is the extension point a partner uses to add its own.
 
 #include <map>
 #include <memory>
@@ -65,16 +65,4 @@ class OperatorRegistry {
 // NotFound (unknown operator, party, dataset or column), each naming the problem.
 Status ValidateJob(const JobSpec& spec, const CatalogView& catalog);
 
-// Forces the linker to keep the operators compiled into the engine's users (static
-// registration otherwise vanishes from static libraries). Defined by the operator libraries.
-void LinkBuiltinOperators();
-
 }  // namespace consort::engine
-
-#define CONSORT_REGISTER_OPERATOR(Type)                                        \
-  namespace {                                                                  \
-  const bool consort_registered_##Type = [] {                                  \
-    ::consort::engine::OperatorRegistry::Global().Register(std::make_unique<Type>()); \
-    return true;                                                               \
-  }();                                                                         \
-  }

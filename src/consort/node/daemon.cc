@@ -1,0 +1,374 @@
+// The node daemon: peer link server, coordinator long-poll loop, standing approvals, job runs.
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "consort/audit/entry.h"
+#include "consort/audit/log_store.h"
+#include "consort/common/logging.h"
+#include "consort/common/time.h"
+#include "consort/engine/operator.h"
+#include "consort/net/control_client.h"
+#include "consort/net/grpc_transport.h"
+#include "consort/net/peer_directory.h"
+#include "consort/node/node.h"
+#include "consort/node/node_session.h"
+
+namespace consort::node {
+namespace {
+
+bool Retryable(const Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable ||
+         s.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+// Peers as the coordinator's registry lists them, with each certificate fingerprint checked
+// against the node's own verified audit log (the registration the peer signed itself).
+class NodeDirectory final : public net::PeerDirectory {
+ public:
+  explicit NodeDirectory(Node& node) : node_(node) {}
+
+  StatusOr<net::PeerInfo> Lookup(const std::string& name) override {
+    {
+      auto found = inner_.Lookup(name);
+      if (found.ok()) return found;
+    }
+    CONSORT_RETURN_IF_ERROR(Refresh());
+    return inner_.Lookup(name);
+  }
+  StatusOr<std::string> NameForFingerprint(const std::string& fp) override {
+    return inner_.NameForFingerprint(fp);
+  }
+
+  Status Refresh() {
+    CONSORT_ASSIGN_OR_RETURN(Json members, node_.Call("members.list", Json::object()));
+    CONSORT_ASSIGN_OR_RETURN(auto registered, RegisteredFingerprints());
+    for (const auto& m : members.value("members", Json::array())) {
+      std::string name = m.value("name", ""), fp = m.value("tls_fingerprint", ""),
+                  addr = m.value("address", "");
+      if (name.empty() || name == node_.name() || addr.empty()) continue;
+      auto it = registered.find(name);
+      if (it == registered.end() || it->second != fp) {
+        CONSORT_LOG(WARNING) << "registry entry of " << name
+                             << " does not match its audit-log registration; ignoring it";
+        continue;
+      }
+      (void)inner_.Put({name, addr, fp});
+    }
+    return OkStatus();
+  }
+
+ private:
+  StatusOr<std::map<std::string, std::string>> RegisteredFingerprints() {
+    CONSORT_RETURN_IF_ERROR(node_.SyncAudit().status());
+    return node_.RegisteredFingerprints();
+  }
+
+  Node& node_;
+  net::StaticPeerDirectory inner_;
+};
+
+}  // namespace
+
+struct Node::Run {
+  std::string job_id;
+  std::thread thread;
+  std::atomic<bool> done{false};
+  std::atomic<bool> abort{false};
+  std::mutex mu;
+  std::shared_ptr<NodeSession> session;
+};
+
+StatusOr<std::map<std::string, std::string>> Node::RegisteredFingerprints() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::string> out;
+  CONSORT_ASSIGN_OR_RETURN(int64_t size, log_->Size());
+  for (int64_t from = 0; from < size;) {
+    CONSORT_ASSIGN_OR_RETURN(auto entries, log_->Range(from, 1000));
+    if (entries.empty()) break;
+    for (const auto& e : entries) {
+      if (e.kind != audit::kKindNodeRegistered) continue;
+      auto reg = audit::NodeRegistration::FromBody(e.body);
+      if (reg.ok()) out[reg->name] = reg->tls_fingerprint;
+    }
+    from += static_cast<int64_t>(entries.size());
+  }
+  return out;
+}
+
+// Calls the coordinator, retrying while it is unreachable (e.g. restarting) for up to
+// `patience`; a coordinator restart mid-job must not lose a node's report.
+StatusOr<Json> Node::CallPatiently(const std::string& method, const Json& body,
+                                   std::chrono::seconds patience) {
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  auto backoff = std::chrono::milliseconds(250);
+  while (true) {
+    auto r = Call(method, body);
+    if (r.ok() || !Retryable(r.status()) || std::chrono::steady_clock::now() >= deadline) return r;
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
+  }
+}
+
+void Node::HandleApproval(const std::string& job_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto rows = db_->Query("SELECT 1 FROM decisions WHERE job_id = ?", {job_id});
+    if (rows.ok() && !rows->empty()) return;  // already decided here
+  }
+  auto job = Call("job.get", {{"job_id", job_id}});
+  if (!job.ok()) return;
+  auto id = engine::ComputeJobId((*job)["spec"]);
+  auto spec = engine::ParseJobSpec((*job)["spec"]);
+  if (!id.ok() || *id != job_id || !spec.ok()) {
+    CONSORT_LOG(WARNING) << "job " << job_id.substr(0, 12) << ": spec does not match its id; ignoring";
+    return;
+  }
+  std::string why;
+  auto rule = MatchPolicy(*spec, &why);
+  if (rule.ok() && rule->has_value()) {
+    auto r = ApproveJob(job_id, "policy:" + std::to_string((*rule)->id));
+    if (r.ok()) {
+      CONSORT_LOG(INFO) << "job " << job_id.substr(0, 12) << " approved by standing policy rule "
+                        << (*rule)->id;
+    } else {
+      CONSORT_LOG(WARNING) << "job " << job_id.substr(0, 12) << ": approval failed: " << r.status();
+    }
+    return;
+  }
+  std::lock_guard<std::mutex> lock(runs_mu_);
+  if (waiting_logged_.insert(job_id).second) {
+    CONSORT_LOG(INFO) << "job " << job_id.substr(0, 12) << " waits for a person (consort job approve "
+                      << job_id.substr(0, 12) << "...): " << why;
+  }
+}
+
+void Node::StartRun(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(runs_mu_);
+  if (runs_.count(job_id)) return;
+  auto run = std::make_shared<Run>();
+  run->job_id = job_id;
+  runs_[job_id] = run;
+  run->thread = std::thread([this, run] { ExecuteRun(*run); });
+}
+
+void Node::ExecuteRun(Run& run) {
+  const std::string& job_id = run.job_id;
+  const std::string short_id = job_id.substr(0, 12);
+  auto report = [&](const std::string& outcome, const std::string& reason, const Json& entry) {
+    Json body = {{"job_id", job_id}, {"outcome", outcome}};
+    if (!reason.empty()) body["reason"] = reason;
+    if (!entry.is_null()) body["entry"] = entry;
+    auto r = CallPatiently("job.report", body, std::chrono::seconds(600));
+    if (!r.ok()) CONSORT_LOG(WARNING) << "job " << short_id << ": report " << outcome << ": " << r.status();
+  };
+  auto record = [&](const std::string& state, const std::string& reason, uint64_t sent, uint64_t recv) {
+    std::lock_guard<std::mutex> lock(mu_);
+    (void)db_->Run("UPDATE runs SET state = ?, reason = ?, finished_ms = ?, bytes_sent = ?, "
+                   "bytes_received = ? WHERE job_id = ?",
+                   {state, reason, NowUnixMillis(), static_cast<int64_t>(sent),
+                    static_cast<int64_t>(recv), job_id});
+  };
+  auto finish = [&] { run.done = true; };
+
+  // A run this node started before it was restarted cannot be resumed (its peers have moved
+  // on): report how it ended instead of running it twice.
+  std::optional<std::pair<std::string, std::string>> previous;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto rows = db_->Query("SELECT state, reason FROM runs WHERE job_id = ?", {job_id});
+    if (rows.ok() && !rows->empty()) {
+      previous.emplace(AsText((*rows)[0][0]), AsText((*rows)[0][1]));
+    } else {
+      (void)db_->Run("INSERT INTO runs (job_id, state, started_ms) VALUES (?, 'running', ?)",
+                     {job_id, NowUnixMillis()});
+    }
+  }
+  if (previous) {
+    bool succeeded = previous->first == "succeeded";
+    std::string reason = succeeded ? ""
+                         : previous->first == "running" ? "node restarted during the job"
+                                                        : previous->second;
+    if (previous->first == "running") record("failed", reason, 0, 0);
+    report(succeeded ? "succeeded" : "failed", reason, Json());
+    return finish();
+  }
+
+  report("started", "", Json());
+  auto job = CallPatiently("job.get", {{"job_id", job_id}}, std::chrono::seconds(60));
+  if (!job.ok()) {
+    record("failed", std::string(job.status().message()), 0, 0);
+    report("failed", "cannot fetch the job: " + std::string(job.status().message()), Json());
+    return finish();
+  }
+  auto spec = VerifyJobForRun(job_id, *job);
+  if (!spec.ok()) {
+    CONSORT_LOG(WARNING) << "job " << short_id << " refused: " << spec.status();
+    record("failed", std::string(spec.status().message()), 0, 0);
+    report("failed", std::string(spec.status().message()), Json());
+    return finish();
+  }
+  auto op = engine::OperatorRegistry::Global().Find(spec->op);
+  if (!op.ok()) {
+    record("failed", std::string(op.status().message()), 0, 0);
+    report("failed", std::string(op.status().message()), Json());
+    return finish();
+  }
+  auto session = std::make_shared<NodeSession>(*this, job_id, *spec, transport_,
+                                               std::chrono::milliseconds(config_.link_timeout_ms));
+  {
+    std::lock_guard<std::mutex> lock(run.mu);
+    run.session = session;
+  }
+  if (run.abort) session->Cancel();
+  CONSORT_LOG(INFO) << "job " << short_id << ": running " << spec->op;
+
+  // Heartbeat: progress to the coordinator once a second (keeps the job alive there).
+  std::atomic<bool> heartbeat_stop{false};
+  std::thread heartbeat([&] {
+    while (!heartbeat_stop) {
+      (void)Call("job.progress",
+                 {{"job_id", job_id}, {"fraction", session->fraction()}, {"stage", session->stage()}});
+      for (int i = 0; i < 10 && !heartbeat_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  double t0 = MonotonicSeconds();
+  Status st = (*op)->Run(*session);
+  double seconds = MonotonicSeconds() - t0;
+  uint64_t sent = session->bytes_sent(), received = session->bytes_received();
+  session->CloseLinks();
+  heartbeat_stop = true;
+  heartbeat.join();
+
+  if (!st.ok() && run.abort) st = absl::CancelledError("job aborted (failed or cancelled elsewhere)");
+  if (st.ok()) {
+    record("succeeded", "", sent, received);
+    Json entry;
+    if (session->delivered()) {
+      auto e = audit::MakeAuthorPart("result.delivered", config_.name, NowUnixMillis(),
+                                     {{"job_id", job_id}, {"party", config_.name},
+                                      {"output", *spec->OutputFor(config_.name)}},
+                                     *key_);
+      if (e.ok()) entry = e->SubmissionJson();
+    }
+    CONSORT_LOG(INFO) << "job " << short_id << ": done in " << seconds << " s, sent " << sent
+                      << " bytes";
+    report("succeeded", "", entry);
+  } else {
+    CONSORT_LOG(WARNING) << "job " << short_id << " failed: " << st;
+    record("failed", std::string(st.message()), sent, received);
+    report("failed", std::string(st.message()), Json());
+  }
+  finish();
+}
+
+void Node::AbortRun(const std::string& job_id) {
+  std::shared_ptr<Run> run;
+  {
+    std::lock_guard<std::mutex> lock(runs_mu_);
+    auto it = runs_.find(job_id);
+    if (it == runs_.end()) {
+      // Not running here (e.g. the node restarted): just record the end.
+      (void)Call("job.report", {{"job_id", job_id}, {"outcome", "failed"}, {"reason", "aborted"}});
+      return;
+    }
+    run = it->second;
+  }
+  run->abort = true;
+  std::lock_guard<std::mutex> lock(run->mu);
+  if (run->session) run->session->Cancel();
+}
+
+void Node::ReapRuns() {
+  std::lock_guard<std::mutex> lock(runs_mu_);
+  for (auto& [id, run] : runs_) {
+    if (run->done && run->thread.joinable()) run->thread.join();
+  }
+}
+
+Status Node::Serve(const std::atomic<bool>& stop) {
+  auto directory = std::make_shared<NodeDirectory>(*this);
+  net::TlsConfig tls{tls_.key_pem, tls_.cert_pem};
+  CONSORT_ASSIGN_OR_RETURN(auto transport,
+                           net::PeerTransport::Start(config_.name, config_.peer_listen, tls, directory));
+  transport_ = std::shared_ptr<net::PeerTransport>(std::move(transport));
+  std::string host = config_.peer_listen.substr(0, config_.peer_listen.rfind(':'));
+  std::string address = host + ":" + std::to_string(transport_->port());
+  CONSORT_LOG(INFO) << "node " << config_.name << ": peer links on " << address;
+
+  // Announce our address; wait for the coordinator if it is not up yet.
+  while (!stop) {
+    auto r = Call("node.hello", {{"address", address}});
+    if (r.ok()) break;
+    if (!Retryable(r.status())) return r.status();
+    CONSORT_LOG(WARNING) << "coordinator not reachable yet: " << r.status().message();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  (void)SyncAudit();
+  (void)directory->Refresh();
+  CONSORT_LOG(INFO) << "node " << config_.name << " ready";
+
+  int64_t failures = 0;
+  while (!stop) {
+    auto poll = Call("node.poll", {{"wait_ms", 1000}});
+    if (!poll.ok()) {
+      if (failures++ % 10 == 0) CONSORT_LOG(WARNING) << "poll: " << poll.status();
+      if (!Retryable(poll.status())) {
+        if (poll.status().code() == absl::StatusCode::kUnauthenticated ||
+            poll.status().code() == absl::StatusCode::kPermissionDenied) {
+          return poll.status();
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
+    if (failures > 0) {
+      CONSORT_LOG(INFO) << "coordinator reachable again";
+      failures = 0;
+      (void)Call("node.hello", {{"address", address}});
+    }
+    for (const auto& id : (*poll)["abort"]) AbortRun(id.get<std::string>());
+    for (const auto& id : (*poll)["approve"]) HandleApproval(id.get<std::string>());
+    if (!(*poll)["run"].empty()) (void)directory->Refresh();
+    for (const auto& id : (*poll)["run"]) StartRun(id.get<std::string>());
+    int64_t local = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      local = log_->Size().value_or(0);
+    }
+    if ((*poll).value("audit_size", int64_t{0}) > local) {
+      auto s = SyncAudit();
+      if (!s.ok()) CONSORT_LOG(ERROR) << "audit replica: " << s.status();
+    }
+    ReapRuns();
+  }
+
+  // Shutting down: cancel what runs, wait for it, stop the peer server.
+  std::vector<std::shared_ptr<Run>> runs;
+  {
+    std::lock_guard<std::mutex> lock(runs_mu_);
+    for (auto& [_, r] : runs_) runs.push_back(r);
+  }
+  for (auto& r : runs) {
+    r->abort = true;
+    std::lock_guard<std::mutex> lock(r->mu);
+    if (r->session) r->session->Cancel();
+  }
+  for (auto& r : runs) {
+    if (r->thread.joinable()) r->thread.join();
+  }
+  transport_->Shutdown();
+  CONSORT_LOG(INFO) << "node " << config_.name << " stopped";
+  return OkStatus();
+}
+
+Node::~Node() {
+  std::lock_guard<std::mutex> lock(runs_mu_);
+  for (auto& [_, r] : runs_) {
+    r->abort = true;
+    if (r->thread.joinable()) r->thread.join();
+  }
+}
+
+}  // namespace consort::node

@@ -1,0 +1,103 @@
+#include "consort/node/node_session.h"
+
+#include "consort/data/table.h"
+#include "consort/node/node.h"
+
+namespace consort::node {
+
+NodeSession::NodeSession(Node& node, std::string job_id, engine::JobSpec spec,
+                         std::shared_ptr<net::PeerTransport> transport,
+                         std::chrono::milliseconds link_timeout)
+    : node_(node),
+      job_id_(std::move(job_id)),
+      spec_(std::move(spec)),
+      transport_(std::move(transport)),
+      link_timeout_(link_timeout) {}
+
+NodeSession::~NodeSession() { CloseLinks(); }
+
+const std::string& NodeSession::self() const { return node_.name(); }
+
+StatusOr<std::shared_ptr<const data::Table>> NodeSession::LoadInput() {
+  auto it = spec_.parties.find(self());
+  if (it == spec_.parties.end()) return absl::PermissionDeniedError("this node is not a party");
+  return node_.LoadDataset(it->second.dataset, {});
+}
+
+StatusOr<net::Link*> NodeSession::Peer(const std::string& peer) {
+  if (!spec_.parties.count(peer) || peer == self()) {
+    return absl::NotFoundError("'" + peer + "' is not a peer in this job");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cancelled_) return absl::CancelledError("job cancelled");
+  auto it = links_.find(peer);
+  if (it != links_.end()) return it->second.get();
+  CONSORT_ASSIGN_OR_RETURN(auto link, transport_->Connect(job_id_, peer));
+  link->set_timeout(link_timeout_);
+  net::Link* raw = link.get();
+  links_.emplace(peer, std::move(link));
+  return raw;
+}
+
+void NodeSession::ReportProgress(double fraction, const std::string& stage) {
+  fraction_ = std::clamp(fraction, 0.0, 1.0);
+  std::lock_guard<std::mutex> lock(mu_);
+  stage_ = stage;
+}
+
+std::string NodeSession::stage() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stage_;
+}
+
+Status NodeSession::StoreTable(const std::string& name, const data::Table& table) {
+  if (!spec_.OutputFor(self())) {
+    return absl::PermissionDeniedError("this node receives no output from the job");
+  }
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "result name"));
+  CONSORT_RETURN_IF_ERROR(node_.StoreResultTable(job_id_, name, table));
+  std::lock_guard<std::mutex> lock(mu_);
+  delivered_ = true;
+  return OkStatus();
+}
+
+Status NodeSession::StoreSummary(const Json& summary) {
+  if (!spec_.OutputFor(self())) {
+    return absl::PermissionDeniedError("this node receives no output from the job");
+  }
+  CONSORT_RETURN_IF_ERROR(node_.StoreResultSummary(job_id_, summary));
+  std::lock_guard<std::mutex> lock(mu_);
+  delivered_ = true;
+  return OkStatus();
+}
+
+void NodeSession::Cancel() {
+  cancelled_ = true;
+  CloseLinks();
+}
+
+void NodeSession::CloseLinks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [_, link] : links_) {
+    closed_sent_ += link->bytes_sent();
+    closed_received_ += link->bytes_received();
+    link->Close();
+  }
+  links_.clear();
+}
+
+uint64_t NodeSession::bytes_sent() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = closed_sent_;
+  for (const auto& [_, l] : links_) n += l->bytes_sent();
+  return n;
+}
+
+uint64_t NodeSession::bytes_received() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = closed_received_;
+  for (const auto& [_, l] : links_) n += l->bytes_received();
+  return n;
+}
+
+}  // namespace consort::node

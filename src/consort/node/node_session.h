@@ -1,0 +1,59 @@
+#pragma once
+// The production engine::Session: a job's operator running on this node, reading the node's
+// own dataset, talking to peers over PeerTransport links, reporting progress to the
+// coordinator (rate-limited, via the runner's heartbeat) and storing results on this node.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "consort/engine/session.h"
+#include "consort/net/grpc_transport.h"
+
+namespace consort::node {
+
+class Node;
+
+class NodeSession final : public engine::Session {
+ public:
+  NodeSession(Node& node, std::string job_id, engine::JobSpec spec,
+              std::shared_ptr<net::PeerTransport> transport, std::chrono::milliseconds link_timeout);
+  ~NodeSession() override;
+
+  const std::string& job_id() const override { return job_id_; }
+  const engine::JobSpec& spec() const override { return spec_; }
+  const std::string& self() const override;
+  StatusOr<std::shared_ptr<const data::Table>> LoadInput() override;
+  StatusOr<net::Link*> Peer(const std::string& peer) override;
+  void ReportProgress(double fraction, const std::string& stage) override;
+  const std::atomic<bool>& cancelled() const override { return cancelled_; }
+  Status StoreTable(const std::string& name, const data::Table& table) override;
+  Status StoreSummary(const Json& summary) override;
+
+  // Cancels the run: sets cancelled() and closes every link so blocked calls return.
+  void Cancel();
+  void CloseLinks();
+  double fraction() const { return fraction_.load(); }
+  std::string stage() const;
+  uint64_t bytes_sent() const;
+  uint64_t bytes_received() const;
+  bool delivered() const { return delivered_; }
+
+ private:
+  Node& node_;
+  std::string job_id_;
+  engine::JobSpec spec_;
+  std::shared_ptr<net::PeerTransport> transport_;
+  std::chrono::milliseconds link_timeout_;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<double> fraction_{0};
+  mutable std::mutex mu_;
+  std::string stage_;
+  std::map<std::string, std::unique_ptr<net::Link>> links_;
+  uint64_t closed_sent_ = 0, closed_received_ = 0;
+  bool delivered_ = false;
+};
+
+}  // namespace consort::node
