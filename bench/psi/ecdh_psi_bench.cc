@@ -1,0 +1,448 @@
+// consort_psi_bench: two-party ECDH-PSI, each party in its own process, against the X25519
+// floor measured in the same run.
+//
+//   consort_psi_bench [--log2n=16,20] [--transport=grpc|socket|memory] [--threads=1]
+//                     [--batch=4096] [--floor_seconds=3] [--outputs=intersection,intersection]
+//
+// Party A holds n items, party B n items, n/2 of them common. Each party needs
+// n (own) + n (peer's) X25519 multiplications; floor = 2n / (mult/s of one core in a tight
+// loop). Transports: grpc = net::PeerTransport (gRPC over pinned mutual TLS on 127.0.0.1),
+// socket = length-prefixed frames over a Unix socketpair, memory = both parties as threads
+// of one process (their RSS is then shared).
+// The parent only measures the floor, forks the parties and prints; it never starts gRPC
+// (gRPC does not survive fork).
+
+#include <poll.h>
+#include <sodium.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/psi/socket_link.h"
+#include "consort/crypto/random.h"
+#include "consort/crypto/tls_identity.h"
+#include "consort/net/grpc_transport.h"
+#include "consort/net/peer_directory.h"
+#include "consort/psi/ecdh_psi.h"
+
+namespace consort::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using psi::PsiOutput;
+
+struct Flags {
+  std::vector<int> log2n = {16, 20};
+  std::string transport = "grpc";
+  int threads = 1;
+  size_t batch = 4096;
+  double floor_seconds = 3.0;
+  PsiOutput out_a = PsiOutput::kIntersection;
+  PsiOutput out_b = PsiOutput::kIntersection;
+};
+
+[[noreturn]] void Usage(const char* msg) {
+  std::fprintf(stderr,
+               "error: %s\nusage: consort_psi_bench [--log2n=16,20] "
+               "[--transport=grpc|socket|memory] [--threads=1] [--batch=4096] "
+               "[--floor_seconds=3] [--outputs=intersection,intersection]\n",
+               msg);
+  std::exit(2);
+}
+
+PsiOutput ParseOutput(const std::string& s) {
+  if (s == "none") return PsiOutput::kNone;
+  if (s == "size") return PsiOutput::kSize;
+  if (s == "intersection") return PsiOutput::kIntersection;
+  Usage(("unknown output " + s).c_str());
+}
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto eq = a.find('=');
+    if (a.rfind("--", 0) != 0 || eq == std::string::npos) Usage(("bad flag " + a).c_str());
+    std::string key = a.substr(2, eq - 2), val = a.substr(eq + 1);
+    if (key == "log2n") {
+      f.log2n.clear();
+      std::stringstream ss(val);
+      for (std::string t; std::getline(ss, t, ',');) {
+        int k = std::atoi(t.c_str());
+        if (k < 1 || k > 26) Usage("log2n must be in [1, 26]");
+        f.log2n.push_back(k);
+      }
+    } else if (key == "transport") {
+      if (val != "grpc" && val != "socket" && val != "memory") Usage("bad --transport");
+      f.transport = val;
+    } else if (key == "threads") {
+      f.threads = std::atoi(val.c_str());
+    } else if (key == "batch") {
+      f.batch = std::strtoull(val.c_str(), nullptr, 10);
+    } else if (key == "floor_seconds") {
+      f.floor_seconds = std::atof(val.c_str());
+    } else if (key == "outputs") {
+      auto c = val.find(',');
+      if (c == std::string::npos) Usage("--outputs=A,B");
+      f.out_a = ParseOutput(val.substr(0, c));
+      f.out_b = ParseOutput(val.substr(c + 1));
+    } else {
+      Usage(("unknown flag " + key).c_str());
+    }
+  }
+  return f;
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct Rate {
+  double per_wall_s = 0;  // multiplications per elapsed second
+  double per_cpu_s = 0;   // multiplications per second of CPU actually received
+};
+
+// X25519 multiplications per second on the calling thread, in a dependent chain.
+Rate MeasureX25519Rate(double seconds) {
+  uint8_t scalar[32], point[32] = {9};
+  randombytes_buf(scalar, sizeof(scalar));
+  uint64_t count = 0;
+  const auto start = Clock::now();
+  const double cpu_start = ThreadCpuSeconds();
+  double elapsed = 0;
+  while (elapsed < seconds) {
+    for (int i = 0; i < 256; ++i) {
+      if (crypto_scalarmult_curve25519(point, scalar, point) != 0) std::abort();
+    }
+    count += 256;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  return {static_cast<double>(count) / elapsed,
+          static_cast<double>(count) / (ThreadCpuSeconds() - cpu_start)};
+}
+
+// The same, in two processes at once (both cores busy, as during the PSI run); the mean.
+Rate MeasureConcurrentX25519Rate(double seconds) {
+  int fds[2][2];
+  pid_t pids[2];
+  for (int c = 0; c < 2; ++c) {
+    if (pipe(fds[c]) != 0) std::abort();
+    pids[c] = fork();
+    if (pids[c] == 0) {
+      close(fds[c][0]);
+      Rate r = MeasureX25519Rate(seconds);
+      if (write(fds[c][1], &r, sizeof(r)) != sizeof(r)) _exit(1);
+      _exit(0);
+    }
+    close(fds[c][1]);
+  }
+  Rate sum;
+  for (int c = 0; c < 2; ++c) {
+    Rate r;
+    if (read(fds[c][0], &r, sizeof(r)) != sizeof(r)) r = {};
+    close(fds[c][0]);
+    waitpid(pids[c], nullptr, 0);
+    sum.per_wall_s += r.per_wall_s / 2;
+    sum.per_cpu_s += r.per_cpu_s / 2;
+  }
+  return sum;
+}
+
+std::vector<std::string> MakeItems(char party, uint64_t n) {
+  // A: ids [0, n); B: ids [n/2, 3n/2): n/2 in common.
+  const uint64_t first = party == 'a' ? 0 : n / 2;
+  std::vector<std::string> items;
+  items.reserve(n);
+  char buf[32];
+  for (uint64_t i = first; i < first + n; ++i) {
+    std::snprintf(buf, sizeof(buf), "customer-%012" PRIu64, i);
+    items.emplace_back(buf);
+  }
+  return items;
+}
+
+struct Report {
+  bool ok = false;
+  double wall_s = 0;
+  double cpu_s = 0;  // user + system CPU of the party's process during the run
+  uint64_t bytes_sent = 0;
+  long max_rss_kb = 0;
+  uint64_t intersection = 0;
+  uint64_t matched = 0;
+  std::string error;
+};
+
+std::string Serialize(const Report& r) {
+  std::ostringstream o;
+  if (!r.ok) {
+    o << "ERR " << r.error << "\n";
+  } else {
+    o << "OK " << r.wall_s << " " << r.cpu_s << " " << r.bytes_sent << " " << r.max_rss_kb << " "
+      << r.intersection << " " << r.matched << "\n";
+  }
+  return o.str();
+}
+
+Report Deserialize(const std::string& line) {
+  Report r;
+  std::istringstream in(line);
+  std::string tag;
+  in >> tag;
+  if (tag == "OK") {
+    r.ok = true;
+    in >> r.wall_s >> r.cpu_s >> r.bytes_sent >> r.max_rss_kb >> r.intersection >> r.matched;
+  } else {
+    std::getline(in, r.error);
+    if (r.error.empty()) r.error = "party process died without a report";
+  }
+  return r;
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+long MaxRssKb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
+  const std::vector<std::string> items = MakeItems(party, n);
+  psi::EcdhPsiOptions o;
+  o.my_output = party == 'a' ? f.out_a : f.out_b;
+  o.peer_output = party == 'a' ? f.out_b : f.out_a;
+  o.domain = "bench-job-" + std::to_string(n);
+  o.batch_size = f.batch;
+  o.threads = f.threads;
+  link.set_timeout(std::chrono::minutes(10));
+  const double cpu_start = CpuSeconds();
+  const auto start = Clock::now();
+  auto r = psi::RunEcdhPsi(link, items, o);
+  Report rep;
+  rep.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  rep.cpu_s = CpuSeconds() - cpu_start;
+  rep.bytes_sent = link.bytes_sent();
+  rep.max_rss_kb = MaxRssKb();
+  if (!r.ok()) {
+    rep.error = r.status().ToString();
+    return rep;
+  }
+  rep.ok = true;
+  rep.intersection = r->intersection_size;
+  rep.matched = r->matched.size();
+  return rep;
+}
+
+std::string ReadLine(int fd) {
+  std::string s;
+  char c;
+  while (read(fd, &c, 1) == 1 && c != '\n') s.push_back(c);
+  return s;
+}
+
+void WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t w = write(fd, s.data() + off, s.size() - off);
+    if (w <= 0) return;
+    off += static_cast<size_t>(w);
+  }
+}
+
+struct Identity {
+  std::string name;
+  net::TlsConfig tls;
+  std::string fp;
+};
+
+// Child body for the grpc transport: start a PeerTransport, tell the parent our port, learn
+// the peer's, connect and run.
+Report GrpcChild(char party, const Identity& me, const Identity& peer, int to_parent,
+                 int from_parent, uint64_t n, const Flags& f) {
+  Report rep;
+  auto dir = std::make_shared<net::StaticPeerDirectory>();
+  auto t = net::PeerTransport::Start(me.name, "127.0.0.1:0", me.tls, dir);
+  if (!t.ok()) {
+    rep.error = t.status().ToString();
+    return rep;
+  }
+  WriteAll(to_parent, "PORT " + std::to_string((*t)->port()) + "\n");
+  std::istringstream in(ReadLine(from_parent));
+  std::string tag;
+  int peer_port = 0;
+  in >> tag >> peer_port;
+  if (tag != "PEER" || peer_port <= 0) {
+    rep.error = "no peer port from the parent";
+    return rep;
+  }
+  auto st = dir->Put({peer.name, "127.0.0.1:" + std::to_string(peer_port), peer.fp});
+  if (!st.ok()) {
+    rep.error = st.ToString();
+    return rep;
+  }
+  auto link = (*t)->Connect("bench-psi-" + std::to_string(n), peer.name);
+  if (!link.ok()) {
+    rep.error = link.status().ToString();
+    return rep;
+  }
+  rep = RunParty(**link, party, n, f);
+  (*link)->Close();
+  return rep;
+}
+
+std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f, const Identity& ida,
+                                  const Identity& idb) {
+  int report_pipe[2][2], ctl_pipe[2][2];
+  int sv[2] = {-1, -1};
+  if (f.transport == "socket" && socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
+  const int parties = f.transport == "memory" ? 1 : 2;
+  pid_t pids[2] = {0, 0};
+  for (int c = 0; c < parties; ++c) {
+    if (pipe(report_pipe[c]) != 0 || pipe(ctl_pipe[c]) != 0) std::abort();
+    pids[c] = fork();
+    if (pids[c] < 0) std::abort();
+    if (pids[c] == 0) {
+      close(report_pipe[c][0]);
+      close(ctl_pipe[c][1]);
+      const char party = c == 0 ? 'a' : 'b';
+      std::string out;
+      if (f.transport == "memory") {
+        auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
+        Report rb;
+        std::thread tb([&, &lb = lb] { rb = RunParty(*lb, 'b', n, f); });
+        Report ra = RunParty(*la, 'a', n, f);
+        tb.join();
+        out = Serialize(ra) + Serialize(rb);
+      } else if (f.transport == "socket") {
+        close(sv[c == 0 ? 1 : 0]);
+        auto link = CreateSocketLink(sv[c], c == 0 ? "b" : "a");
+        out = Serialize(RunParty(*link, party, n, f));
+      } else {
+        out = Serialize(GrpcChild(party, c == 0 ? ida : idb, c == 0 ? idb : ida,
+                                  report_pipe[c][1], ctl_pipe[c][0], n, f));
+      }
+      WriteAll(report_pipe[c][1], out);
+      _exit(0);
+    }
+    close(report_pipe[c][1]);
+    close(ctl_pipe[c][0]);
+  }
+  if (sv[0] >= 0) {
+    close(sv[0]);
+    close(sv[1]);
+  }
+  if (f.transport == "grpc") {
+    std::string pa = ReadLine(report_pipe[0][0]), pb = ReadLine(report_pipe[1][0]);
+    auto port = [](const std::string& l) { return l.rfind("PORT ", 0) == 0 ? l.substr(5) : ""; };
+    WriteAll(ctl_pipe[0][1], "PEER " + port(pb) + "\n");
+    WriteAll(ctl_pipe[1][1], "PEER " + port(pa) + "\n");
+  }
+  Report r[2];
+  if (f.transport == "memory") {
+    r[0] = Deserialize(ReadLine(report_pipe[0][0]));
+    r[1] = Deserialize(ReadLine(report_pipe[0][0]));
+  } else {
+    for (int c = 0; c < 2; ++c) r[c] = Deserialize(ReadLine(report_pipe[c][0]));
+  }
+  for (int c = 0; c < parties; ++c) {
+    close(report_pipe[c][0]);
+    close(ctl_pipe[c][1]);
+    waitpid(pids[c], nullptr, 0);
+  }
+  return {r[0], r[1]};
+}
+
+Identity NewIdentity(const std::string& name) {
+  auto id = crypto::GenerateTlsIdentity(name);
+  CONSORT_CHECK(id.ok());
+  Identity out{name, net::TlsConfig{id->key_pem, id->cert_pem}, ""};
+  out.fp = *crypto::CertificateFingerprint(out.tls.cert_pem);
+  return out;
+}
+
+int Main(int argc, char** argv) {
+  const Flags f = ParseFlags(argc, argv);
+  crypto::InitCrypto();
+  const char* transport_name = f.transport == "grpc"     ? "gRPC + pinned mTLS on 127.0.0.1"
+                               : f.transport == "socket" ? "Unix socketpair, length-prefixed"
+                                                         : "in-memory link, one process";
+  std::printf("ECDH-PSI benchmark: transport %s; %d worker thread(s) per party; batch %zu;\n"
+              "outputs A=%s B=%s; each party in its own process%s.\n",
+              transport_name, f.threads, f.batch, std::string(psi::PsiOutputName(f.out_a)).c_str(),
+              std::string(psi::PsiOutputName(f.out_b)).c_str(),
+              f.transport == "memory" ? " (no: memory transport shares one)" : "");
+  std::fflush(stdout);
+  const Rate alone = MeasureX25519Rate(f.floor_seconds);
+  const Rate busy = MeasureConcurrentX25519Rate(f.floor_seconds);
+  const double rate_alone = alone.per_wall_s, rate_busy = busy.per_wall_s;
+  const double rate_cpu = alone.per_cpu_s;
+  std::printf("X25519 floor (crypto_scalarmult_curve25519, tight loop): %.0f mult/s on one core "
+              "alone; %.0f mult/s per process with two processes at once; %.0f mult per CPU "
+              "second.\nfloor_s = 2n / (one core alone); cpu/floor = cpu_s / (2n / per-CPU-second "
+              "rate), which other load on the machine does not distort.\n\n",
+              rate_alone, rate_busy, rate_cpu);
+  std::printf("%-5s %-5s %8s %8s %7s %8s %10s %8s %8s %10s %10s %9s  %s\n", "log2n", "party",
+              "items", "wall_s", "cpu_s", "sent_MB", "peakRSS_MB", "mults", "floor_s",
+              "wall/floor", "wall/busy", "cpu/floor", "result");
+  std::fflush(stdout);
+  Identity ida, idb;
+  if (f.transport == "grpc") {
+    ida = NewIdentity("a");
+    idb = NewIdentity("b");
+  }
+  int failures = 0;
+  for (int k : f.log2n) {
+    const uint64_t n = uint64_t{1} << k;
+    auto [ra, rb] = RunOnce(n, f, ida, idb);
+    const Report* reps[2] = {&ra, &rb};
+    for (int c = 0; c < 2; ++c) {
+      const Report& r = *reps[c];
+      const PsiOutput out = c == 0 ? f.out_a : f.out_b;
+      if (!r.ok) {
+        std::printf("%-5d %-5s  FAILED: %s\n", k, c == 0 ? "A" : "B", r.error.c_str());
+        ++failures;
+        continue;
+      }
+      const uint64_t mults = 2 * n;
+      const double floor_s = static_cast<double>(mults) / rate_alone;
+      const double busy_floor_s = static_cast<double>(mults) / rate_busy;
+      const bool correct = out == PsiOutput::kNone ||
+                           (r.intersection == n / 2 &&
+                            (out != PsiOutput::kIntersection || r.matched == n / 2));
+      if (!correct) ++failures;
+      std::printf("%-5d %-5s %8" PRIu64 " %8.2f %7.2f %8.2f %10.1f %8" PRIu64
+                  " %8.2f %10.2f %10.2f %9.2f  %s\n",
+                  k, c == 0 ? "A" : "B", n, r.wall_s, r.cpu_s, r.bytes_sent / 1e6,
+                  r.max_rss_kb / 1024.0, mults, floor_s, r.wall_s / floor_s,
+                  r.wall_s / busy_floor_s, r.cpu_s / (static_cast<double>(mults) / rate_cpu),
+                  correct ? (out == PsiOutput::kNone ? "ok (no output)" : "ok |X∩Y| = n/2")
+                          : "WRONG RESULT");
+      std::fflush(stdout);
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace consort::bench
+
+int main(int argc, char** argv) { return consort::bench::Main(argc, argv); }
