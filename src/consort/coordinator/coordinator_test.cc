@@ -1,0 +1,313 @@
+#include "consort/coordinator/coordinator.h"
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "consort/audit/entry.h"
+#include "consort/audit/log_store.h"
+#include "consort/audit/verify.h"
+#include "consort/common/files.h"
+#include "consort/common/time.h"
+#include "consort/engine/operator.h"
+
+namespace consort::coordinator {
+namespace {
+
+// A minimal two-party operator so the coordinator's validation has something to accept.
+class TestOperator final : public engine::Operator {
+ public:
+  TestOperator() {
+    info_.name = "test.pair";
+    info_.outputs = {"size"};
+  }
+  const engine::OperatorInfo& info() const override { return info_; }
+  Status Validate(const engine::JobSpec&, const engine::CatalogView&) const override { return OkStatus(); }
+  Status Run(engine::Session&) const override { return OkStatus(); }
+
+ private:
+  engine::OperatorInfo info_;
+};
+
+struct FakeNode {
+  std::string name;
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  crypto::TlsIdentity tls;
+  std::string fp;
+};
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static bool registered = [] {
+      engine::OperatorRegistry::Global().Register(std::make_unique<TestOperator>());
+      return true;
+    }();
+    (void)registered;
+    home_ = (std::filesystem::temp_directory_path() /
+             ("consort-coord-" + std::to_string(getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+                .string();
+    std::filesystem::remove_all(home_);
+    CoordinatorConfig config;
+    config.party_silence_timeout_ms = 1500;
+    ASSERT_TRUE(Coordinator::Init(home_, config).ok());
+    Reopen();
+    auto token = ReadFile(JoinPath(home_, "admin.token"));
+    ASSERT_TRUE(token.ok());
+    admin_token_ = token->substr(0, token->size() - 1);
+  }
+  void TearDown() override {
+    c_.reset();
+    std::filesystem::remove_all(home_);
+  }
+  void Reopen() {
+    c_.reset();
+    auto c = Coordinator::Open(home_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    c_ = std::move(*c);
+  }
+
+  StatusOr<Json> Call(const Caller& who, const std::string& method, const Json& body) {
+    return c_->Dispatch(who, method, body);
+  }
+  Caller Admin() { return Caller::Admin("admin"); }
+
+  FakeNode Register(const std::string& name) {
+    FakeNode n;
+    n.name = name;
+    n.tls = *crypto::GenerateTlsIdentity(name);
+    n.fp = *crypto::CertificateFingerprint(n.tls.cert_pem);
+    auto invite = Call(Admin(), "invite.create", {{"name", name}});
+    EXPECT_TRUE(invite.ok()) << invite.status();
+    auto reply = Call(Caller::Anonymous(), "node.register", RegistrationBody(n, (*invite)["token"]));
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    return n;
+  }
+  Json RegistrationBody(const FakeNode& n, const std::string& token) {
+    audit::NodeRegistration reg{n.name, n.key.public_key(), n.fp, "127.0.0.1:1"};
+    auto e = audit::MakeAuthorPart("node.registered", n.name, NowUnixMillis(), reg.ToBody(), n.key);
+    return {{"token", token}, {"tls_cert_pem", n.tls.cert_pem}, {"entry", e->SubmissionJson()}};
+  }
+  void AddDataset(const FakeNode& n, const std::string& ds) {
+    engine::DatasetInfo info{n.name, ds, {{"phone", "string"}}, 10, ""};
+    auto e = audit::MakeAuthorPart("dataset.registered", n.name, NowUnixMillis(), info.ToJson(), n.key);
+    auto r = Call(Caller::Node(n.name), "dataset.register", {{"entry", e->SubmissionJson()}});
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  Json Spec(const std::string& nonce = "1") {
+    return {{"operator", "test.pair"},
+            {"parties",
+             {{"bank", {{"dataset", "customers"}, {"columns", {"phone"}}}},
+              {"shop", {{"dataset", "buyers"}, {"columns", {"phone"}}}}}},
+            {"outputs", {{"bank", "size"}}},
+            {"nonce", nonce}};
+  }
+  std::string Submit(const Json& spec) {
+    auto r = Call(Caller::Node("bank"), "job.submit", {{"spec", spec}});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? (*r)["job_id"].get<std::string>() : "";
+  }
+  StatusOr<Json> Approve(const FakeNode& n, const std::string& id) {
+    auto sig = n.key.SignFor("job-approval", AsBytes(id));
+    return Call(Caller::Node(n.name), "job.approve",
+                {{"job_id", id}, {"signature", crypto::EncodeSignature(sig)}});
+  }
+  std::string State(const std::string& id) {
+    auto j = Call(Admin(), "job.get", {{"job_id", id}});
+    return j.ok() ? (*j)["state"].get<std::string>() : "?";
+  }
+  void Setup2() {
+    bank_ = Register("bank");
+    shop_ = Register("shop");
+    AddDataset(bank_, "customers");
+    AddDataset(shop_, "buyers");
+  }
+
+  std::string home_, admin_token_;
+  std::unique_ptr<Coordinator> c_;
+  FakeNode bank_, shop_;
+};
+
+TEST_F(CoordinatorTest, TokensAndNodesAuthenticate) {
+  EXPECT_TRUE(c_->AuthenticateToken(admin_token_).ok());
+  EXPECT_EQ(c_->AuthenticateToken("cst_wrong").status().code(), absl::StatusCode::kUnauthenticated);
+  Setup2();
+  auto who = c_->AuthenticateNode(bank_.fp);
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->name, "bank");
+  EXPECT_FALSE(c_->IsRegisteredFingerprint(std::string(64, 'a')));
+}
+
+TEST_F(CoordinatorTest, InvitesWorkOnceAndOnlyForTheirName) {
+  FakeNode n;
+  n.name = "bank";
+  n.tls = *crypto::GenerateTlsIdentity("bank");
+  n.fp = *crypto::CertificateFingerprint(n.tls.cert_pem);
+  auto invite = Call(Admin(), "invite.create", {{"name", "bank"}});
+  ASSERT_TRUE(invite.ok());
+  EXPECT_EQ(Call(Caller::Node("x"), "invite.create", {{"name", "y"}}).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  FakeNode other;
+  other.name = "shop";
+  other.tls = n.tls;
+  other.fp = n.fp;
+  EXPECT_EQ(Call(Caller::Anonymous(), "node.register", RegistrationBody(other, (*invite)["token"])).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(Call(Caller::Anonymous(), "node.register", RegistrationBody(n, (*invite)["token"])).ok());
+  EXPECT_EQ(Call(Caller::Anonymous(), "node.register", RegistrationBody(n, (*invite)["token"])).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Call(Admin(), "invite.create", {{"name", "bank"}}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(CoordinatorTest, SubmitValidatesAgainstCatalog) {
+  Setup2();
+  Json bad = Spec();
+  bad["operator"] = "nope";
+  EXPECT_EQ(Call(Caller::Node("bank"), "job.submit", {{"spec", bad}}).status().code(), absl::StatusCode::kNotFound);
+  bad = Spec();
+  bad["parties"]["shop"]["dataset"] = "missing";
+  auto r = Call(Caller::Node("bank"), "job.submit", {{"spec", bad}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(std::string(r.status().message()).find("has no dataset 'missing'"), std::string::npos);
+  bad = Spec();
+  bad["parties"]["shop"]["columns"] = {"email"};
+  EXPECT_EQ(Call(Caller::Node("bank"), "job.submit", {{"spec", bad}}).status().code(), absl::StatusCode::kNotFound);
+  bad = Spec();
+  bad["outputs"]["bank"] = "everything";
+  EXPECT_EQ(Call(Caller::Node("bank"), "job.submit", {{"spec", bad}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Call(Caller::Anonymous(), "job.submit", {{"spec", Spec()}}).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  std::string id = Submit(Spec());
+  EXPECT_EQ(id.size(), 64u);
+  EXPECT_EQ(State(id), "proposed");
+  EXPECT_EQ(Call(Caller::Node("bank"), "job.submit", {{"spec", Spec()}}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(CoordinatorTest, ApprovalsNeedValidSignaturesFromEachParty) {
+  Setup2();
+  std::string id = Submit(Spec());
+  auto poll = Call(Caller::Node("shop"), "node.poll", Json::object());
+  ASSERT_TRUE(poll.ok());
+  EXPECT_EQ((*poll)["approve"], Json::array({id}));
+  // shop's key signing for bank, a wrong message, or another node deciding for bank: refused.
+  auto wrong = shop_.key.SignFor("job-approval", AsBytes(id));
+  EXPECT_EQ(Call(Caller::Node("bank"), "job.approve", {{"job_id", id}, {"signature", crypto::EncodeSignature(wrong)}})
+                .status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Call(Caller::Node("shop"), "job.approve", {{"job_id", id}, {"party", "bank"}, {"signature", "x"}})
+                .status().code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  EXPECT_EQ(Approve(bank_, id).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(State(id), "proposed");
+  ASSERT_TRUE(Approve(shop_, id).ok());
+  EXPECT_EQ(State(id), "scheduled");
+  poll = Call(Caller::Node("bank"), "node.poll", Json::object());
+  EXPECT_EQ((*poll)["run"], Json::array({id}));
+  auto job = Call(Admin(), "job.get", {{"job_id", id}});
+  EXPECT_TRUE((*job)["signatures"].contains("bank"));
+  EXPECT_EQ((*job)["spec"], Spec());
+}
+
+TEST_F(CoordinatorTest, RunReportsDriveTheJobToItsEnd) {
+  Setup2();
+  std::string id = Submit(Spec());
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  ASSERT_TRUE(Approve(shop_, id).ok());
+  auto report = [&](const std::string& node, const std::string& outcome) {
+    return Call(Caller::Node(node), "job.report", {{"job_id", id}, {"outcome", outcome}, {"reason", "peer gone"}});
+  };
+  ASSERT_TRUE(report("bank", "started").ok());
+  EXPECT_EQ(State(id), "running");
+  ASSERT_TRUE(report("shop", "started").ok());
+  ASSERT_TRUE(Call(Caller::Node("shop"), "job.progress", {{"job_id", id}, {"fraction", 0.5}, {"stage", "psi"}}).ok());
+  EXPECT_EQ(Call(Caller::Node("shop"), "job.progress", {{"job_id", id}, {"fraction", 2.0}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(report("bank", "succeeded").ok());
+  EXPECT_EQ(State(id), "running");
+  ASSERT_TRUE(report("shop", "succeeded").ok());
+  EXPECT_EQ(State(id), "succeeded");
+
+  std::string id2 = Submit(Spec("2"));
+  ASSERT_TRUE(Approve(bank_, id2).ok());
+  ASSERT_TRUE(Approve(shop_, id2).ok());
+  ASSERT_TRUE(report("bank", "started").ok());
+  ASSERT_TRUE(report("bank", "started").ok());
+  auto r = Call(Caller::Node("shop"), "job.report", {{"job_id", id2}, {"outcome", "started"}});
+  r = Call(Caller::Node("shop"), "job.report", {{"job_id", id2}, {"outcome", "failed"}, {"reason", "peer bank disconnected"}});
+  ASSERT_TRUE(r.ok());
+  auto job = Call(Admin(), "job.get", {{"job_id", id2}});
+  EXPECT_EQ((*job)["state"], "failed");
+  EXPECT_EQ((*job)["reason"], "shop: peer bank disconnected");
+}
+
+TEST_F(CoordinatorTest, RejectionEndsTheJobWithTheSignedReason) {
+  Setup2();
+  std::string id = Submit(Spec());
+  std::string reason = "not this quarter";
+  auto sig = shop_.key.SignFor("job-rejection", AsBytes(id + "\n" + reason));
+  ASSERT_TRUE(Call(Caller::Node("shop"), "job.reject",
+                   {{"job_id", id}, {"reason", reason}, {"signature", crypto::EncodeSignature(sig)}})
+                  .ok());
+  auto job = Call(Admin(), "job.get", {{"job_id", id}});
+  EXPECT_EQ((*job)["state"], "rejected");
+  EXPECT_EQ((*job)["reason"], "shop: not this quarter");
+  EXPECT_EQ(Approve(bank_, id).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CoordinatorTest, SilentPartyFailsTheJob) {
+  Setup2();
+  std::string id = Submit(Spec());
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  ASSERT_TRUE(Approve(shop_, id).ok());
+  c_->StartScheduler();
+  double end = MonotonicSeconds() + 10;
+  while (State(id) != "failed" && MonotonicSeconds() < end) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto job = Call(Admin(), "job.get", {{"job_id", id}});
+  EXPECT_EQ((*job)["state"], "failed");
+  EXPECT_NE((*job)["reason"].get<std::string>().find("stopped reporting"), std::string::npos);
+  c_->StopScheduler();
+}
+
+TEST_F(CoordinatorTest, StateAndAuditSurviveRestartAndVerify) {
+  Setup2();
+  std::string id = Submit(Spec());
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  Reopen();
+  EXPECT_EQ(State(id), "proposed");
+  ASSERT_TRUE(Approve(shop_, id).ok());
+  EXPECT_EQ(State(id), "scheduled");
+  auto page = Call(Caller::Node("bank"), "audit.range", {{"from", 0}, {"limit", 1000}});
+  ASSERT_TRUE(page.ok()) << page.status();
+  std::vector<std::string> kinds;
+  for (const auto& e : (*page)["entries"]) kinds.push_back(e["kind"]);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"invite.created", "node.registered", "invite.created",
+                                             "node.registered", "dataset.registered", "dataset.registered",
+                                             "job.submitted", "job.approved", "job.approved", "job.state",
+                                             "job.state"}));
+  // A replica built from the pages verifies under the coordinator key.
+  auto db = SqlDb::Open(JoinPath(home_, "replica.db"));
+  ASSERT_TRUE(db.ok());
+  auto replica = audit::LogStore::Open(&*db, c_->signing_key().public_key());
+  ASSERT_TRUE(replica.ok());
+  std::vector<audit::Entry> entries;
+  for (const auto& e : (*page)["entries"]) entries.push_back(*audit::Entry::FromJson(e));
+  ASSERT_TRUE(replica->Ingest(entries).ok());
+  EXPECT_TRUE(audit::VerifyLog(*replica, c_->signing_key().public_key()).ok);
+}
+
+TEST_F(CoordinatorTest, UnknownMethodAndMalformedBodies) {
+  EXPECT_EQ(Call(Admin(), "job.explode", Json::object()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Call(Admin(), "job.get", {{"job_id", "xyz"}}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Call(Admin(), "job.get", {{"job_id", std::string(64, 'a')}}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Call(Admin(), "job.submit", Json::array()).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Call(Caller::Anonymous(), "job.list", Json::object()).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+}  // namespace
+}  // namespace consort::coordinator
