@@ -44,7 +44,9 @@ TEST(Routes, OnlyRegistrationAndPublicReadsSkipTheBearerToken) {
   std::set<std::string> not_bearer;
   for (const Route& r : RouteTable()) {
     if (r.auth != RouteAuth::kBearer) not_bearer.insert(r.http_method + " " + r.path);
-    if (r.path == "/v1/nodes/register") EXPECT_EQ(r.auth, RouteAuth::kInviteInBody);
+    if (r.path == "/v1/nodes/register") {
+      EXPECT_EQ(r.auth, RouteAuth::kInviteInBody);
+    }
   }
   EXPECT_EQ(not_bearer, (std::set<std::string>{"GET /v1/info", "GET /v1/operators",
                                                "GET /openapi.json", "GET /v1/health",
@@ -212,7 +214,6 @@ TEST(OpenApi, EveryRouteIsDocumentedAndNothingElse) {
     for (const auto& [verb, op] : item.items()) {
       ++operations;
       std::string upper = verb == "get" ? "GET" : verb == "post" ? "POST" : verb;
-      RouteMatch m;
       bool in_table = false;
       for (const Route& r : RouteTable()) in_table |= r.path == path && r.http_method == upper;
       EXPECT_TRUE(in_table) << "documented but not served: " << verb << " " << path;
@@ -260,11 +261,16 @@ TEST(OpenApi, DocumentIsStructurallyValid) {
         if (p["in"] == "path") {
           ++declared;
           EXPECT_EQ(p["required"], true);
-          EXPECT_NE(path.find("{" + p["name"].get<std::string>() + "}"), std::string::npos);
+          std::string placeholder = p["name"].get<std::string>();
+          placeholder.insert(placeholder.begin(), '{');
+          placeholder.push_back('}');
+          EXPECT_NE(path.find(placeholder), std::string::npos);
         }
       }
       EXPECT_EQ(declared, braces);
-      if (verb == "post") EXPECT_TRUE(op["requestBody"]["content"].contains("application/json"));
+      if (verb == "post") {
+        EXPECT_TRUE(op["requestBody"]["content"].contains("application/json"));
+      }
       ASSERT_TRUE(op["security"].is_array());
     }
   }
