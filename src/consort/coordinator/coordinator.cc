@@ -210,6 +210,17 @@ bool Coordinator::IsRegisteredFingerprint(const std::string& fp) { return Authen
 
 StatusOr<Json> Coordinator::Dispatch(const Caller& caller, const std::string& method,
                                      const Json& body_in) {
+  // Bodies come from the network: a field of the wrong type makes nlohmann throw; that is the
+  // caller's mistake (InvalidArgument), and no exception may leave this module.
+  try {
+    return DispatchUnchecked(caller, method, body_in);
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError("malformed request body for " + method + ": " + e.what());
+  }
+}
+
+StatusOr<Json> Coordinator::DispatchUnchecked(const Caller& caller, const std::string& method,
+                                              const Json& body_in) {
   const Json body = body_in.is_null() ? Json::object() : body_in;
   if (!body.is_object()) return absl::InvalidArgumentError("request body must be a JSON object");
   using Fn = StatusOr<Json> (Coordinator::*)(const Caller&, const Json&);

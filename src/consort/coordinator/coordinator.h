@@ -92,6 +92,7 @@ class Coordinator {
  private:
   Coordinator() = default;
   Status Migrate();
+  StatusOr<Json> DispatchUnchecked(const Caller& caller, const std::string& method, const Json& body);
 
   // Method implementations (coordinator.cc). All run with mu_ held.
   StatusOr<Json> CreateInvite(const Caller& c, const Json& body);

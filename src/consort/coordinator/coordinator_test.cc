@@ -307,6 +307,10 @@ TEST_F(CoordinatorTest, UnknownMethodAndMalformedBodies) {
   EXPECT_EQ(Call(Admin(), "job.get", {{"job_id", std::string(64, 'a')}}).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Call(Admin(), "job.submit", Json::array()).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Call(Caller::Anonymous(), "job.list", Json::object()).status().code(), absl::StatusCode::kUnauthenticated);
+  // Wrongly typed fields are the caller's error, never an exception.
+  EXPECT_EQ(Call(Admin(), "audit.range", {{"from", "zero"}}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Call(Admin(), "job.cancel", {{"job_id", std::string(64, 'a')}, {"reason", 5}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
