@@ -112,6 +112,7 @@ StatusOr<Json> Node::CallPatiently(const std::string& method, const Json& body,
 }
 
 void Node::HandleApproval(const std::string& job_id) {
+  if (!engine::ValidateJobId(job_id).ok()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto rows = db_->Query("SELECT 1 FROM decisions WHERE job_id = ?", {job_id});
@@ -150,7 +151,16 @@ void Node::StartRun(const std::string& job_id) {
   auto run = std::make_shared<Run>();
   run->job_id = job_id;
   runs_[job_id] = run;
-  run->thread = std::thread([this, run] { ExecuteRun(*run); });
+  run->thread = std::thread([this, run] {
+    try {
+      ExecuteRun(*run);
+    } catch (const Json::exception& e) {
+      CONSORT_LOG(WARNING) << "job " << run->job_id.substr(0, 12) << ": malformed reply: " << e.what();
+      (void)Call("job.report", {{"job_id", run->job_id}, {"outcome", "failed"},
+                                {"reason", "malformed reply from the coordinator"}});
+      run->done = true;
+    }
+  });
 }
 
 void Node::ExecuteRun(Run& run) {
@@ -328,18 +338,32 @@ Status Node::Serve(const std::atomic<bool>& stop) {
       failures = 0;
       (void)Call("node.hello", {{"address", address}});
     }
-    for (const auto& id : (*poll)["abort"]) AbortRun(id.get<std::string>());
-    for (const auto& id : (*poll)["approve"]) HandleApproval(id.get<std::string>());
-    if (!(*poll)["run"].empty()) (void)directory->Refresh();
-    for (const auto& id : (*poll)["run"]) StartRun(id.get<std::string>());
-    int64_t local = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      local = log_->Size().value_or(0);
-    }
-    if ((*poll).value("audit_size", int64_t{0}) > local) {
-      auto s = SyncAudit();
-      if (!s.ok()) CONSORT_LOG(ERROR) << "audit replica: " << s.status();
+    // The coordinator is not trusted to send well-formed replies: a malformed one is logged
+    // and skipped, never allowed to stop the node.
+    try {
+      auto ids = [&](const char* key) {
+        std::vector<std::string> out;
+        for (const auto& id : poll->value(key, Json::array())) {
+          if (id.is_string() && engine::ValidateJobId(id.get<std::string>()).ok()) out.push_back(id);
+        }
+        return out;
+      };
+      for (const auto& id : ids("abort")) AbortRun(id);
+      for (const auto& id : ids("approve")) HandleApproval(id);
+      auto run_ids = ids("run");
+      if (!run_ids.empty()) (void)directory->Refresh();
+      for (const auto& id : run_ids) StartRun(id);
+      int64_t local = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        local = log_->Size().value_or(0);
+      }
+      if (poll->value("audit_size", int64_t{0}) > local) {
+        auto s = SyncAudit();
+        if (!s.ok()) CONSORT_LOG(ERROR) << "audit replica: " << s.status();
+      }
+    } catch (const Json::exception& e) {
+      CONSORT_LOG(WARNING) << "malformed reply from the coordinator: " << e.what();
     }
     ReapRuns();
   }
