@@ -114,6 +114,7 @@ TEST(EcdhPsiOperator, PeerFailureSurfacesAsUnavailable) {
 }
 
 TEST(EcdhPsiOperator, ValidateChecksColumnTypesAndParams) {
+  RegisterPsiOperators();  // ctest runs each test in its own process
   FakeCatalog cat;
   cat.datasets[{"bank", "customers"}] = {"bank", "customers", {{"phone", "string"}}, 3, ""};
   cat.datasets[{"shop", "buyers"}] = {"shop", "buyers", {{"phone", "int64"}}, 3, ""};
