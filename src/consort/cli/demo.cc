@@ -164,7 +164,6 @@ class Demo {
   Status CheckMatchedRows(const Json& bank_result, const std::string& column, bool trim,
                           bool casefold, const std::vector<std::string>& expected);
   void ReportTiming(const Json& receiver_result, int64_t rows_a, int64_t rows_b, double wall_s);
-  StatusOr<int> StopProcess(pid_t pid, const std::function<void()>& reap);
 
   static constexpr int kSections = 8;
   std::string dir_;
@@ -693,30 +692,6 @@ Status Demo::JobRejected() {
 
 // --- 8. audit and shutdown -----------------------------------------------------------------
 
-// SIGTERMs `pid` (a child of this process, started by the cluster), waits for it to exit and
-// reads its exit status without reaping it (WNOWAIT), so that `reap` - the cluster's own stop -
-// still finds and reaps its child. Returns the exit code, or -signal.
-StatusOr<int> Demo::StopProcess(pid_t pid, const std::function<void()>& reap) {
-  if (pid <= 0) return absl::FailedPreconditionError("process not running");
-  if (kill(pid, SIGTERM) != 0)
-    return absl::InternalError("cannot signal pid " + std::to_string(pid));
-  double end = MonotonicSeconds() + 15;
-  int code = -1000;
-  while (MonotonicSeconds() < end) {
-    siginfo_t info = {};
-    if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        info.si_pid == pid) {
-      code = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  reap();
-  if (code == -1000)
-    return absl::DeadlineExceededError("pid " + std::to_string(pid) + " ignored SIGTERM for 15 s");
-  return code;
-}
-
 Status Demo::AuditAndShutdown() {
   Section("Audit: every node re-verifies the shared, hash-chained, signed log; then shut down");
   int64_t entries = 0;
@@ -741,21 +716,14 @@ Status Demo::AuditAndShutdown() {
 
   std::string stopped;
   for (const std::string node : {"bank", "shop", "media"}) {
-    pid_t pid = cluster_->node_pid(node);
-    CONSORT_ASSIGN_OR_RETURN(int code,
-                             StopProcess(pid, [&] { (void)cluster_->StopNode(node, SIGTERM); }));
+    CONSORT_ASSIGN_OR_RETURN(int code, cluster_->StopNode(node, SIGTERM));
     if (code != 0) {
       return absl::InternalError("node " + node + " exited with " + std::to_string(code) +
                                  " on SIGTERM; see " + cluster_->log_path(node));
     }
     stopped += node + " exit 0, ";
   }
-  CONSORT_ASSIGN_OR_RETURN(std::string text,
-                           ReadFile(JoinPath(cluster_->coordinator_home(), "endpoints.json")));
-  CONSORT_ASSIGN_OR_RETURN(Json endpoints, ParseJson(text, "endpoints.json"));
-  pid_t coord = static_cast<pid_t>(endpoints.value("pid", 0));
-  CONSORT_ASSIGN_OR_RETURN(int code,
-                           StopProcess(coord, [&] { (void)cluster_->StopCoordinator(SIGTERM); }));
+  CONSORT_ASSIGN_OR_RETURN(int code, cluster_->StopCoordinator(SIGTERM));
   if (code != 0) {
     return absl::InternalError("coordinator exited with " + std::to_string(code) +
                                " on SIGTERM; see " + cluster_->log_path("coordinator"));

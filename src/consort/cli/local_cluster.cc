@@ -211,10 +211,11 @@ Status LocalCluster::StartCoordinator() {
   return absl::DeadlineExceededError("coordinator did not come up within 20 s");
 }
 
-Status LocalCluster::StopCoordinator(int signal) {
-  if (coordinator_) coordinator_->Stop(signal, 10);
+StatusOr<int> LocalCluster::StopCoordinator(int signal) {
+  if (!coordinator_) return absl::NotFoundError("the coordinator is not running");
+  int code = coordinator_->Stop(signal, 10);
   coordinator_.reset();
-  return OkStatus();
+  return code;
 }
 
 Status LocalCluster::AddNode(const std::string& name) {
@@ -254,12 +255,12 @@ Status LocalCluster::WaitForNodeAddress(const std::string& name, double timeout_
   return absl::DeadlineExceededError("node " + name + " not ready within " + std::to_string(timeout_s) + " s");
 }
 
-Status LocalCluster::StopNode(const std::string& name, int signal) {
+StatusOr<int> LocalCluster::StopNode(const std::string& name, int signal) {
   auto it = nodes_.find(name);
   if (it == nodes_.end() || !it->second) return absl::NotFoundError("no running node " + name);
-  it->second->Stop(signal, 10);
+  int code = it->second->Stop(signal, 10);
   it->second.reset();
-  return OkStatus();
+  return code;
 }
 
 CommandResult LocalCluster::Consort(const std::vector<std::string>& args, double timeout_s) {

@@ -68,9 +68,10 @@ class LocalCluster {
   Status AddNode(const std::string& name);
   // Starts a node whose home already exists (after KillNode).
   Status StartNode(const std::string& name);
-  // Sends `signal` to a node process (SIGKILL for a crash, SIGTERM for a clean stop).
-  Status StopNode(const std::string& name, int signal);
-  Status StopCoordinator(int signal);
+  // Sends `signal` to a node process (SIGKILL for a crash, SIGTERM for a clean stop), waits
+  // for it (SIGKILL after 10 s) and returns its exit code (or -signal if it was killed).
+  StatusOr<int> StopNode(const std::string& name, int signal);
+  StatusOr<int> StopCoordinator(int signal);
   Status StartCoordinator();
 
   // `consort ARGS...`

@@ -128,6 +128,7 @@ Status Coordinator::Init(const std::string& home, const CoordinatorConfig& confi
   if (FileExists(ConfigPath(home))) {
     return absl::AlreadyExistsError(home + " already holds a coordinator");
   }
+  CONSORT_RETURN_IF_ERROR(MakeDirs(home, 0700));
   CONSORT_RETURN_IF_ERROR(MakeDirs(JoinPath(home, "keys"), 0700));
   auto key = crypto::SigningKey::Generate();
   CONSORT_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(home, "keys/signing.key"),

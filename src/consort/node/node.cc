@@ -101,6 +101,8 @@ Status Node::InitHome(const std::string& home, const NodeConfig& config) {
   crypto::InitCrypto();
   if (FileExists(ConfigPath(home))) return absl::AlreadyExistsError(home + " already holds a node");
   CONSORT_RETURN_IF_ERROR(engine::ValidateName(config.name, "node name"));
+  // The home holds keys, the registry and results: private to the node's user.
+  CONSORT_RETURN_IF_ERROR(MakeDirs(home, 0700));
   CONSORT_RETURN_IF_ERROR(MakeDirs(JoinPath(home, "keys"), 0700));
   CONSORT_RETURN_IF_ERROR(MakeDirs(JoinPath(home, "results"), 0700));
   auto key = crypto::SigningKey::Generate();
@@ -426,7 +428,9 @@ StatusOr<std::optional<PolicyRule>> Node::MatchPolicy(const engine::JobSpec& spe
 Status Node::StoreResultTable(const std::string& job_id, const std::string& name,
                               const data::Table& t) {
   std::string path = JoinPath(JoinPath(home_, "results"), job_id.substr(0, 16) + "-" + name + ".csv");
-  CONSORT_RETURN_IF_ERROR(data::WriteCsv(t, path));
+  data::CsvWriteOptions csv;
+  csv.mode = 0600;  // results are private data of this party
+  CONSORT_RETURN_IF_ERROR(data::WriteCsv(t, path, csv));
   CONSORT_ASSIGN_OR_RETURN(std::string fp, data::FileFingerprint(path));
   engine::DatasetInfo info = InfoFor(config_.name, name, t, "result of job " + job_id.substr(0, 12));
   DatasetSource src{"result", path, ""};
