@@ -736,7 +736,14 @@ int RunCli(const std::vector<std::string>& args) {
       std::cerr << "error: " << parsed.status().message() << std::endl;
       return 2;
     }
-    Status st = c.run(*parsed);
+    Status st;
+    try {
+      st = c.run(*parsed);
+    } catch (const std::invalid_argument&) {
+      st = absl::InvalidArgumentError("a numeric flag or argument is not a number (see --help)");
+    } catch (const std::out_of_range&) {
+      st = absl::InvalidArgumentError("a numeric flag or argument is out of range (see --help)");
+    }
     if (!st.ok()) {
       std::cerr << "error (" << absl::StatusCodeToString(st.code()) << "): " << st.message() << std::endl;
       return 1;
@@ -752,7 +759,7 @@ int RunCli(const std::vector<std::string>& args) {
       std::cout << "  " << std::left << std::setw(20) << c.spec.path << c.spec.summary << "\n";
     }
   }
-  if (group) return 2;
+  if (group) return args.size() > 1 && (args[1] == "--help" || args[1] == "-h") ? 0 : 2;
   std::cerr << "error: unknown command '" << args[0] << "' (consort --help lists them)" << std::endl;
   return 2;
 }
