@@ -711,6 +711,8 @@ std::string SelfExecutable() {
 }
 
 int RunCli(const std::vector<std::string>& args) {
+  // A peer closing a TLS connection must surface as an error, never kill the process.
+  signal(SIGPIPE, SIG_IGN);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     PrintUsage();
     return args.empty() ? 2 : 0;

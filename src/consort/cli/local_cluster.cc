@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,16 +39,28 @@ std::string Trim(std::string s) {
 
 StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const std::vector<std::string>& argv,
                                                             const std::string& log_path) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  auto child = std::unique_ptr<ChildProcess>(new ChildProcess());
   auto args = Argv(argv);
-  int rc = posix_spawn(&child->pid_, argv[0].c_str(), &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return absl::InternalError("cannot start " + argv[0] + ": " + std::strerror(rc));
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return absl::InternalError("cannot open " + log_path);
+  pid_t parent = getpid();
+  auto child = std::unique_ptr<ChildProcess>(new ChildProcess());
+  child->pid_ = fork();
+  if (child->pid_ < 0) {
+    close(log_fd);
+    return absl::InternalError("fork failed");
+  }
+  if (child->pid_ == 0) {
+    // In the child: die with the parent (a crashed test or demo leaves no orphans behind).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(log_fd);
   return child;
 }
 
