@@ -286,8 +286,13 @@ void Node::AbortRun(const std::string& job_id) {
     run = it->second;
   }
   run->abort = true;
-  std::lock_guard<std::mutex> lock(run->mu);
-  if (run->session) run->session->Cancel();
+  std::shared_ptr<NodeSession> session;
+  {
+    std::lock_guard<std::mutex> lock(run->mu);
+    session = run->session;
+  }
+  // Closing links may wait for streams to end; keep the poll loop responsive.
+  if (session) std::thread([session] { session->Cancel(); }).detach();
 }
 
 void Node::ReapRuns() {

@@ -32,10 +32,10 @@ StatusOr<net::Link*> NodeSession::Peer(const std::string& peer) {
   if (cancelled_) return absl::CancelledError("job cancelled");
   auto it = links_.find(peer);
   if (it != links_.end()) return it->second.get();
-  CONSORT_ASSIGN_OR_RETURN(auto link, transport_->Connect(job_id_, peer));
+  CONSORT_ASSIGN_OR_RETURN(std::unique_ptr<net::Link> link, transport_->Connect(job_id_, peer));
   link->set_timeout(link_timeout_);
   net::Link* raw = link.get();
-  links_.emplace(peer, std::move(link));
+  links_.emplace(peer, std::shared_ptr<net::Link>(std::move(link)));
   return raw;
 }
 
@@ -72,18 +72,28 @@ Status NodeSession::StoreSummary(const Json& summary) {
 }
 
 void NodeSession::Cancel() {
-  cancelled_ = true;
-  CloseLinks();
+  std::vector<std::shared_ptr<net::Link>> links;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    for (auto& [_, link] : links_) links.push_back(link);
+  }
+  // Outside the lock: Close may wait for the stream to finish.
+  for (auto& link : links) link->Close();
 }
 
 void NodeSession::CloseLinks() {
+  std::map<std::string, std::shared_ptr<net::Link>> links;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    links.swap(links_);
+  }
+  for (auto& [_, link] : links) link->Close();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [_, link] : links_) {
+  for (auto& [_, link] : links) {
     closed_sent_ += link->bytes_sent();
     closed_received_ += link->bytes_received();
-    link->Close();
   }
-  links_.clear();
 }
 
 uint64_t NodeSession::bytes_sent() const {

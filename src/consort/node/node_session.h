@@ -32,8 +32,10 @@ class NodeSession final : public engine::Session {
   Status StoreTable(const std::string& name, const data::Table& table) override;
   Status StoreSummary(const Json& summary) override;
 
-  // Cancels the run: sets cancelled() and closes every link so blocked calls return.
+  // Cancels the run: sets cancelled() and closes every link so that blocked Send/Recv calls
+  // return. Thread-safe; the links stay alive (the operator may still be inside them).
   void Cancel();
+  // Closes and releases every link. Only the runner calls it, after the operator returned.
   void CloseLinks();
   double fraction() const { return fraction_.load(); }
   std::string stage() const;
@@ -51,7 +53,7 @@ class NodeSession final : public engine::Session {
   std::atomic<double> fraction_{0};
   mutable std::mutex mu_;
   std::string stage_;
-  std::map<std::string, std::unique_ptr<net::Link>> links_;
+  std::map<std::string, std::shared_ptr<net::Link>> links_;
   uint64_t closed_sent_ = 0, closed_received_ = 0;
   bool delivered_ = false;
 };
