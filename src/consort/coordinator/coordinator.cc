@@ -249,20 +249,23 @@ StatusOr<Json> Coordinator::DispatchUnchecked(const Caller& caller, const std::s
   if (it == kMethods.end()) return absl::NotFoundError("unknown method '" + method + "'");
 
   if (method == "node.poll") {
-    // Long poll: answer at once if there is work, else wait for a change (mu_ released).
-    int64_t wait_ms = body.value("wait_ms", 0);
-    wait_ms = std::clamp<int64_t>(wait_ms, 0, 30'000);
+    // Long poll: the node passes the state generation it last saw ("since"); the answer comes
+    // at once if anything changed since then, else when something does or `wait_ms` passes.
+    // (Answering at once whenever there is pending work would spin while a job runs.)
+    int64_t wait_ms = std::clamp<int64_t>(body.value("wait_ms", int64_t{0}), 0, 30'000);
+    int64_t since = body.value("since", int64_t{-1});
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
     std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      uint64_t gen = generation_;
-      auto r = Poll(caller, body);
-      if (!r.ok()) return r;
-      bool empty = (*r)["approve"].empty() && (*r)["run"].empty() && (*r)["abort"].empty();
-      if (!empty || std::chrono::steady_clock::now() >= deadline) return r;
-      changed_.wait_until(lock, deadline, [&] { return generation_ != gen || stop_; });
-      if (stop_) return r;
+    changed_.wait_until(lock, deadline, [&] {
+      return static_cast<int64_t>(generation_) != since || stop_;
+    });
+    if (caller.kind == Caller::Kind::kNode) {
+      (void)db_->Run("UPDATE members SET last_seen_ms = ? WHERE name = ?",
+                     {NowUnixMillis(), caller.name});
     }
+    auto r = Poll(caller, body);
+    if (r.ok()) (*r)["generation"] = static_cast<int64_t>(generation_);
+    return r;
   }
 
   std::lock_guard<std::mutex> lock(mu_);

@@ -325,8 +325,9 @@ Status Node::Serve(const std::atomic<bool>& stop) {
   CONSORT_LOG(INFO) << "node " << config_.name << " ready";
 
   int64_t failures = 0;
+  int64_t since = -1;  // the coordinator state generation last seen (long poll)
   while (!stop) {
-    auto poll = Call("node.poll", {{"wait_ms", 1000}});
+    auto poll = Call("node.poll", {{"wait_ms", 1000}, {"since", since}});
     if (!poll.ok()) {
       if (failures++ % 10 == 0) CONSORT_LOG(WARNING) << "poll: " << poll.status();
       if (!Retryable(poll.status())) {
@@ -355,9 +356,16 @@ Status Node::Serve(const std::atomic<bool>& stop) {
       };
       for (const auto& id : ids("abort")) AbortRun(id);
       for (const auto& id : ids("approve")) HandleApproval(id);
-      auto run_ids = ids("run");
-      if (!run_ids.empty()) (void)directory->Refresh();
-      for (const auto& id : run_ids) StartRun(id);
+      since = poll->value("generation", int64_t{-1});
+      std::vector<std::string> new_runs;
+      {
+        std::lock_guard<std::mutex> lock(runs_mu_);
+        for (const auto& id : ids("run")) {
+          if (!runs_.count(id)) new_runs.push_back(id);
+        }
+      }
+      if (!new_runs.empty()) (void)directory->Refresh();
+      for (const auto& id : new_runs) StartRun(id);
       int64_t local = 0;
       {
         std::lock_guard<std::mutex> lock(mu_);
