@@ -6,7 +6,8 @@
 // net/grpc_transport.h). Messages are delivered whole and in order.
 //
 // Thread safety: one thread may Send while another Recv's; two concurrent Sends (or two
-// concurrent Recvs) on the same link are not allowed.
+// concurrent Recvs) on the same link are not allowed. Close may be called from any thread at
+// any time, and unblocks pending Send and Recv calls (used to cancel a running job).
 
 #include <atomic>
 #include <chrono>
