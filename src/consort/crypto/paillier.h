@@ -1,0 +1,241 @@
+#pragma once
+// Paillier additively homomorphic encryption over GMP.
+//
+// Paper: P. Paillier, "Public-Key Cryptosystems Based on Composite Degree Residuosity Classes",
+// EUROCRYPT 1999 (scheme 1, section 3; CRT decryption, section 7). Generator g = n + 1, so
+// g^m = 1 + m*n mod n^2 and encryption costs one exponentiation: Enc(m; r) = (1 + m n) r^n
+// mod n^2 with r uniform in Z_n^*.
+//
+// Parameters: modulus n = p q with p, q random primes of exactly bits/2 bits each (top two bits
+// set, so n has exactly `bits` bits), p != q, gcd(n, (p-1)(q-1)) = 1. Default and minimum 2048
+// bits (112-bit security per NIST SP 800-57; use 3072 for 128-bit); smaller keys exist only
+// through the *ForTesting functions. Semantic security rests on the decisional composite
+// residuosity assumption.
+//
+// Plaintext encoding: Z_n holds signed integers v in (-n/2, n/2), v >= 0 as v, v < 0 as n + v.
+// Homomorphic results decode correctly as long as the true integer result stays inside that
+// interval (for 2048-bit n: |result| < 2^2046). Sums of up to 2^32 int64 values stay below 2^95
+// and can never wrap.
+//
+// Randomness: r^n mod n^2 ("noise") is the whole cost of an encryption; it does not depend on
+// the message, so it can be computed ahead of time (PaillierNoisePool). The key owner computes
+// it about 3x faster through CRT (PaillierSecretKey::GenerateNoise): a uniform n-th residue
+// mod p^2 is x^p mod p^2 for x uniform in Z_p^*, likewise mod q^2.
+//
+// Side channels: secret exponents use mpz_powm_sec. Secret values (p, q, derived constants,
+// noise, plaintexts) are zeroed before their limbs are freed; GMP may still leave copies in
+// memory it reallocates internally during arithmetic.
+// Thread safety: keys are immutable after creation and safe to share between threads; the
+// ciphertext/plaintext values are plain values (no sharing). PaillierNoisePool is thread-safe.
+
+#include <gmp.h>
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+
+#include "consort/common/bytes.h"
+#include "consort/common/status.h"
+
+namespace consort::crypto {
+
+inline constexpr int kPaillierDefaultBits = 2048;
+inline constexpr int kPaillierMinBits = 2048;
+inline constexpr int kPaillierMaxBits = 8192;
+
+class PaillierPublicKey;
+class PaillierSecretKey;
+
+// An element of Z_n (a plaintext). Wiped on destruction (plaintexts are usually secret).
+class PaillierPlaintext {
+ public:
+  PaillierPlaintext();
+  ~PaillierPlaintext();
+  PaillierPlaintext(const PaillierPlaintext& other);
+  PaillierPlaintext& operator=(const PaillierPlaintext& other);
+  PaillierPlaintext(PaillierPlaintext&& other) noexcept;
+  PaillierPlaintext& operator=(PaillierPlaintext&& other) noexcept;
+
+ private:
+  friend class PaillierPublicKey;
+  friend class PaillierSecretKey;
+  mpz_t v_;
+};
+
+// An element of Z_{n^2}^* (a ciphertext). Objects only come from encryption, homomorphic
+// operations or PaillierPublicKey::ParseCiphertext (which validates), so they are always valid
+// for the key that made them. Using one with another key is a programmer error.
+class PaillierCiphertext {
+ public:
+  PaillierCiphertext();
+  ~PaillierCiphertext();
+  PaillierCiphertext(const PaillierCiphertext& other);
+  PaillierCiphertext& operator=(const PaillierCiphertext& other);
+  PaillierCiphertext(PaillierCiphertext&& other) noexcept;
+  PaillierCiphertext& operator=(PaillierCiphertext&& other) noexcept;
+
+ private:
+  friend class PaillierPublicKey;
+  friend class PaillierSecretKey;
+  mpz_t v_;
+};
+
+// r^n mod n^2 for a uniform r in Z_n^*: the randomness of one encryption. Secret (it decrypts
+// the ciphertext it was used for), single use (Encrypt consumes it), wiped on destruction.
+class PaillierNoise {
+ public:
+  PaillierNoise();
+  ~PaillierNoise();
+  PaillierNoise(PaillierNoise&& other) noexcept;
+  PaillierNoise& operator=(PaillierNoise&& other) noexcept;
+  PaillierNoise(const PaillierNoise&) = delete;
+  PaillierNoise& operator=(const PaillierNoise&) = delete;
+
+ private:
+  friend class PaillierPublicKey;
+  friend class PaillierSecretKey;
+  mpz_t v_;
+};
+
+class PaillierPublicKey {
+ public:
+  PaillierPublicKey();
+  ~PaillierPublicKey();
+  PaillierPublicKey(const PaillierPublicKey& other);
+  PaillierPublicKey& operator=(const PaillierPublicKey& other);
+  PaillierPublicKey(PaillierPublicKey&& other) noexcept;
+  PaillierPublicKey& operator=(PaillierPublicKey&& other) noexcept;
+
+  // Wire form: u32 big-endian bit length || n big-endian in bits/8 bytes.
+  Bytes ToBytes() const;
+  // Parses an untrusted key. InvalidArgument unless: the length matches, the bit length is a
+  // multiple of 8 in [min_bits, kPaillierMaxBits], n has exactly that many bits, is odd, is
+  // not a perfect square and has no prime factor below 2000. (A malicious n cannot be fully
+  // checked without a proof of correct generation; these checks reject garbage.)
+  static StatusOr<PaillierPublicKey> FromBytes(ByteSpan bytes, int min_bits = kPaillierMinBits);
+
+  int modulus_bits() const { return bits_; }
+  size_t plaintext_bytes() const { return (static_cast<size_t>(bits_) + 7) / 8; }
+  size_t ciphertext_bytes() const { return 2 * plaintext_bytes(); }
+  // Hex of n (for tests and diagnostics; public).
+  std::string ModulusHex() const;
+
+  // --- plaintexts
+  PaillierPlaintext Encode(int64_t v) const;  // v mod n
+  // The signed value of m (see the file comment), if it fits in int64; OutOfRange otherwise.
+  StatusOr<int64_t> DecodeInt64(const PaillierPlaintext& m) const;
+  // The signed value of m in decimal ("-12"), whatever its size.
+  std::string DecodeDecimal(const PaillierPlaintext& m) const;
+  // Fixed-width big-endian (plaintext_bytes()); parsing rejects values >= n (InvalidArgument).
+  Bytes PlaintextToBytes(const PaillierPlaintext& m) const;
+  StatusOr<PaillierPlaintext> PlaintextFromBytes(ByteSpan bytes) const;
+  // Uniform in Z_n (a one-time mask), from the CSPRNG.
+  PaillierPlaintext RandomPlaintext() const;
+  PaillierPlaintext AddPlaintexts(const PaillierPlaintext& a, const PaillierPlaintext& b) const;
+  PaillierPlaintext SubPlaintexts(const PaillierPlaintext& a, const PaillierPlaintext& b) const;
+
+  // --- encryption
+  // r^n mod n^2 for a fresh r from the CSPRNG (one 2048-bit-exponent exponentiation mod n^2).
+  PaillierNoise GenerateNoise() const;
+  // Fresh randomness each call.
+  PaillierCiphertext Encrypt(const PaillierPlaintext& m) const;
+  PaillierCiphertext Encrypt(int64_t v) const { return Encrypt(Encode(v)); }
+  // With noise computed ahead of time (GenerateNoise / PaillierNoisePool); consumes it.
+  PaillierCiphertext Encrypt(const PaillierPlaintext& m, PaillierNoise&& noise) const;
+  // Deterministic: (1 + m n) r^n mod n^2 with the given r (known-answer tests only; never
+  // reuse r). InvalidArgument unless 0 < r < n and gcd(r, n) = 1.
+  StatusOr<PaillierCiphertext> UnsafeEncryptWithR(const PaillierPlaintext& m,
+                                                  const PaillierPlaintext& r) const;
+
+  // --- homomorphic operations (results are NOT re-randomized: their randomness is a product
+  // of the inputs'; call Rerandomize before revealing a result to whoever made the inputs)
+  PaillierCiphertext Add(const PaillierCiphertext& a, const PaillierCiphertext& b) const;
+  // In place: acc = acc + b (avoids allocations in long sums).
+  void AddInPlace(PaillierCiphertext& acc, const PaillierCiphertext& b) const;
+  PaillierCiphertext AddPlaintext(const PaillierCiphertext& a, const PaillierPlaintext& m) const;
+  // Dec = k * Dec(a) mod n (k may be negative; exponent treated as secret: mpz_powm_sec).
+  PaillierCiphertext MultiplyScalar(const PaillierCiphertext& a, int64_t k) const;
+  PaillierCiphertext MultiplyScalar(const PaillierCiphertext& a, const PaillierPlaintext& k) const;
+  PaillierCiphertext Negate(const PaillierCiphertext& a) const;
+  // Same plaintext, fresh randomness: a * r^n mod n^2.
+  PaillierCiphertext Rerandomize(const PaillierCiphertext& a) const;
+  PaillierCiphertext Rerandomize(const PaillierCiphertext& a, PaillierNoise&& noise) const;
+  // An encryption of 0 with randomness 1 (the neutral element for sums).
+  PaillierCiphertext Zero() const;
+
+  // --- ciphertext wire form: ciphertext_bytes() big-endian.
+  Bytes SerializeCiphertext(const PaillierCiphertext& c) const;
+  void SerializeCiphertextTo(const PaillierCiphertext& c, uint8_t* out) const;
+  // InvalidArgument unless bytes.size() == ciphertext_bytes(), 1 <= c < n^2 and gcd(c, n) = 1.
+  StatusOr<PaillierCiphertext> ParseCiphertext(ByteSpan bytes) const;
+
+  bool operator==(const PaillierPublicKey& other) const;
+
+ private:
+  friend class PaillierSecretKey;
+  void Init(int bits);  // derives n2_, half_ from n_
+  mpz_t n_, n2_, half_;
+  int bits_ = 0;
+};
+
+// A key pair (p, q and CRT constants). Not copyable; secret values are wiped on destruction.
+class PaillierSecretKey {
+ public:
+  // A fresh key of `bits` (even, multiple of 16, in [kPaillierMinBits, kPaillierMaxBits]);
+  // InvalidArgument otherwise. About 0.2-1 s at 2048 bits.
+  static StatusOr<PaillierSecretKey> Generate(int bits = kPaillierDefaultBits);
+  // Same without the minimum size (>= 256 bits): tests only, never for real data.
+  static StatusOr<PaillierSecretKey> GenerateForTesting(int bits);
+  // From given primes, big-endian (known-answer tests). InvalidArgument if either is not a
+  // probable prime, p == q, or gcd(pq, (p-1)(q-1)) != 1. No size minimum: tests only.
+  static StatusOr<PaillierSecretKey> FromPrimesForTesting(ByteSpan p_be, ByteSpan q_be);
+
+  PaillierSecretKey(PaillierSecretKey&& other) noexcept;
+  PaillierSecretKey& operator=(PaillierSecretKey&& other) noexcept;
+  PaillierSecretKey(const PaillierSecretKey&) = delete;
+  PaillierSecretKey& operator=(const PaillierSecretKey&) = delete;
+  ~PaillierSecretKey();
+
+  const PaillierPublicKey& public_key() const { return pk_; }
+
+  // CRT decryption (Paillier section 7): two half-size exponentiations.
+  PaillierPlaintext Decrypt(const PaillierCiphertext& c) const;
+  // Textbook decryption L(c^lambda mod n^2) * mu mod n (for cross-checking; slower).
+  PaillierPlaintext DecryptWithoutCrt(const PaillierCiphertext& c) const;
+  // Same distribution as PaillierPublicKey::GenerateNoise, about 3x faster (CRT, see above).
+  PaillierNoise GenerateNoise() const;
+  // Encryption with CRT noise.
+  PaillierCiphertext Encrypt(const PaillierPlaintext& m) const;
+  PaillierCiphertext Encrypt(int64_t v) const { return Encrypt(pk_.Encode(v)); }
+
+ private:
+  PaillierSecretKey();
+  static StatusOr<PaillierSecretKey> FromPrimes(mpz_t p, mpz_t q);
+  PaillierPublicKey pk_;
+  // p, q, p^2, q^2, h_p, h_q (section 7), q^-1 mod p, (p^2)^-1 mod q^2, lambda, mu.
+  mpz_t p_, q_, p2_, q2_, hp_, hq_, qinv_p_, p2inv_q2_, lambda_, mu_;
+  bool live_ = false;
+};
+
+// Noise computed ahead of time: Fill() (from any thread, e.g. a worker during network waits)
+// adds values; Take() pops one, or computes a fresh one when the pool is empty. Uses the
+// secret key's CRT shortcut when built from one. The key must outlive the pool.
+class PaillierNoisePool {
+ public:
+  explicit PaillierNoisePool(const PaillierPublicKey& pk) : pk_(&pk) {}
+  explicit PaillierNoisePool(const PaillierSecretKey& sk) : pk_(&sk.public_key()), sk_(&sk) {}
+
+  void Fill(size_t count);
+  PaillierNoise Take();
+  size_t size() const;
+
+ private:
+  PaillierNoise Generate() const;
+  const PaillierPublicKey* pk_;
+  const PaillierSecretKey* sk_ = nullptr;
+  mutable std::mutex mu_;
+  std::deque<PaillierNoise> pool_;
+};
+
+}  // namespace consort::crypto
