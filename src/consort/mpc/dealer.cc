@@ -1,0 +1,189 @@
+#include "consort/mpc/dealer.h"
+
+#include <sodium.h>
+
+#include <string>
+
+#include "consort/common/bytes.h"
+#include "consort/mpc/internal/wire.h"
+#include "consort/mpc/ring.h"
+
+namespace consort::mpc {
+namespace {
+
+constexpr uint8_t kMsgSeed = 1;
+constexpr uint8_t kMsgRequest = 2;
+constexpr uint8_t kMsgDone = 3;
+constexpr size_t kSeedMessageBytes = 2 + kSeedBytes;
+constexpr size_t kRequestMessageBytes = 2 + 3 * 8;
+
+Status Bad(const std::string& what) { return absl::InvalidArgumentError("mpc dealer: " + what); }
+
+// Fills a, b (and c at party 0) of `t` from `prg` in the fixed order a, b, c.
+void Expand(Prg& prg, TripleShares& t, bool with_c) {
+  t.a.resize(t.shape.a_words());
+  t.b.resize(t.shape.b_words());
+  prg.Fill(t.a);
+  prg.Fill(t.b);
+  if (with_c) {
+    t.c.resize(t.shape.c_words());
+    prg.Fill(t.c);
+  }
+}
+
+}  // namespace
+
+Status ValidateTripleShape(const TripleShape& s) {
+  auto check_words = [](uint64_t x, uint64_t y, const char* name) -> Status {
+    if (x == 0 || y == 0) return Bad(std::string(name) + " has a zero dimension");
+    if (x > kMaxTripleWords / y) {
+      return Bad(std::string(name) + " exceeds " + std::to_string(kMaxTripleWords) + " words");
+    }
+    return OkStatus();
+  };
+  switch (s.kind) {
+    case TripleKind::kElementwise:
+      if (s.k != 0 || s.n != 0) return Bad("elementwise request with k or n set");
+      return check_words(s.m, 1, "elementwise batch");
+    case TripleKind::kMatMul: {
+      CONSORT_RETURN_IF_ERROR(check_words(s.m, s.k, "matmul A"));
+      CONSORT_RETURN_IF_ERROR(check_words(s.k, s.n, "matmul B"));
+      CONSORT_RETURN_IF_ERROR(check_words(s.m, s.n, "matmul C"));
+      if (s.m * s.k > kMaxMatMulWork / s.n) return Bad("matmul exceeds the work limit");
+      return OkStatus();
+    }
+  }
+  return Bad("unknown triple kind " + std::to_string(static_cast<int>(s.kind)));
+}
+
+Dealer::Dealer() : seed0_(RandomSeed()), seed1_(RandomSeed()), prg0_(seed0_), prg1_(seed1_) {}
+
+StatusOr<std::vector<uint64_t>> Dealer::Correction(const TripleShape& shape) {
+  CONSORT_RETURN_IF_ERROR(ValidateTripleShape(shape));
+  TripleShares t0{shape, {}, {}, {}}, t1{shape, {}, {}, {}};
+  Expand(prg0_, t0, /*with_c=*/true);
+  Expand(prg1_, t1, /*with_c=*/false);
+  RingAdd(t0.a, t1.a, t0.a);
+  RingAdd(t0.b, t1.b, t0.b);
+  std::vector<uint64_t> c1(shape.c_words());
+  if (shape.kind == TripleKind::kElementwise) {
+    RingMul(t0.a, t0.b, c1);
+  } else {
+    RingMatMulAdd(t0.a.data(), t0.b.data(), c1.data(), shape.m, shape.k, shape.n);
+  }
+  RingSub(c1, t0.c, c1);
+  return c1;
+}
+
+Status RunDealer(Dealer& dealer, net::Link& to_party0, net::Link& to_party1) {
+  for (int p = 0; p < 2; ++p) {
+    Bytes m;
+    m.reserve(kSeedMessageBytes);
+    m.push_back(kMsgSeed);
+    m.push_back(static_cast<uint8_t>(p));
+    m.insert(m.end(), dealer.seed(p).data(), dealer.seed(p).data() + kSeedBytes);
+    Status st = (p == 0 ? to_party0 : to_party1).Send(m);
+    sodium_memzero(m.data(), m.size());
+    CONSORT_RETURN_IF_ERROR(st);
+  }
+  for (;;) {
+    CONSORT_ASSIGN_OR_RETURN(Bytes m, to_party1.Recv());
+    if (m.size() == 1 && m[0] == kMsgDone) return OkStatus();
+    if (m.empty() || m[0] != kMsgRequest) {
+      return Bad("unexpected message type " + (m.empty() ? std::string("(empty)")
+                                                         : std::to_string(m[0])));
+    }
+    if (m.size() != kRequestMessageBytes) {
+      return Bad("request of " + std::to_string(m.size()) + " bytes, expected " +
+                 std::to_string(kRequestMessageBytes));
+    }
+    TripleShape shape{static_cast<TripleKind>(m[1]), ReadU64(&m[2]), ReadU64(&m[10]),
+                      ReadU64(&m[18])};
+    CONSORT_ASSIGN_OR_RETURN(std::vector<uint64_t> c1, dealer.Correction(shape));
+    CONSORT_RETURN_IF_ERROR(internal::SendWords(to_party1, c1));
+  }
+}
+
+namespace {
+
+class SeededTripleSource : public TripleSource {
+ public:
+  SeededTripleSource(int party, crypto::SecretBytes seed, net::Link* link, Dealer* dealer)
+      : party_(party), prg_(seed), link_(link), dealer_(dealer) {}
+
+  int party() const override { return party_; }
+
+  StatusOr<TripleShares> Begin(const TripleShape& shape) override {
+    CONSORT_RETURN_IF_ERROR(ValidateTripleShape(shape));
+    if (closed_) return absl::FailedPreconditionError("mpc: triple source already closed");
+    TripleShares t{shape, {}, {}, {}};
+    if (party_ == 1 && link_ != nullptr) {
+      // Ask first, so the dealer computes c1 while this party expands a1, b1 and exchanges
+      // its masked inputs with party 0.
+      Bytes req;
+      req.push_back(kMsgRequest);
+      req.push_back(static_cast<uint8_t>(shape.kind));
+      AppendU64(req, shape.m);
+      AppendU64(req, shape.k);
+      AppendU64(req, shape.n);
+      CONSORT_RETURN_IF_ERROR(link_->Send(req));
+    }
+    Expand(prg_, t, /*with_c=*/party_ == 0);
+    return t;
+  }
+
+  Status Finish(TripleShares& t) override {
+    if (party_ == 0) return OkStatus();
+    if (link_ == nullptr) {
+      CONSORT_ASSIGN_OR_RETURN(t.c, dealer_->Correction(t.shape));
+      return OkStatus();
+    }
+    t.c.resize(t.shape.c_words());
+    return internal::RecvWords(*link_, t.c);
+  }
+
+  Status Close() override {
+    if (closed_) return OkStatus();
+    closed_ = true;
+    if (party_ == 1 && link_ != nullptr) return link_->Send(Bytes{kMsgDone});
+    return OkStatus();
+  }
+
+  uint64_t dealer_bytes() const override {
+    return link_ == nullptr ? 0 : link_->bytes_sent() + link_->bytes_received();
+  }
+
+ private:
+  int party_;
+  Prg prg_;
+  net::Link* link_;
+  Dealer* dealer_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<TripleSource>> ConnectToDealer(int party, net::Link& dealer) {
+  CONSORT_CHECK(party == 0 || party == 1);
+  CONSORT_ASSIGN_OR_RETURN(Bytes m, dealer.Recv());
+  crypto::SecretBytes msg(m.data(), m.size());
+  sodium_memzero(m.data(), m.size());
+  if (msg.size() != kSeedMessageBytes || msg.data()[0] != kMsgSeed) {
+    return Bad("malformed seed message (" + std::to_string(msg.size()) + " bytes)");
+  }
+  if (msg.data()[1] != party) {
+    return Bad("seed message addressed to party " + std::to_string(msg.data()[1]) +
+               ", this is party " + std::to_string(party));
+  }
+  crypto::SecretBytes seed(msg.data() + 2, kSeedBytes);
+  return std::unique_ptr<TripleSource>(
+      new SeededTripleSource(party, std::move(seed), &dealer, nullptr));
+}
+
+std::unique_ptr<TripleSource> InProcessTripleSource(int party, Dealer& dealer) {
+  CONSORT_CHECK(party == 0 || party == 1);
+  return std::make_unique<SeededTripleSource>(party, CopySeed(dealer.seed(party)), nullptr,
+                                              &dealer);
+}
+
+}  // namespace consort::mpc

@@ -1,0 +1,82 @@
+#include "consort/mpc/testing.h"
+
+#include <thread>
+
+#include "consort/mpc/dealer.h"
+#include "consort/mpc/plaintext_backend.h"
+#include "consort/mpc/two_party.h"
+#include "consort/net/link.h"
+
+namespace consort::mpc::testing {
+
+std::string ModeName(Mode m) {
+  switch (m) {
+    case Mode::kPlaintext: return "Plaintext";
+    case Mode::kTwoPartyInProcessDealer: return "TwoPartyInProcessDealer";
+    case Mode::kTwoPartyLinkDealer: return "TwoPartyLinkDealer";
+  }
+  return "?";
+}
+
+RunResult Run(Mode mode, const Program& program, FixedPointConfig config) {
+  RunResult result;
+  FixedPoint fxp = FixedPoint::Create(config).value();
+  if (mode == Mode::kPlaintext) {
+    PlaintextBackend be(fxp);
+    result.outputs.push_back(program(be));
+    return result;
+  }
+  result.outputs.assign(2, absl::UnknownError("not run"));
+  auto [l0, l1] = net::CreateInMemoryLinkPair("p0", "p1");
+  auto [d0, p0d] = net::CreateInMemoryLinkPair("dealer", "p0");
+  auto [d1, p1d] = net::CreateInMemoryLinkPair("dealer", "p1");
+  net::Link* peer[2] = {l0.get(), l1.get()};
+  net::Link* to_dealer[2] = {p0d.get(), p1d.get()};
+  Dealer dealer;
+  Status dealer_status;
+  std::thread dealer_thread;
+  if (mode == Mode::kTwoPartyLinkDealer) {
+    dealer_thread = std::thread([&] { dealer_status = RunDealer(dealer, *d0, *d1); });
+  }
+  uint64_t rounds[2] = {0, 0};
+  auto party = [&](int p) {
+    StatusOr<std::unique_ptr<TripleSource>> src =
+        mode == Mode::kTwoPartyLinkDealer ? ConnectToDealer(p, *to_dealer[p])
+                                          : InProcessTripleSource(p, dealer);
+    if (!src.ok()) {
+      result.outputs[p] = src.status();
+      peer[p]->Close();
+      return;
+    }
+    auto be = TwoPartyBackend::Create(p, *peer[p], std::move(*src), fxp);
+    if (!be.ok()) {
+      result.outputs[p] = be.status();
+      peer[p]->Close();
+      return;
+    }
+    result.outputs[p] = program(**be);
+    rounds[p] = (*be)->rounds() - 1;
+    Status closed = (*be)->Close();
+    if (result.outputs[p].ok() && !closed.ok()) result.outputs[p] = closed;
+    // A failed party closes its links so that the other side fails instead of waiting.
+    if (!result.outputs[p].ok()) {
+      peer[p]->Close();
+      to_dealer[p]->Close();
+    }
+  };
+  std::thread t0(party, 0), t1(party, 1);
+  t0.join();
+  t1.join();
+  if (dealer_thread.joinable()) {
+    dealer_thread.join();
+    constexpr uint64_t kSeedMessages = 2 * (2 + kSeedBytes);
+    result.dealer_bytes = d0->bytes_sent() + d1->bytes_sent() + p0d->bytes_sent() +
+                          p1d->bytes_sent() - kSeedMessages - 1;  // and kDone
+    if (!dealer_status.ok() && result.outputs[1].ok()) result.outputs[1] = dealer_status;
+  }
+  result.peer_bytes = l0->bytes_sent() + l1->bytes_sent() - kTwoPartySetupBytes;
+  result.rounds = rounds[0];
+  return result;
+}
+
+}  // namespace consort::mpc::testing

@@ -1,0 +1,37 @@
+#pragma once
+// Test harness: runs one MPC program under every mode (the plaintext reference, and the
+// two-party backend with an in-process dealer or a dealer over in-memory links), one thread per
+// party, and reports each party's output, the bytes on the links and the rounds. Shared by the
+// value-parameterized suites (a new mode adds one enumerator here).
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "consort/mpc/backend.h"
+
+namespace consort::mpc::testing {
+
+enum class Mode { kPlaintext, kTwoPartyInProcessDealer, kTwoPartyLinkDealer };
+std::string ModeName(Mode m);
+
+// A program returns what this party learns (empty where it learns nothing).
+using Program = std::function<StatusOr<std::vector<uint64_t>>(Backend&)>;
+
+struct RunResult {
+  std::vector<StatusOr<std::vector<uint64_t>>> outputs;  // per party (one for plaintext)
+  uint64_t peer_bytes = 0;    // program only (setup excluded)
+  uint64_t dealer_bytes = 0;  // program only (seed messages and kDone excluded)
+  uint64_t rounds = 0;        // party 0's count, setup excluded
+};
+
+RunResult Run(Mode mode, const Program& program, FixedPointConfig fxp = {});
+
+// `values` if `be` holds `party`'s inputs, else an empty span.
+template <typename T>
+std::span<const T> InputOf(const Backend& be, int party, const std::vector<T>& values) {
+  return be.HoldsInputOf(party) ? std::span<const T>(values) : std::span<const T>();
+}
+
+}  // namespace consort::mpc::testing
