@@ -143,7 +143,7 @@ StatusOr<RingTensor> TwoPartyBackend::RevealTo(const Shared& a, int receiver) {
   return out;
 }
 
-Cost TwoPartyBackend::CostOf(Op op, Shape a, Shape b) const {
+Cost TwoPartyBackend::Costs(Op op, Shape a, Shape b) {
   const uint64_t n = a.numel();
   if (n == 0) return Cost{};
   switch (op) {

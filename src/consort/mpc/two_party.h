@@ -18,7 +18,10 @@
 //             or floor(x / 2^d) + 1 (at most 1 ulp from the exact floor). A failure gives a
 //             wildly wrong value, so keep the pre-truncation product small: e.g. with f = 18
 //             a product |x y| < 2^8 has l_x = 44 and fails with probability <= 2^-19 per
-//             element.
+//             element. The rounding direction (floor or floor + 1) depends on the shares, so
+//             it is not an exact floor (the reference backend's floor may differ by 1 ulp),
+//             and truncated shares are not uniform (party 0's is below 2^(64 - d)); they are
+//             a local function of uniform shares and reveal nothing beyond the opened value.
 //   Reveal    1 round, 8 n bytes per party.  RevealTo: 1 round, 8 n bytes from the other party.
 // CostOf() returns these figures; the tests check them against the links' counters.
 //
@@ -63,7 +66,9 @@ class TwoPartyBackend : public Backend {
   StatusOr<Shared> Trunc(const Shared& a, int bits) override;
   StatusOr<RingTensor> Reveal(const Shared& a) override;
   StatusOr<RingTensor> RevealTo(const Shared& a, int receiver) override;
-  Cost CostOf(Op op, Shape a, Shape b = {}) const override;
+  Cost CostOf(Op op, Shape a, Shape b = {}) const override { return Costs(op, a, b); }
+  // The same figures without an instance (planning, benchmarks).
+  static Cost Costs(Op op, Shape a, Shape b = {});
 
  private:
   TwoPartyBackend(int party, net::Link& peer, std::unique_ptr<TripleSource> triples,

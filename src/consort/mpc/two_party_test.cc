@@ -1,0 +1,324 @@
+// Two-party backend specifics: costs against the links' counters, the truncation error
+// bound, uniformity of shares, and malformed dealer / peer messages.
+
+#include "consort/mpc/two_party.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "consort/common/bytes.h"
+#include "consort/mpc/dealer.h"
+#include "consort/mpc/internal/wire.h"
+#include "consort/mpc/testing.h"
+
+namespace consort::mpc {
+namespace {
+
+using testing::InputOf;
+using testing::Mode;
+using testing::Program;
+using testing::RunResult;
+
+FixedPoint Fxp() { return FixedPoint::Create().value(); }
+
+std::vector<uint64_t> RandomRing(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> v(n);
+  for (auto& x : v) x = rng();
+  return v;
+}
+
+// Runs `op` once on fresh inputs of shapes a, b (input sharing costs nothing) and checks the
+// measured bytes and rounds against CostOf.
+void ExpectCostMatches(Op op, Shape sa, Shape sb) {
+  auto x = RandomRing(sa.numel(), 1), y = RandomRing(sb.numel(), 2);
+  std::mutex mu;
+  Cost expected;
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, sa, InputOf(be, 0, x)));
+    CONSORT_ASSIGN_OR_RETURN(Shared b, be.Input(1, sb, InputOf(be, 1, y)));
+    {
+      std::lock_guard<std::mutex> l(mu);
+      expected = be.CostOf(op, sa, sb);
+    }
+    switch (op) {
+      case Op::kMul: CONSORT_RETURN_IF_ERROR(be.Mul(a, b).status()); break;
+      case Op::kMatMul: CONSORT_RETURN_IF_ERROR(be.MatMul(a, b).status()); break;
+      case Op::kReveal: CONSORT_RETURN_IF_ERROR(be.Reveal(a).status()); break;
+      case Op::kRevealTo: CONSORT_RETURN_IF_ERROR(be.RevealTo(a, 1).status()); break;
+      case Op::kTrunc: CONSORT_RETURN_IF_ERROR(be.Trunc(a, 18).status()); break;
+      case Op::kAdd: CONSORT_RETURN_IF_ERROR(be.Add(a, b).status()); break;
+      default: break;
+    }
+    return std::vector<uint64_t>{};
+  };
+  RunResult r = testing::Run(Mode::kTwoPartyLinkDealer, prog);
+  for (auto& o : r.outputs) ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(r.peer_bytes, expected.peer_bytes) << OpName(op) << " " << sa.ToString();
+  EXPECT_EQ(r.dealer_bytes, expected.dealer_bytes) << OpName(op) << " " << sa.ToString();
+  EXPECT_EQ(r.rounds, expected.rounds) << OpName(op) << " " << sa.ToString();
+}
+
+TEST(TwoPartyCost, MatchesLinkCounters) {
+  ExpectCostMatches(Op::kMul, Shape::Vector(3000), Shape::Vector(3000));
+  // More than one message per direction (2^20 words per message).
+  ExpectCostMatches(Op::kMul, Shape::Vector((1 << 19) + 7), Shape::Vector((1 << 19) + 7));
+  ExpectCostMatches(Op::kMatMul, Shape{20, 30}, Shape{30, 10});
+  ExpectCostMatches(Op::kReveal, Shape::Vector(5000), Shape::Vector(1));
+  ExpectCostMatches(Op::kRevealTo, Shape::Vector(5000), Shape::Vector(1));
+  ExpectCostMatches(Op::kTrunc, Shape::Vector(100), Shape::Vector(1));
+  ExpectCostMatches(Op::kAdd, Shape::Vector(100), Shape::Vector(100));
+  ExpectCostMatches(Op::kInput, Shape::Vector(100), Shape::Vector(100));
+  EXPECT_EQ(TwoPartyBackend::Costs(Op::kMul, Shape::Vector(1000), Shape::Vector(1000)),
+            (Cost{1, 32 * 1000, 26 + 8000}));
+}
+
+// SecureML truncation: for |z| < 2^lx the result is floor(z / 2^f) or +1, except with
+// probability <= 2^(lx + 1 - 64). Measured on n random values per lx.
+struct TruncStats {
+  size_t failures = 0;
+  size_t off_by_one = 0;
+  size_t n = 0;
+};
+
+TruncStats MeasureTrunc(int lx, size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> z(n);
+  const uint64_t mask = (uint64_t{1} << lx) - 1;
+  for (auto& v : z) {
+    v = rng() & mask;  // |z| < 2^lx, both signs
+    if (rng() & 1) v = 0 - v;
+  }
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(n), InputOf(be, 0, z)));
+    CONSORT_ASSIGN_OR_RETURN(Shared t, be.Trunc(a, 18));
+    CONSORT_ASSIGN_OR_RETURN(RingTensor out, be.Reveal(t));
+    return out.data;
+  };
+  RunResult r = testing::Run(Mode::kTwoPartyInProcessDealer, prog);
+  EXPECT_TRUE(r.outputs[0].ok());
+  TruncStats s;
+  s.n = n;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t d = static_cast<int64_t>((*r.outputs[0])[i] - ArithmeticShiftRight(z[i], 18));
+    if (d == 1) ++s.off_by_one;
+    if (d != 0 && d != 1) {
+      ++s.failures;
+      // A failure is off by about 2^(64 - 18), never a small error.
+      EXPECT_GT(std::abs(static_cast<double>(d)), std::ldexp(1.0, 40));
+    }
+  }
+  return s;
+}
+
+TEST(TwoPartyTrunc, ErrorBoundHoldsEmpirically) {
+  // lx = 40: bound 2^-23; 10^6 values -> 0.12 expected failures.
+  TruncStats small = MeasureTrunc(40, 1'000'000, 3);
+  EXPECT_LE(small.failures, 3u);
+  EXPECT_GT(small.off_by_one, 0u);  // the +1 case does occur
+  // lx = 60: bound 2^-3; the failure rate is measurable and must stay under the bound.
+  TruncStats big = MeasureTrunc(60, 200'000, 4);
+  const double rate = static_cast<double>(big.failures) / big.n;
+  std::printf("trunc lx=60: failure rate %.4f (bound %.4f); lx=40: %zu failures in 1e6\n",
+              rate, std::ldexp(1.0, 60 + 1 - 64), small.failures);
+  EXPECT_GT(big.failures, 0u);  // the test can see failures when they are likely
+  EXPECT_LE(rate, std::ldexp(1.0, 60 + 1 - 64));
+}
+
+// Bit balance (every bit position) and chi-square on the low and high bytes. Returns false
+// when a test would reject uniformity at about 6 sigma.
+bool LooksUniform(const std::vector<uint64_t>& v) {
+  const double n = static_cast<double>(v.size());
+  for (int bit = 0; bit < 64; ++bit) {
+    double ones = 0;
+    for (uint64_t x : v) ones += (x >> bit) & 1;
+    if (std::fabs(ones - n / 2) > 6 * std::sqrt(n) / 2) return false;
+  }
+  for (int shift : {0, 56}) {
+    std::vector<double> bins(256, 0);
+    for (uint64_t x : v) bins[(x >> shift) & 0xff] += 1;
+    double chi2 = 0;
+    for (double b : bins) chi2 += (b - n / 256) * (b - n / 256) / (n / 256);
+    // 255 degrees of freedom: mean 255, sd sqrt(510) ~ 22.6.
+    if (chi2 > 255 + 6 * 22.6) return false;
+  }
+  return true;
+}
+
+TEST(TwoPartyShares, AreUniformForAConstantSecret) {
+  const size_t n = 1 << 16;
+  std::vector<uint64_t> constant(n, Fxp().EncodeInt(std::vector<int64_t>{5}).value()[0]);
+  ASSERT_FALSE(LooksUniform(constant));  // the check can fail
+  std::vector<uint64_t> biased = RandomRing(n, 5);
+  for (auto& x : biased) x |= uint64_t{1} << 37;
+  ASSERT_FALSE(LooksUniform(biased));
+  ASSERT_TRUE(LooksUniform(RandomRing(n, 6)));
+
+  for (Mode mode : {Mode::kTwoPartyInProcessDealer, Mode::kTwoPartyLinkDealer}) {
+    Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+      CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(n), InputOf(be, 0, constant)));
+      CONSORT_ASSIGN_OR_RETURN(Shared b, be.Input(1, Shape::Vector(n), InputOf(be, 1, constant)));
+      // Before truncation: truncated shares are a local function of these (party 0's is
+      // below 2^(64 - f) by construction), so they add nothing to a party's view.
+      CONSORT_ASSIGN_OR_RETURN(Shared z, be.Mul(a, b));
+      std::vector<uint64_t> views = a.s0;  // this party's share of each secret
+      views.insert(views.end(), z.s0.begin(), z.s0.end());
+      return views;
+    };
+    RunResult r = testing::Run(mode, prog);
+    for (int p = 0; p < 2; ++p) {
+      ASSERT_TRUE(r.outputs[p].ok());
+      const auto& v = *r.outputs[p];
+      EXPECT_TRUE(LooksUniform({v.begin(), v.begin() + n})) << "input share, party " << p;
+      EXPECT_TRUE(LooksUniform({v.begin() + n, v.end()})) << "product share, party " << p;
+    }
+    // The shares do add up to the secrets.
+    for (size_t i = 0; i < 10; ++i) {
+      EXPECT_EQ((*r.outputs[0])[i] + (*r.outputs[1])[i], constant[i]);
+      EXPECT_EQ((*r.outputs[0])[n + i] + (*r.outputs[1])[n + i], constant[i] * constant[i]);
+    }
+  }
+}
+
+// ---- malformed messages ---------------------------------------------------------------
+
+Bytes SeedMessage(uint8_t party, size_t seed_bytes = 32, uint8_t type = 1) {
+  Bytes m(2 + seed_bytes, 0x42);
+  m[0] = type;
+  m[1] = party;
+  return m;
+}
+
+TEST(TwoPartyDealer, PartyRejectsMalformedSeedMessages) {
+  struct Case {
+    Bytes msg;
+    const char* what;
+  } cases[] = {{SeedMessage(1, 31), "short"},
+               {SeedMessage(1, 33), "long"},
+               {SeedMessage(1, 32, 2), "wrong type"},
+               {SeedMessage(0), "addressed to party 0"},
+               {Bytes{}, "empty"}};
+  for (auto& c : cases) {
+    auto [d, p] = net::CreateInMemoryLinkPair("dealer", "p1");
+    ASSERT_TRUE(d->Send(c.msg).ok());
+    auto src = ConnectToDealer(1, *p);
+    EXPECT_EQ(src.status().code(), absl::StatusCode::kInvalidArgument) << c.what;
+  }
+  auto [d, p] = net::CreateInMemoryLinkPair("dealer", "p1");
+  ASSERT_TRUE(d->Send(SeedMessage(1)).ok());
+  EXPECT_TRUE(ConnectToDealer(1, *p).ok());
+}
+
+Bytes Request(uint8_t kind, uint64_t m, uint64_t k, uint64_t n) {
+  Bytes r = {2, kind};
+  AppendU64(r, m);
+  AppendU64(r, k);
+  AppendU64(r, n);
+  return r;
+}
+
+TEST(TwoPartyDealer, DealerRejectsMalformedRequests) {
+  struct Case {
+    Bytes msg;
+    const char* what;
+  } cases[] = {
+      {Bytes{9}, "unknown type"},
+      {Bytes{}, "empty"},
+      {Bytes{2, 1, 0}, "truncated request"},
+      {Request(7, 5, 0, 0), "unknown kind"},
+      {Request(1, 0, 0, 0), "zero elementwise"},
+      {Request(1, 5, 1, 0), "elementwise with k"},
+      {Request(1, uint64_t{1} << 40, 0, 0), "too many triples"},
+      {Request(2, 3, 0, 4), "zero inner dimension"},
+      {Request(2, uint64_t{1} << 33, uint64_t{1} << 33, 1), "overflowing matmul"},
+      {Request(2, 1 << 14, 1 << 14, 1 << 14), "matmul over the work limit"},
+  };
+  for (auto& c : cases) {
+    auto [d0, p0] = net::CreateInMemoryLinkPair("dealer", "p0");
+    auto [d1, p1] = net::CreateInMemoryLinkPair("dealer", "p1");
+    ASSERT_TRUE(p1->Send(c.msg).ok());
+    Dealer dealer;
+    Status st = RunDealer(dealer, *d0, *d1);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << c.what << ": " << st;
+  }
+  // A well-formed request followed by kDone ends cleanly, with c1 of the right size.
+  auto [d0, p0] = net::CreateInMemoryLinkPair("dealer", "p0");
+  auto [d1, p1] = net::CreateInMemoryLinkPair("dealer", "p1");
+  ASSERT_TRUE(p1->Send(Request(2, 3, 4, 5)).ok());
+  ASSERT_TRUE(p1->Send(Bytes{3}).ok());
+  Dealer dealer;
+  EXPECT_TRUE(RunDealer(dealer, *d0, *d1).ok());
+  ASSERT_TRUE(p1->Recv().ok());  // seed
+  EXPECT_EQ(p1->Recv()->size(), 8u * 15);
+}
+
+TEST(TwoPartyDealer, ShortCorrectionIsInvalidArgument) {
+  auto [d, p] = net::CreateInMemoryLinkPair("dealer", "p1");
+  ASSERT_TRUE(d->Send(SeedMessage(1)).ok());
+  auto src = ConnectToDealer(1, *p);
+  ASSERT_TRUE(src.ok());
+  auto t = (*src)->Begin(TripleShape::Elementwise(10));
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(d->Recv().ok());             // the request
+  ASSERT_TRUE(d->Send(Bytes(79, 0)).ok());  // 79 bytes instead of 80
+  EXPECT_EQ((*src)->Finish(*t).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Party 1 runs the real backend against a scripted party 0.
+Status RunAgainstScriptedPeer(const std::function<void(net::Link&)>& script) {
+  auto [fake, real] = net::CreateInMemoryLinkPair("p0", "p1");
+  Dealer dealer;
+  std::thread t([&, f = fake.get()] { script(*f); });
+  Status st = [&]() -> Status {
+    CONSORT_ASSIGN_OR_RETURN(auto be, TwoPartyBackend::Create(1, *real,
+                                                              InProcessTripleSource(1, dealer),
+                                                              Fxp()));
+    std::vector<uint64_t> y(10, 7);
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be->Input(0, Shape::Vector(10), {}));
+    CONSORT_ASSIGN_OR_RETURN(Shared b, be->Input(1, Shape::Vector(10), y));
+    CONSORT_ASSIGN_OR_RETURN(Shared z, be->Mul(a, b));
+    return be->Reveal(z).status();
+  }();
+  real->Close();
+  t.join();
+  return st;
+}
+
+TEST(TwoPartyPeer, MalformedPeerMessagesAreInvalidArgument) {
+  Bytes seed(32, 1);
+  EXPECT_EQ(RunAgainstScriptedPeer([](net::Link& l) { (void)l.Send(Bytes(31, 1)); }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunAgainstScriptedPeer([&](net::Link& l) {
+              (void)l.Send(seed);
+              (void)l.Send(Bytes(8 * 20 - 1, 0));  // e|f one byte short
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunAgainstScriptedPeer([&](net::Link& l) {
+              (void)l.Send(seed);
+              (void)l.Send(Bytes(8 * 20, 0));
+              (void)l.Send(Bytes(8 * 10 + 8, 0));  // reveal: one word too many
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  // A peer that goes away is Unavailable, not a hang.
+  EXPECT_EQ(RunAgainstScriptedPeer([&](net::Link& l) {
+              (void)l.Send(seed);
+              l.Close();
+            }).code(),
+            absl::StatusCode::kUnavailable);
+  // The script that follows the protocol passes (the checks above are not vacuous).
+  EXPECT_TRUE(RunAgainstScriptedPeer([&](net::Link& l) {
+                (void)l.Send(seed);
+                (void)l.Send(Bytes(8 * 20, 0));
+                (void)l.Recv();
+                (void)l.Send(Bytes(8 * 10, 0));
+                (void)l.Recv();
+              }).ok());
+}
+
+}  // namespace
+}  // namespace consort::mpc
