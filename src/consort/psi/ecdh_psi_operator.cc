@@ -7,6 +7,7 @@
 #include "consort/data/table.h"
 #include "consort/engine/operator.h"
 #include "consort/psi/ecdh_psi.h"
+#include "consort/psi/ecdh_psi_cardinality.h"
 
 namespace consort::psi {
 namespace {
@@ -160,6 +161,7 @@ void RegisterPsiOperators() {
   std::call_once(once, [] {
     engine::OperatorRegistry::Global().Register(std::make_unique<EcdhPsiOperator>());
   });
+  RegisterPsiCardinalityOperator();
 }
 
 }  // namespace consort::psi

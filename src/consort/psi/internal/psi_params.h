@@ -1,0 +1,30 @@
+#pragma once
+// Parameter parsing shared by the psi.cardinality and psi.sum operators: the key options
+// every PSI operator accepts (duplicates, trim, casefold) plus operator-specific extras.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "consort/common/json.h"
+#include "consort/common/status.h"
+#include "consort/data/keys.h"
+#include "consort/engine/job_spec.h"
+
+namespace consort::psi::internal {
+
+struct KeyParams {
+  data::KeyOptions keys;
+  std::map<std::string, Json> extra;  // the operator-specific parameters that were present
+};
+
+// Parses spec.params: duplicates "error" | "dedupe", trim and casefold (booleans), and the
+// names in `extra_names` (returned unparsed). InvalidArgument naming the parameter for a bad
+// value or an unknown name (listing the known ones).
+StatusOr<KeyParams> ParseKeyParams(const engine::JobSpec& spec,
+                                   const std::vector<std::string>& extra_names);
+
+// The two parties in spec order and the other party of `self`.
+std::string OtherParty(const engine::JobSpec& spec, const std::string& self);
+
+}  // namespace consort::psi::internal
