@@ -44,6 +44,29 @@ std::vector<Route> BuildRoutes() {
                "audit-log signing key.",
                {}, nullptr, Ref("Info"), {}});
 
+  r.push_back({"POST", "/v1/tokens", "token.create", RouteAuth::kBearer, "Create an API token",
+               "Admin only. Creates a named admin API token; the token is returned once and "
+               "stored only as a hash.",
+               {},
+               Obj({{"name", Str("Token name (1-64 of letters, digits, '_', '-', '.').")}}, {"name"}),
+               Obj({{"name", Str("Token name.")},
+                    {"token", Str("The bearer token (secret; shown only now).")}},
+                   {"name", "token"}),
+               {400, 401, 403, 409, 413}});
+  r.push_back({"GET", "/v1/tokens", "token.list", RouteAuth::kBearer, "List API tokens",
+               "Admin only. Names and creation times; never the tokens.", {}, nullptr,
+               Obj({{"tokens", ArrayOf(Obj({{"name", Str("Token name.")},
+                                            {"created_at", {{"type", "string"}, {"format", "date-time"}}}},
+                                           {"name", "created_at"}))}},
+                   {"tokens"}),
+               {401, 403}});
+  r.push_back({"POST", "/v1/tokens/{name}/revoke", "token.revoke", RouteAuth::kBearer,
+               "Revoke an API token", "Admin only. A token cannot revoke itself.",
+               {{"name", true, "name", ParamType::kString, true, "Token name."}},
+               Obj(Json::object(), {}),
+               Obj({{"name", Str("Token name.")}, {"revoked", {{"type", "boolean"}}}}, {"name", "revoked"}),
+               {400, 401, 403, 404}});
+
   r.push_back(
       {"POST", "/v1/invites", "invite.create", RouteAuth::kBearer, "Create a node invite",
        "Admin only. Returns a one-time invite token for the named node; it carries the "

@@ -21,6 +21,9 @@ TEST(Routes, TableMirrorsMethodsMd) {
   const std::set<std::tuple<std::string, std::string, std::string>> expected = {
       {"GET", "/v1/info", "info"},
       {"POST", "/v1/invites", "invite.create"},
+      {"POST", "/v1/tokens", "token.create"},
+      {"GET", "/v1/tokens", "token.list"},
+      {"POST", "/v1/tokens/{name}/revoke", "token.revoke"},
       {"POST", "/v1/nodes/register", "node.register"},
       {"GET", "/v1/nodes", "members.list"},
       {"GET", "/v1/datasets", "dataset.list"},

@@ -188,6 +188,35 @@ Status AdminInvite(const Args& a) {
   return OkStatus();
 }
 
+Status AdminToken(const Args& a) {
+  const std::string action = a.positional()[0];
+  CONSORT_ASSIGN_OR_RETURN(auto client, AdminClient(a));
+  Json r;
+  if (action == "list") {
+    CONSORT_ASSIGN_OR_RETURN(r, client->Get("/v1/tokens"));
+  } else if (action == "create" || action == "revoke") {
+    if (a.positional().size() != 2) {
+      return absl::InvalidArgumentError("usage: consort admin token " + action + " NAME");
+    }
+    const std::string& name = a.positional()[1];
+    if (action == "create") {
+      CONSORT_ASSIGN_OR_RETURN(r, client->Post("/v1/tokens", {{"name", name}}));
+    } else {
+      CONSORT_ASSIGN_OR_RETURN(r, client->Post("/v1/tokens/" + name + "/revoke", Json::object()));
+    }
+  } else {
+    return absl::InvalidArgumentError("token action must be create, list or revoke");
+  }
+  if (a.json() || action != "create") {
+    PrintJson(r);
+  } else {
+    std::cout << r["token"].get<std::string>() << std::endl;
+    std::cerr << "API token '" << r["name"].get<std::string>()
+              << "' created; it is shown only now (the coordinator keeps its hash)" << std::endl;
+  }
+  return OkStatus();
+}
+
 // --- node ------------------------------------------------------------------------------------
 
 Status NodeInit(const Args& a) {
@@ -624,6 +653,12 @@ std::vector<Command> Commands() {
          {"fingerprint", "coordinator certificate fingerprint"}, {"token", "admin API token"}, kOutFlag},
         1, 1},
        AdminInvite},
+      {{"admin token", "create NAME | list | revoke NAME",
+        "Manage REST API bearer tokens (admin).", "Tokens are stored hashed; a new token is shown once.",
+        {kHomeCoord, {"api", "coordinator API host:port (default from <home>/endpoints.json)"},
+         {"fingerprint", "coordinator certificate fingerprint"}, {"token", "admin API token"}, kOutFlag},
+        1, 2},
+       AdminToken},
       {{"node init", "", "Create this party's node: keys, TLS identity, and registration with the coordinator.",
         "The invite token pins the coordinator's certificate and signing key. On failure nothing is "
         "left behind and the command can be re-run.",

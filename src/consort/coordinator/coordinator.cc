@@ -228,6 +228,9 @@ StatusOr<Json> Coordinator::DispatchUnchecked(const Caller& caller, const std::s
   static const std::map<std::string, Fn> kMethods = {
       {"info", &Coordinator::Info},
       {"invite.create", &Coordinator::CreateInvite},
+      {"token.create", &Coordinator::CreateToken},
+      {"token.list", &Coordinator::ListTokens},
+      {"token.revoke", &Coordinator::RevokeToken},
       {"node.register", &Coordinator::RegisterNode},
       {"node.hello", &Coordinator::NodeHello},
       {"members.list", &Coordinator::ListMembers},
@@ -342,6 +345,47 @@ StatusOr<Json> Coordinator::CreateInvite(const Caller& c, const Json& body) {
       "invite.created", {{"name", name}, {"expires_at", FormatRfc3339(now + ttl)}, {"by", c.name}}));
   CONSORT_ASSIGN_OR_RETURN(std::string token, inv.Encode());
   return Json{{"name", name}, {"token", token}, {"expires_at", FormatRfc3339(now + ttl)}};
+}
+
+StatusOr<Json> Coordinator::CreateToken(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireAdmin(c));
+  CONSORT_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", "$"));
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "$.name"));
+  CONSORT_ASSIGN_OR_RETURN(auto existing, db_->Query("SELECT 1 FROM tokens WHERE name = ?", {name}));
+  if (!existing.empty()) return absl::AlreadyExistsError("an API token named '" + name + "' exists");
+  // Only the hash is stored: the token is shown once, here.
+  std::string token = "cst_" + crypto::RandomHex(24);
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(db_->Run(
+        "INSERT INTO tokens (token_hash, name, role, created_ms) VALUES (?, ?, 'admin', ?)",
+        {crypto::Sha256Hex(token), name, NowUnixMillis()}));
+    return AppendCoordinatorEntry("token.created", {{"name", name}, {"by", c.name}});
+  }));
+  return Json{{"name", name}, {"token", token}};
+}
+
+StatusOr<Json> Coordinator::ListTokens(const Caller& c, const Json&) {
+  CONSORT_RETURN_IF_ERROR(RequireAdmin(c));
+  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT name, created_ms FROM tokens ORDER BY name"));
+  Json out = Json::array();
+  for (const auto& r : rows) {
+    out.push_back({{"name", AsText(r[0])}, {"created_at", FormatRfc3339(AsInt(r[1]))}});
+  }
+  return Json{{"tokens", out}};
+}
+
+StatusOr<Json> Coordinator::RevokeToken(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireAdmin(c));
+  CONSORT_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", "$"));
+  if (name == c.name) {
+    return absl::FailedPreconditionError("a token cannot revoke itself; use another admin token");
+  }
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(db_->Run("DELETE FROM tokens WHERE name = ?", {name}));
+    if (db_->changes() == 0) return absl::NotFoundError("no API token named '" + name + "'");
+    return AppendCoordinatorEntry("token.revoked", {{"name", name}, {"by", c.name}});
+  }));
+  return Json{{"name", name}, {"revoked", true}};
 }
 
 StatusOr<Json> Coordinator::RegisterNode(const Caller&, const Json& body) {

@@ -96,6 +96,9 @@ class Coordinator {
 
   // Method implementations (coordinator.cc). All run with mu_ held.
   StatusOr<Json> CreateInvite(const Caller& c, const Json& body);
+  StatusOr<Json> CreateToken(const Caller& c, const Json& body);
+  StatusOr<Json> ListTokens(const Caller& c, const Json& body);
+  StatusOr<Json> RevokeToken(const Caller& c, const Json& body);
   StatusOr<Json> RegisterNode(const Caller& c, const Json& body);
   StatusOr<Json> NodeHello(const Caller& c, const Json& body);
   StatusOr<Json> ListMembers(const Caller& c, const Json& body);

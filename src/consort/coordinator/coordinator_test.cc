@@ -140,6 +140,26 @@ TEST_F(CoordinatorTest, TokensAndNodesAuthenticate) {
   EXPECT_FALSE(c_->IsRegisteredFingerprint(std::string(64, 'a')));
 }
 
+TEST_F(CoordinatorTest, ApiTokensAreCreatedListedAndRevoked) {
+  auto created = Call(Admin(), "token.create", {{"name", "ci-bot"}});
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::string token = (*created)["token"];
+  auto who = c_->AuthenticateToken(token);
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->name, "ci-bot");
+  EXPECT_EQ(Call(Admin(), "token.create", {{"name", "ci-bot"}}).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(Call(Caller::Node("bank"), "token.create", {{"name", "x"}}).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto list = Call(Admin(), "token.list", Json::object());
+  ASSERT_EQ((*list)["tokens"].size(), 2u);  // admin + ci-bot; never the token values
+  EXPECT_EQ((*list)["tokens"].dump().find(token), std::string::npos);
+  EXPECT_EQ(Call(Caller::Admin("ci-bot"), "token.revoke", {{"name", "ci-bot"}}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Call(Admin(), "token.revoke", {{"name", "ci-bot"}}).ok());
+  EXPECT_EQ(c_->AuthenticateToken(token).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Call(Admin(), "token.revoke", {{"name", "ci-bot"}}).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(CoordinatorTest, InvitesWorkOnceAndOnlyForTheirName) {
   FakeNode n;
   n.name = "bank";
