@@ -8,6 +8,7 @@
 #include "consort/engine/operator.h"
 #include "consort/psi/ecdh_psi.h"
 #include "consort/psi/ecdh_psi_cardinality.h"
+#include "consort/psi/psi_sum_operator.h"
 
 namespace consort::psi {
 namespace {
@@ -162,6 +163,7 @@ void RegisterPsiOperators() {
     engine::OperatorRegistry::Global().Register(std::make_unique<EcdhPsiOperator>());
   });
   RegisterPsiCardinalityOperator();
+  RegisterPsiSumOperator();
 }
 
 }  // namespace consort::psi
