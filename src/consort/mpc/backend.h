@@ -79,8 +79,8 @@ class Backend {
   // Divides by 2^bits (fixed-point rescale). Exact floor on the plaintext backend; see each
   // backend for its error.
   virtual StatusOr<Shared> Trunc(const Shared& a, int bits) = 0;
-  // Mul/MatMul followed by Trunc(f).
-  StatusOr<Shared> MulFxp(const Shared& a, const Shared& b);
+  // Mul/MatMul followed by Trunc(f) (a backend may fuse them; the result is the same).
+  virtual StatusOr<Shared> MulFxp(const Shared& a, const Shared& b);
   StatusOr<Shared> MatMulFxp(const Shared& a, const Shared& b);
 
   // Leaks: the value of `a` to every party.

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <string>
 
 #include "consort/common/bytes.h"
@@ -18,18 +19,6 @@ constexpr size_t kSeedMessageBytes = 2 + kSeedBytes;
 constexpr size_t kRequestMessageBytes = 2 + 3 * 8;
 
 Status Bad(const std::string& what) { return absl::InvalidArgumentError("mpc dealer: " + what); }
-
-// Fills a, b (and c at party 0) of `t` from `prg` in the fixed order a, b, c.
-void Expand(Prg& prg, TripleShares& t, bool with_c) {
-  t.a.resize(t.shape.a_words());
-  t.b.resize(t.shape.b_words());
-  prg.Fill(t.a);
-  prg.Fill(t.b);
-  if (with_c) {
-    t.c.resize(t.shape.c_words());
-    prg.Fill(t.c);
-  }
-}
 
 }  // namespace
 
@@ -58,21 +47,40 @@ Status ValidateTripleShape(const TripleShape& s) {
 
 Dealer::Dealer() : seed0_(RandomSeed()), seed1_(RandomSeed()), prg0_(seed0_), prg1_(seed1_) {}
 
-StatusOr<std::vector<uint64_t>> Dealer::Correction(const TripleShape& shape) {
+Status Dealer::Start(const TripleShape& shape) {
   CONSORT_RETURN_IF_ERROR(ValidateTripleShape(shape));
-  TripleShares t0{shape, {}, {}, {}}, t1{shape, {}, {}, {}};
-  Expand(prg0_, t0, /*with_c=*/true);
-  Expand(prg1_, t1, /*with_c=*/false);
-  RingAdd(t0.a, t1.a, t0.a);
-  RingAdd(t0.b, t1.b, t0.b);
-  std::vector<uint64_t> c1(shape.c_words());
-  if (shape.kind == TripleKind::kElementwise) {
-    RingMul(t0.a, t0.b, c1);
+  shape_ = shape;
+  return OkStatus();
+}
+
+void Dealer::NextCorrection(std::span<uint64_t> c1) {
+  const bool ew = shape_.kind == TripleKind::kElementwise;
+  const size_t na = ew ? c1.size() : shape_.a_words();
+  const size_t nb = ew ? c1.size() : shape_.b_words();
+  CONSORT_CHECK(ew ? c1.size() <= kTripleBlock : c1.size() == shape_.c_words());
+  // The same order as the parties: a, b, c from prg0; a, b from prg1.
+  a0_.resize(na);
+  b0_.resize(nb);
+  c0_.resize(c1.size());
+  a1_.resize(na);
+  b1_.resize(nb);
+  prg0_.Fill(a0_);
+  prg0_.Fill(b0_);
+  prg0_.Fill(c0_);
+  prg1_.Fill(a1_);
+  prg1_.Fill(b1_);
+  RingAdd(a0_, a1_, a0_);
+  RingAdd(b0_, b1_, b0_);
+  if (ew) {
+    RingMul(a0_, b0_, c1);
   } else {
-    RingMatMulAdd(t0.a.data(), t0.b.data(), c1.data(), shape.m, shape.k, shape.n);
+    std::fill(c1.begin(), c1.end(), 0);
+    RingMatMulAdd(a0_.data(), b0_.data(), c1.data(), shape_.m, shape_.k, shape_.n);
   }
-  RingSub(c1, t0.c, c1);
-  return c1;
+  RingSub(c1, c0_, c1);
+  if (!ew) {  // release the big matrices; elementwise blocks keep their buffers for reuse
+    for (auto* v : {&a0_, &b0_, &c0_, &a1_, &b1_}) std::vector<uint64_t>().swap(*v);
+  }
 }
 
 Status RunDealer(Dealer& dealer, net::Link& to_party0, net::Link& to_party1) {
@@ -86,6 +94,7 @@ Status RunDealer(Dealer& dealer, net::Link& to_party0, net::Link& to_party1) {
     sodium_memzero(m.data(), m.size());
     CONSORT_RETURN_IF_ERROR(st);
   }
+  std::vector<uint64_t> c1;
   for (;;) {
     CONSORT_ASSIGN_OR_RETURN(Bytes m, to_party1.Recv());
     if (m.size() == 1 && m[0] == kMsgDone) return OkStatus();
@@ -99,8 +108,19 @@ Status RunDealer(Dealer& dealer, net::Link& to_party0, net::Link& to_party1) {
     }
     TripleShape shape{static_cast<TripleKind>(m[1]), ReadU64(&m[2]), ReadU64(&m[10]),
                       ReadU64(&m[18])};
-    CONSORT_ASSIGN_OR_RETURN(std::vector<uint64_t> c1, dealer.Correction(shape));
-    CONSORT_RETURN_IF_ERROR(internal::SendWords(to_party1, c1));
+    CONSORT_RETURN_IF_ERROR(dealer.Start(shape));
+    if (shape.kind == TripleKind::kElementwise) {
+      c1.resize(std::min(shape.m, kTripleBlock));
+      for (uint64_t off = 0; off < shape.m; off += kTripleBlock) {
+        std::span<uint64_t> block(c1.data(), std::min(kTripleBlock, shape.m - off));
+        dealer.NextCorrection(block);
+        CONSORT_RETURN_IF_ERROR(internal::SendWords(to_party1, block));
+      }
+    } else {
+      std::vector<uint64_t> c(shape.c_words());
+      dealer.NextCorrection(c);
+      CONSORT_RETURN_IF_ERROR(internal::SendWords(to_party1, c));
+    }
   }
 }
 
@@ -113,10 +133,9 @@ class SeededTripleSource : public TripleSource {
 
   int party() const override { return party_; }
 
-  StatusOr<TripleShares> Begin(const TripleShape& shape) override {
+  Status Start(const TripleShape& shape) override {
     CONSORT_RETURN_IF_ERROR(ValidateTripleShape(shape));
     if (closed_) return absl::FailedPreconditionError("mpc: triple source already closed");
-    TripleShares t{shape, {}, {}, {}};
     if (party_ == 1 && link_ != nullptr) {
       // Ask first, so the dealer computes c1 while this party expands a1, b1 and exchanges
       // its masked inputs with party 0.
@@ -128,18 +147,24 @@ class SeededTripleSource : public TripleSource {
       AppendU64(req, shape.n);
       CONSORT_RETURN_IF_ERROR(link_->Send(req));
     }
-    Expand(prg_, t, /*with_c=*/party_ == 0);
-    return t;
+    if (party_ == 1 && link_ == nullptr) CONSORT_RETURN_IF_ERROR(dealer_->Start(shape));
+    return OkStatus();
   }
 
-  Status Finish(TripleShares& t) override {
+  void Expand(std::span<uint64_t> a, std::span<uint64_t> b, std::span<uint64_t> c) override {
+    CONSORT_CHECK(party_ == 0 || c.empty());
+    prg_.Fill(a);
+    prg_.Fill(b);
+    prg_.Fill(c);
+  }
+
+  Status Correct(std::span<uint64_t> c) override {
     if (party_ == 0) return OkStatus();
     if (link_ == nullptr) {
-      CONSORT_ASSIGN_OR_RETURN(t.c, dealer_->Correction(t.shape));
+      dealer_->NextCorrection(c);
       return OkStatus();
     }
-    t.c.resize(t.shape.c_words());
-    return internal::RecvWords(*link_, t.c);
+    return internal::RecvWords(*link_, c);
   }
 
   Status Close() override {
@@ -147,10 +172,6 @@ class SeededTripleSource : public TripleSource {
     closed_ = true;
     if (party_ == 1 && link_ != nullptr) return link_->Send(Bytes{kMsgDone});
     return OkStatus();
-  }
-
-  uint64_t dealer_bytes() const override {
-    return link_ == nullptr ? 0 : link_->bytes_sent() + link_->bytes_received();
   }
 
  private:

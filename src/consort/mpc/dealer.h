@@ -10,7 +10,8 @@
 //   Messages (party 1 <-> dealer):
 //     dealer -> party i   kSeed:    u8 type=1, u8 party, 32-byte seed           (34 bytes)
 //     party 1 -> dealer   kRequest: u8 type=2, u8 kind, u64 m, u64 k, u64 n   (26 bytes, LE)
-//     dealer -> party 1   c1 as little-endian u64 words, in messages of at most 2^20 words
+//     dealer -> party 1   c1 as little-endian u64 words: one message per block of 2^16
+//                         elementwise triples; a matmul's c1 in messages of at most 2^20 words
 //     party 1 -> dealer   kDone:    u8 type=3                                   (1 byte)
 //   Every message is validated (type, exact length, party index, dimensions and work limits);
 //   anything else is InvalidArgument naming the problem.
@@ -25,7 +26,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include <span>
 #include <vector>
 
 #include "consort/common/status.h"
@@ -59,11 +60,12 @@ inline constexpr uint64_t kMaxMatMulWork = uint64_t{1} << 36;
 // InvalidArgument naming the offending dimension if `shape` is outside those limits.
 Status ValidateTripleShape(const TripleShape& shape);
 
-// One party's shares of a batch of triples.
-struct TripleShares {
-  TripleShape shape;
-  std::vector<uint64_t> a, b, c;
-};
+// Elementwise batches are produced, expanded and sent in blocks of kTripleBlock triples (the
+// last block shorter), so no party or dealer ever holds a whole batch of triples: party i
+// expands a_i, b_i (, c_0) of block j right before block j is used, and the dealer sends c1 of
+// block j as one message. Matmul triples are produced whole (c1 in messages of at most 2^20
+// words).
+inline constexpr uint64_t kTripleBlock = uint64_t{1} << 16;
 
 // The dealer's computation: owns seed0 and seed1 and mirrors both parties' streams.
 // Not thread-safe (serve one party-1 request stream at a time).
@@ -72,32 +74,42 @@ class Dealer {
   // Fresh seeds from the OS CSPRNG.
   Dealer();
   const crypto::SecretBytes& seed(int party) const { return party == 0 ? seed0_ : seed1_; }
-  // c1 for the next triple batch of `shape` (advances both streams). InvalidArgument if the
-  // shape is outside the limits.
-  StatusOr<std::vector<uint64_t>> Correction(const TripleShape& shape);
+  // Starts a batch (InvalidArgument if the shape is outside the limits).
+  Status Start(const TripleShape& shape);
+  // c1 for the next block of the current elementwise batch (c1.size() triples), or the whole
+  // c1 of the current matmul batch (c1.size() == m * n). Advances both streams.
+  void NextCorrection(std::span<uint64_t> c1);
 
  private:
   crypto::SecretBytes seed0_, seed1_;
   Prg prg0_, prg1_;
+  TripleShape shape_;
+  std::vector<uint64_t> a0_, b0_, c0_, a1_, b1_;
 };
 
 // Runs the dealer role over links to party 0 and party 1 until party 1 sends kDone (OK) or a
 // link fails (its status) or a message is malformed (InvalidArgument).
 Status RunDealer(Dealer& dealer, net::Link& to_party0, net::Link& to_party1);
 
-// A party's source of triples. Begin() returns a and b (and c at party 0) without waiting;
-// Finish() fills c (party 1 waits for the dealer's correction). Calls must follow the
-// program order, identically at both parties. Not thread-safe.
+// A party's source of triples. For each batch: Start(shape) (party 1 sends its request to
+// the dealer), then for each block (elementwise) or once (matmul) Expand() the own shares
+// a, b (and c at party 0) and, at party 1, Correct() to get c. Expand may run on another
+// thread than Correct (one thread each). Batches must follow the program order, identically
+// at both parties.
 class TripleSource {
  public:
   virtual ~TripleSource() = default;
   virtual int party() const = 0;
-  virtual StatusOr<TripleShares> Begin(const TripleShape& shape) = 0;
-  virtual Status Finish(TripleShares& t) = 0;
+  // InvalidArgument if the shape is outside the limits; the link's status at party 1.
+  virtual Status Start(const TripleShape& shape) = 0;
+  // The next a.size(), b.size() (and c.size() at party 0; c is empty at party 1) words of
+  // this party's triple stream.
+  virtual void Expand(std::span<uint64_t> a, std::span<uint64_t> b, std::span<uint64_t> c) = 0;
+  // Party 1: c for the block just expanded (InvalidArgument if the dealer's message has the
+  // wrong size). Party 0: no-op.
+  virtual Status Correct(std::span<uint64_t> c) = 0;
   // Tells the dealer the program is done (party 1 sends kDone). Idempotent.
   virtual Status Close() = 0;
-  // Bytes this source sent to and received from the dealer.
-  virtual uint64_t dealer_bytes() const = 0;
 };
 
 // The party side over a Link to the dealer: receives and validates this party's seed first

@@ -2,7 +2,11 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "consort/mpc/internal/wire.h"
 
@@ -58,37 +62,132 @@ StatusOr<Shared> TwoPartyBackend::AddPublic(const Shared& a, const RingTensor& c
 }
 
 StatusOr<Shared> TwoPartyBackend::Mul(const Shared& x, const Shared& y) {
+  return MulImpl(x, y, -1);
+}
+
+StatusOr<Shared> TwoPartyBackend::MulFxp(const Shared& x, const Shared& y) {
+  return MulImpl(x, y, fxp().frac_bits());
+}
+
+namespace {
+// SecureML local truncation of one share (see two_party.h).
+inline uint64_t TruncShare(uint64_t v, int bits, bool party0) {
+  return party0 ? v >> bits : 0 - ((0 - v) >> bits);
+}
+}  // namespace
+
+StatusOr<Shared> TwoPartyBackend::MulImpl(const Shared& x, const Shared& y, int trunc_bits) {
   CONSORT_RETURN_IF_ERROR(CheckSameShape(x, y, "mul"));
   const size_t n = x.shape.numel();
   if (n == 0) return Shared{x.shape, {}, {}};
-  CONSORT_ASSIGN_OR_RETURN(TripleShares t, triples_->Begin(TripleShape::Elementwise(n)));
-  // [e_i | f_i] in one buffer so that one exchange carries both.
-  std::vector<uint64_t> mine(2 * n), theirs(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    mine[i] = x.s0[i] - t.a[i];
-    mine[n + i] = y.s0[i] - t.b[i];
-  }
-  CONSORT_RETURN_IF_ERROR(internal::ExchangeWords(peer_, mine, theirs));
-  CONSORT_RETURN_IF_ERROR(triples_->Finish(t));
-  CountRounds(1);
-  Shared z{x.shape, std::vector<uint64_t>(n), {}};
+  CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::Elementwise(n)));
+
+  // Pipeline over blocks of kTripleBlock: a sender thread expands block j's triple shares,
+  // masks the inputs and sends [x - a | y - b]; this thread receives the peer's block j and
+  // finishes z for it. kSlots blocks are in flight, so memory stays bounded and compute
+  // overlaps communication. (One sender and one receiver per link, as Link requires.)
+  constexpr size_t kSlots = 4;
+  constexpr size_t B = kTripleBlock;
+  constexpr size_t kSlotWords = 5 * B;  // a, b, c, [e | f]
+  const size_t blocks = (n + B - 1) / B;
+  if (scratch_.size() < kSlots * kSlotWords) scratch_.resize(kSlots * kSlotWords);
   const bool p0 = party_ == 0;
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t e = mine[i] + theirs[i];
-    const uint64_t f = mine[n + i] + theirs[n + i];
-    z.s0[i] = t.c[i] + e * t.b[i] + f * t.a[i] + (p0 ? e * f : 0);
+  auto slot = [&](size_t j) { return scratch_.data() + (j % kSlots) * kSlotWords; };
+  auto block_len = [&](size_t j) { return std::min(B, n - j * B); };
+
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t produced = 0, consumed = 0;
+  bool abort = false;
+  Status send_status;
+  std::thread sender([&] {
+    for (size_t j = 0; j < blocks; ++j) {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return abort || produced - consumed < kSlots; });
+        if (abort) return;
+      }
+      const size_t len = block_len(j), off = j * B;
+      uint64_t* s = slot(j);
+      uint64_t *a = s, *b = s + B, *c = s + 2 * B, *ef = s + 3 * B;
+      triples_->Expand({a, len}, {b, len}, p0 ? std::span<uint64_t>(c, len)
+                                              : std::span<uint64_t>());
+      const uint64_t* xs = x.s0.data() + off;
+      const uint64_t* ys = y.s0.data() + off;
+      for (size_t i = 0; i < len; ++i) {
+        ef[i] = xs[i] - a[i];
+        ef[len + i] = ys[i] - b[i];
+      }
+      Status st = peer_.Send(ByteSpan(reinterpret_cast<const uint8_t*>(ef), 16 * len));
+      std::lock_guard<std::mutex> l(mu);
+      if (!st.ok()) {
+        send_status = st;
+        abort = true;
+      } else {
+        ++produced;
+      }
+      cv.notify_all();
+      if (abort) return;
+    }
+  });
+
+  Shared z{x.shape, std::vector<uint64_t>(n), {}};
+  Status recv_status = [&]() -> Status {
+    for (size_t j = 0; j < blocks; ++j) {
+      const size_t len = block_len(j), off = j * B;
+      CONSORT_ASSIGN_OR_RETURN(Bytes m, peer_.Recv());
+      if (m.size() != 16 * len) {
+        return absl::InvalidArgumentError("mpc mul: peer " + peer_.peer() + " sent " +
+                                          std::to_string(m.size()) + " bytes, expected " +
+                                          std::to_string(16 * len));
+      }
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return abort || produced > j; });
+        if (abort) return OkStatus();  // the sender's status is reported
+      }
+      uint64_t* s = slot(j);
+      const uint64_t *a = s, *b = s + B, *ef = s + 3 * B;
+      uint64_t* c = s + 2 * B;
+      CONSORT_RETURN_IF_ERROR(triples_->Correct({c, len}));
+      const uint64_t* theirs = reinterpret_cast<const uint64_t*>(m.data());
+      uint64_t* out = z.s0.data() + off;
+      for (size_t i = 0; i < len; ++i) {
+        const uint64_t e = ef[i] + theirs[i];
+        const uint64_t f = ef[len + i] + theirs[len + i];
+        out[i] = c[i] + e * b[i] + f * a[i] + (p0 ? e * f : 0);
+      }
+      if (trunc_bits >= 0) {
+        for (size_t i = 0; i < len; ++i) out[i] = TruncShare(out[i], trunc_bits, p0);
+      }
+      std::lock_guard<std::mutex> l(mu);
+      ++consumed;
+      cv.notify_all();
+    }
+    return OkStatus();
+  }();
+  if (!recv_status.ok()) {
+    std::lock_guard<std::mutex> l(mu);
+    abort = true;
+    cv.notify_all();
   }
+  sender.join();
+  CONSORT_RETURN_IF_ERROR(recv_status);
+  CONSORT_RETURN_IF_ERROR(send_status);
+  CountRounds(1);
   return z;
 }
 
 StatusOr<Shared> TwoPartyBackend::MatMul(const Shared& x, const Shared& y) {
   CONSORT_RETURN_IF_ERROR(CheckMatMulShapes(x, y));
   const size_t m = x.shape.rows, k = x.shape.cols, n = y.shape.cols;
-  CONSORT_ASSIGN_OR_RETURN(TripleShares t, triples_->Begin(TripleShape::MatMul(m, k, n)));
+  CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::MatMul(m, k, n)));
   const size_t mk = m * k, kn = k * n;
+  std::vector<uint64_t> a(mk), b(kn), c(m * n);
+  triples_->Expand(a, b, party_ == 0 ? std::span<uint64_t>(c) : std::span<uint64_t>());
   std::vector<uint64_t> mine(mk + kn), theirs(mk + kn);
-  RingSub(x.s0, t.a, std::span(mine).first(mk));
-  RingSub(y.s0, t.b, std::span(mine).subspan(mk));
+  RingSub(x.s0, a, std::span(mine).first(mk));
+  RingSub(y.s0, b, std::span(mine).subspan(mk));
   CONSORT_RETURN_IF_ERROR(internal::ExchangeWords(peer_, mine, theirs));
   CountRounds(1);
   RingAdd(mine, theirs, mine);  // mine = [E | F], opened
@@ -96,11 +195,11 @@ StatusOr<Shared> TwoPartyBackend::MatMul(const Shared& x, const Shared& y) {
   const uint64_t* f = mine.data() + mk;
   Shared z{Shape{m, n}, std::vector<uint64_t>(m * n, 0), {}};
   // z_i = c_i + E b_i + a_i F (+ E F at party 0) = c_i + E (b_i [+ F]) + a_i F.
-  if (party_ == 0) RingAdd(t.b, std::span<const uint64_t>(f, kn), t.b);
-  RingMatMulAdd(e, t.b.data(), z.s0.data(), m, k, n);
-  RingMatMulAdd(t.a.data(), f, z.s0.data(), m, k, n);
-  CONSORT_RETURN_IF_ERROR(triples_->Finish(t));
-  RingAdd(z.s0, t.c, z.s0);
+  if (party_ == 0) RingAdd(b, std::span<const uint64_t>(f, kn), b);
+  RingMatMulAdd(e, b.data(), z.s0.data(), m, k, n);
+  RingMatMulAdd(a.data(), f, z.s0.data(), m, k, n);
+  CONSORT_RETURN_IF_ERROR(triples_->Correct(c));
+  RingAdd(z.s0, c, z.s0);
   return z;
 }
 
@@ -109,11 +208,8 @@ StatusOr<Shared> TwoPartyBackend::Trunc(const Shared& a, int bits) {
     return absl::InvalidArgumentError("mpc trunc: bad shift " + std::to_string(bits));
   }
   Shared out = a;
-  if (party_ == 0) {
-    for (auto& v : out.s0) v >>= bits;
-  } else {
-    for (auto& v : out.s0) v = 0 - ((0 - v) >> bits);
-  }
+  const bool p0 = party_ == 0;
+  for (auto& v : out.s0) v = TruncShare(v, bits, p0);
   return out;
 }
 

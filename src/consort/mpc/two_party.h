@@ -10,6 +10,8 @@
 //             y_i - b_i); both open e = x - a, f = y - b and set
 //             z_i = c_i + e b_i + f a_i (+ e f at party 0).
 //             1 round, 16 n bytes per party; dealer: 26-byte request + 8 n bytes to party 1.
+//             Pipelined by blocks of 2^16 (one message [x_i - a_i | y_i - b_i] per block),
+//             so a party holds only a few blocks of triples at a time.
 //   MatMul    the same with matrix triples (A m x k, B k x n, C = AB): 1 round,
 //             8 (mk + kn) bytes per party; dealer: 26 + 8 mn bytes.
 //   Trunc     local, SecureML (Mohassel-Zhang, S&P 2017, Sec. 4.1, Thm. 1): party 0 takes
@@ -31,6 +33,7 @@
 // Thread safety: one thread per backend; the peer link must not be used by anyone else.
 
 #include <memory>
+#include <vector>
 
 #include "consort/mpc/backend.h"
 #include "consort/mpc/dealer.h"
@@ -62,6 +65,7 @@ class TwoPartyBackend : public Backend {
   StatusOr<Shared> Input(int owner, Shape shape, std::span<const uint64_t> values) override;
   StatusOr<Shared> AddPublic(const Shared& a, const RingTensor& c) override;
   StatusOr<Shared> Mul(const Shared& a, const Shared& b) override;
+  StatusOr<Shared> MulFxp(const Shared& a, const Shared& b) override;
   StatusOr<Shared> MatMul(const Shared& a, const Shared& b) override;
   StatusOr<Shared> Trunc(const Shared& a, int bits) override;
   StatusOr<RingTensor> Reveal(const Shared& a) override;
@@ -74,10 +78,14 @@ class TwoPartyBackend : public Backend {
   TwoPartyBackend(int party, net::Link& peer, std::unique_ptr<TripleSource> triples,
                   FixedPoint fxp, crypto::SecretBytes pair_seed);
 
+  // Beaver multiplication, pipelined by triple blocks; trunc_bits >= 0 fuses Trunc.
+  StatusOr<Shared> MulImpl(const Shared& x, const Shared& y, int trunc_bits);
+
   int party_;
   net::Link& peer_;
   std::unique_ptr<TripleSource> triples_;
   Prg pair_prg_;  // shared with the peer: input masks
+  std::vector<uint64_t> scratch_;  // Mul's pipeline slots, reused across calls
 };
 
 }  // namespace consort::mpc

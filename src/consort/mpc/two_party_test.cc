@@ -262,11 +262,12 @@ TEST(TwoPartyDealer, ShortCorrectionIsInvalidArgument) {
   ASSERT_TRUE(d->Send(SeedMessage(1)).ok());
   auto src = ConnectToDealer(1, *p);
   ASSERT_TRUE(src.ok());
-  auto t = (*src)->Begin(TripleShape::Elementwise(10));
-  ASSERT_TRUE(t.ok());
-  ASSERT_TRUE(d->Recv().ok());             // the request
+  ASSERT_TRUE((*src)->Start(TripleShape::Elementwise(10)).ok());
+  std::vector<uint64_t> a(10), b(10), c(10);
+  (*src)->Expand(a, b, {});
+  ASSERT_EQ(d->Recv()->size(), 26u);       // the request
   ASSERT_TRUE(d->Send(Bytes(79, 0)).ok());  // 79 bytes instead of 80
-  EXPECT_EQ((*src)->Finish(*t).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*src)->Correct(c).code(), absl::StatusCode::kInvalidArgument);
 }
 
 // Party 1 runs the real backend against a scripted party 0.
