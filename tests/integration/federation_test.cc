@@ -1013,5 +1013,47 @@ TEST_F(Integration, InvitesWorkOnceForTheirNameOnly) {
   EXPECT_EQ(names, (std::vector<std::string>{"carol", "dave"}));
 }
 
+// Tampering with a node's replica of the audit log is detected by `consort audit verify`, which
+// names the first bad entry and exits 1; a clean replica verifies.
+TEST_F(Integration, AuditVerifyOnANodeNamesTheTamperedEntry) {
+  Start({"bank", "shop"});
+  ASSERT_TRUE(WriteFileAtomic(File("c.csv"), "phone\n1\n2\n").ok());
+  AddDataset("bank", "customers", File("c.csv"));
+  CommandResult ok = Ok("bank", {"audit", "verify", "-o", "json"});
+  auto report = ParseJson(ok.out, "stdout");
+  ASSERT_TRUE(report.ok()) << Describe(ok);
+  ASSERT_TRUE((*report)["ok"].get<bool>());
+  int64_t entries = (*report)["entries"];
+  ASSERT_GE(entries, 5);
+
+  // Stop the node so that nothing rewrites the replica, then change one entry's body.
+  ASSERT_TRUE(cluster_->StopNode("bank", SIGTERM).ok());
+  {
+    auto db = SqlDb::Open(cluster_->node_home("bank") + "/node.db");
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(db->Run("UPDATE audit_log SET entry_json = replace(entry_json, '\"shop\"', '\"sh0p\"') "
+                        "WHERE seq = 3")
+                    .ok());
+    ASSERT_EQ(db->changes(), 1);
+  }
+  CommandResult bad = On("bank", {"audit", "verify", "--offline"});
+  EXPECT_EQ(bad.exit_code, 1) << Describe(bad);
+  EXPECT_NE(bad.err.find("audit log verification FAILED: entry 3"), std::string::npos) << Describe(bad);
+
+  // Removing the last entry instead is caught by the coordinator-signed head the node kept.
+  {
+    auto db = SqlDb::Open(cluster_->node_home("bank") + "/node.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Run("UPDATE audit_log SET entry_json = replace(entry_json, '\"sh0p\"', '\"shop\"') "
+                        "WHERE seq = 3").ok());
+    ASSERT_TRUE(On("bank", {"audit", "verify", "--offline"}).ok());
+    ASSERT_TRUE(db->Run("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)").ok());
+  }
+  bad = On("bank", {"audit", "verify", "--offline"});
+  EXPECT_EQ(bad.exit_code, 1) << Describe(bad);
+  EXPECT_NE(bad.err.find("audit log verification FAILED"), std::string::npos) << Describe(bad);
+}
+
+
 }  // namespace
 }  // namespace consort
