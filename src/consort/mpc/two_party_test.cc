@@ -271,7 +271,7 @@ TEST(TwoPartyDealer, ShortCorrectionIsInvalidArgument) {
 }
 
 // Party 1 runs the real backend against a scripted party 0.
-Status RunAgainstScriptedPeer(const std::function<void(net::Link&)>& script) {
+Status RunAgainstScriptedPeer(const std::function<void(net::Link&)>& script, size_t n = 10) {
   auto [fake, real] = net::CreateInMemoryLinkPair("p0", "p1");
   Dealer dealer;
   std::thread t([&, f = fake.get()] { script(*f); });
@@ -279,9 +279,9 @@ Status RunAgainstScriptedPeer(const std::function<void(net::Link&)>& script) {
     CONSORT_ASSIGN_OR_RETURN(auto be, TwoPartyBackend::Create(1, *real,
                                                               InProcessTripleSource(1, dealer),
                                                               Fxp()));
-    std::vector<uint64_t> y(10, 7);
-    CONSORT_ASSIGN_OR_RETURN(Shared a, be->Input(0, Shape::Vector(10), {}));
-    CONSORT_ASSIGN_OR_RETURN(Shared b, be->Input(1, Shape::Vector(10), y));
+    std::vector<uint64_t> y(n, 7);
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be->Input(0, Shape::Vector(n), {}));
+    CONSORT_ASSIGN_OR_RETURN(Shared b, be->Input(1, Shape::Vector(n), y));
     CONSORT_ASSIGN_OR_RETURN(Shared z, be->Mul(a, b));
     return be->Reveal(z).status();
   }();
@@ -310,6 +310,21 @@ TEST(TwoPartyPeer, MalformedPeerMessagesAreInvalidArgument) {
               (void)l.Send(seed);
               l.Close();
             }).code(),
+            absl::StatusCode::kUnavailable);
+  // Multi-block Mul (3 blocks of 2^16): a bad second block, and a peer that leaves after the
+  // first, end the pipeline with the right code instead of a hang.
+  const size_t n3 = 2 * kTripleBlock + 5;
+  EXPECT_EQ(RunAgainstScriptedPeer([&](net::Link& l) {
+              (void)l.Send(seed);
+              (void)l.Send(Bytes(16 * kTripleBlock, 0));
+              (void)l.Send(Bytes(16 * kTripleBlock - 8, 0));
+            }, n3).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunAgainstScriptedPeer([&](net::Link& l) {
+              (void)l.Send(seed);
+              (void)l.Send(Bytes(16 * kTripleBlock, 0));
+              l.Close();
+            }, n3).code(),
             absl::StatusCode::kUnavailable);
   // The script that follows the protocol passes (the checks above are not vacuous).
   EXPECT_TRUE(RunAgainstScriptedPeer([&](net::Link& l) {
