@@ -25,15 +25,19 @@ Status Bad(const std::string& what) { return absl::InvalidArgumentError("mpc dea
 Status ValidateTripleShape(const TripleShape& s) {
   auto check_words = [](uint64_t x, uint64_t y, const char* name) -> Status {
     if (x == 0 || y == 0) return Bad(std::string(name) + " has a zero dimension");
-    if (x > kMaxTripleWords / y) {
-      return Bad(std::string(name) + " exceeds " + std::to_string(kMaxTripleWords) + " words");
+    if (x > kMaxMatrixWords / y) {
+      return Bad(std::string(name) + " exceeds " + std::to_string(kMaxMatrixWords) + " words");
     }
     return OkStatus();
   };
   switch (s.kind) {
     case TripleKind::kElementwise:
       if (s.k != 0 || s.n != 0) return Bad("elementwise request with k or n set");
-      return check_words(s.m, 1, "elementwise batch");
+      if (s.m == 0 || s.m > kMaxElementwiseTriples) {
+        return Bad("elementwise batch of " + std::to_string(s.m) + " triples (1 to " +
+                   std::to_string(kMaxElementwiseTriples) + ")");
+      }
+      return OkStatus();
     case TripleKind::kMatMul: {
       CONSORT_RETURN_IF_ERROR(check_words(s.m, s.k, "matmul A"));
       CONSORT_RETURN_IF_ERROR(check_words(s.k, s.n, "matmul B"));

@@ -53,9 +53,11 @@ struct TripleShape {
 };
 
 // Limits the dealer enforces on a request (a peer must not make it allocate or compute
-// without bound): each tensor at most kMaxTripleWords words, a matmul at most
+// without bound). Elementwise batches are streamed in blocks, so only their count is capped;
+// a matmul is held whole: each of A, B, C at most kMaxMatrixWords words (256 MiB) and at most
 // kMaxMatMulWork multiply-adds.
-inline constexpr uint64_t kMaxTripleWords = uint64_t{1} << 28;
+inline constexpr uint64_t kMaxElementwiseTriples = uint64_t{1} << 36;
+inline constexpr uint64_t kMaxMatrixWords = uint64_t{1} << 25;
 inline constexpr uint64_t kMaxMatMulWork = uint64_t{1} << 36;
 // InvalidArgument naming the offending dimension if `shape` is outside those limits.
 Status ValidateTripleShape(const TripleShape& shape);

@@ -236,7 +236,8 @@ TEST(TwoPartyDealer, DealerRejectsMalformedRequests) {
       {Request(1, uint64_t{1} << 40, 0, 0), "too many triples"},
       {Request(2, 3, 0, 4), "zero inner dimension"},
       {Request(2, uint64_t{1} << 33, uint64_t{1} << 33, 1), "overflowing matmul"},
-      {Request(2, 1 << 14, 1 << 14, 1 << 14), "matmul over the work limit"},
+      {Request(2, 1 << 13, 1 << 13, 1), "matmul A over the matrix limit"},
+      {Request(2, 1 << 12, 1 << 12, 1 << 13), "matmul over the work limit"},
   };
   for (auto& c : cases) {
     auto [d0, p0] = net::CreateInMemoryLinkPair("dealer", "p0");
@@ -245,6 +246,13 @@ TEST(TwoPartyDealer, DealerRejectsMalformedRequests) {
     Dealer dealer;
     Status st = RunDealer(dealer, *d0, *d1);
     EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << c.what << ": " << st;
+    if (std::string(c.what).find("limit") != std::string::npos) {
+      EXPECT_NE(st.message().find(std::string(c.what).find("work") != std::string::npos
+                                      ? "work limit"
+                                      : "matmul A exceeds"),
+                std::string::npos)
+          << st;
+    }
   }
   // A well-formed request followed by kDone ends cleanly, with c1 of the right size.
   auto [d0, p0] = net::CreateInMemoryLinkPair("dealer", "p0");
