@@ -37,7 +37,7 @@
 #include "consort/crypto/random.h"
 #include "consort/mpc/dealer.h"
 #include "consort/mpc/plaintext_backend.h"
-#include "consort/mpc/prg.h"
+#include "consort/crypto/prg.h"
 #include "consort/mpc/two_party.h"
 
 namespace consort::bench {
@@ -269,7 +269,7 @@ int Main(int argc, char** argv) {
   // The PRG that expands triples, one core: 32 fills of 8 MiB.
   double prg_gbs = 0;
   {
-    mpc::Prg prg(mpc::RandomSeed());
+    crypto::Prg prg(crypto::RandomSeed());
     std::vector<uint64_t> buf(1 << 20);
     const double t0 = Now();
     for (int i = 0; i < 32; ++i) prg.Fill(buf);

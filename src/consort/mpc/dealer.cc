@@ -15,7 +15,7 @@ namespace {
 constexpr uint8_t kMsgSeed = 1;
 constexpr uint8_t kMsgRequest = 2;
 constexpr uint8_t kMsgDone = 3;
-constexpr size_t kSeedMessageBytes = 2 + kSeedBytes;
+constexpr size_t kSeedMessageBytes = 2 + crypto::kPrgSeedBytes;
 constexpr size_t kRequestMessageBytes = 2 + 3 * 8;
 
 Status Bad(const std::string& what) { return absl::InvalidArgumentError("mpc dealer: " + what); }
@@ -49,7 +49,7 @@ Status ValidateTripleShape(const TripleShape& s) {
   return Bad("unknown triple kind " + std::to_string(static_cast<int>(s.kind)));
 }
 
-Dealer::Dealer() : seed0_(RandomSeed()), seed1_(RandomSeed()), prg0_(seed0_), prg1_(seed1_) {}
+Dealer::Dealer() : seed0_(crypto::RandomSeed()), seed1_(crypto::RandomSeed()), prg0_(seed0_), prg1_(seed1_) {}
 
 Status Dealer::Start(const TripleShape& shape) {
   CONSORT_RETURN_IF_ERROR(ValidateTripleShape(shape));
@@ -93,7 +93,7 @@ Status RunDealer(Dealer& dealer, net::Link& to_party0, net::Link& to_party1) {
     m.reserve(kSeedMessageBytes);
     m.push_back(kMsgSeed);
     m.push_back(static_cast<uint8_t>(p));
-    m.insert(m.end(), dealer.seed(p).data(), dealer.seed(p).data() + kSeedBytes);
+    m.insert(m.end(), dealer.seed(p).data(), dealer.seed(p).data() + crypto::kPrgSeedBytes);
     Status st = (p == 0 ? to_party0 : to_party1).Send(m);
     sodium_memzero(m.data(), m.size());
     CONSORT_RETURN_IF_ERROR(st);
@@ -180,7 +180,7 @@ class SeededTripleSource : public TripleSource {
 
  private:
   int party_;
-  Prg prg_;
+  crypto::Prg prg_;
   net::Link* link_;
   Dealer* dealer_;
   bool closed_ = false;
@@ -200,14 +200,14 @@ StatusOr<std::unique_ptr<TripleSource>> ConnectToDealer(int party, net::Link& de
     return Bad("seed message addressed to party " + std::to_string(msg.data()[1]) +
                ", this is party " + std::to_string(party));
   }
-  crypto::SecretBytes seed(msg.data() + 2, kSeedBytes);
+  crypto::SecretBytes seed(msg.data() + 2, crypto::kPrgSeedBytes);
   return std::unique_ptr<TripleSource>(
       new SeededTripleSource(party, std::move(seed), &dealer, nullptr));
 }
 
 std::unique_ptr<TripleSource> InProcessTripleSource(int party, Dealer& dealer) {
   CONSORT_CHECK(party == 0 || party == 1);
-  return std::make_unique<SeededTripleSource>(party, CopySeed(dealer.seed(party)), nullptr,
+  return std::make_unique<SeededTripleSource>(party, crypto::CopySeed(dealer.seed(party)), nullptr,
                                               &dealer);
 }
 

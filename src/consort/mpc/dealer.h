@@ -3,8 +3,8 @@
 //
 // Protocol (seeded triples, as in SPU's "Beaver TTP" and Demmler et al. ABY's precomputation):
 //   setup:   dealer draws seed0, seed1 (32 bytes each) and sends seed_i to party i.
-//   triple:  party 0 expands a0, b0, c0 from Prg(seed0); party 1 expands a1, b1 from
-//            Prg(seed1) and asks the dealer for c1. The dealer expands the same streams and
+//   triple:  party 0 expands a0, b0, c0 from crypto::Prg(seed0); party 1 expands a1, b1 from
+//            crypto::Prg(seed1) and asks the dealer for c1. The dealer expands the same streams and
 //            returns c1 = (a0 + a1) * (b0 + b1) - c0 (elementwise, or a matrix product for
 //            matmul triples). Only party 1 ever receives words from the dealer, and only c1.
 //   Messages (party 1 <-> dealer):
@@ -31,7 +31,7 @@
 
 #include "consort/common/status.h"
 #include "consort/crypto/random.h"
-#include "consort/mpc/prg.h"
+#include "consort/crypto/prg.h"
 #include "consort/net/link.h"
 
 namespace consort::mpc {
@@ -84,7 +84,7 @@ class Dealer {
 
  private:
   crypto::SecretBytes seed0_, seed1_;
-  Prg prg0_, prg1_;
+  crypto::Prg prg0_, prg1_;
   TripleShape shape_;
   std::vector<uint64_t> a0_, b0_, c0_, a1_, b1_;
 };

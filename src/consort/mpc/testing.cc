@@ -69,7 +69,7 @@ RunResult Run(Mode mode, const Program& program, FixedPointConfig config) {
   t1.join();
   if (dealer_thread.joinable()) {
     dealer_thread.join();
-    constexpr uint64_t kSeedMessages = 2 * (2 + kSeedBytes);
+    constexpr uint64_t kSeedMessages = 2 * (2 + crypto::kPrgSeedBytes);
     result.dealer_bytes = d0->bytes_sent() + d1->bytes_sent() + p0d->bytes_sent() +
                           p1d->bytes_sent() - kSeedMessages - 1;  // and kDone
     if (!dealer_status.ok() && result.outputs[1].ok()) result.outputs[1] = dealer_status;

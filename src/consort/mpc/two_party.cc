@@ -17,16 +17,16 @@ StatusOr<std::unique_ptr<TwoPartyBackend>> TwoPartyBackend::Create(
   CONSORT_CHECK((party == 0 || party == 1) && triples != nullptr && triples->party() == party);
   crypto::SecretBytes seed;
   if (party == 0) {
-    seed = RandomSeed();
+    seed = crypto::RandomSeed();
     CONSORT_RETURN_IF_ERROR(peer.Send(seed.span()));
   } else {
     CONSORT_ASSIGN_OR_RETURN(Bytes m, peer.Recv());
     seed = crypto::SecretBytes(m.data(), m.size());
     sodium_memzero(m.data(), m.size());
-    if (seed.size() != kSeedBytes) {
+    if (seed.size() != crypto::kPrgSeedBytes) {
       return absl::InvalidArgumentError("mpc setup: peer " + peer.peer() + " sent a " +
                                         std::to_string(seed.size()) + "-byte seed, expected " +
-                                        std::to_string(kSeedBytes));
+                                        std::to_string(crypto::kPrgSeedBytes));
     }
   }
   return std::unique_ptr<TwoPartyBackend>(

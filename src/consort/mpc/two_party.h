@@ -37,12 +37,12 @@
 
 #include "consort/mpc/backend.h"
 #include "consort/mpc/dealer.h"
-#include "consort/mpc/prg.h"
+#include "consort/crypto/prg.h"
 #include "consort/net/link.h"
 
 namespace consort::mpc {
 
-inline constexpr uint64_t kTwoPartySetupBytes = kSeedBytes;
+inline constexpr uint64_t kTwoPartySetupBytes = crypto::kPrgSeedBytes;
 inline constexpr uint64_t kTripleRequestBytes = 26;
 
 class TwoPartyBackend : public Backend {
@@ -84,7 +84,7 @@ class TwoPartyBackend : public Backend {
   int party_;
   net::Link& peer_;
   std::unique_ptr<TripleSource> triples_;
-  Prg pair_prg_;  // shared with the peer: input masks
+  crypto::Prg pair_prg_;  // shared with the peer: input masks
   std::vector<uint64_t> scratch_;  // Mul's pipeline slots, reused across calls
 };
 

@@ -1,4 +1,4 @@
-#include "consort/mpc/prg.h"
+#include "consort/crypto/prg.h"
 
 #include <gtest/gtest.h>
 
@@ -8,13 +8,13 @@
 
 #include "consort/common/bytes.h"
 
-namespace consort::mpc {
+namespace consort::crypto {
 namespace {
 
 TEST(Prg, MatchesAesCtrKnownAnswer) {
   // NIST SP 800-38A F.5.1 (CTR-AES128): keystream block 1 = ciphertext XOR plaintext.
   auto key = HexDecode("2b7e151628aed2a6abf7158809cf4f3cf0f1f2f3f4f5f6f7f8f9fafbfcfdfeff").value();
-  crypto::SecretBytes seed(key.data(), key.size());
+  SecretBytes seed(key.data(), key.size());
   Prg prg(seed);
   auto w = prg.Next(2);
   uint8_t bytes[16];
@@ -58,4 +58,4 @@ TEST(Prg, Throughput) {
 }
 
 }  // namespace
-}  // namespace consort::mpc
+}  // namespace consort::crypto

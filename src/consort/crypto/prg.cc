@@ -1,4 +1,4 @@
-#include "consort/mpc/prg.h"
+#include "consort/crypto/prg.h"
 
 #include <openssl/evp.h>
 
@@ -7,20 +7,20 @@
 
 #include "consort/common/status.h"
 
-namespace consort::mpc {
+namespace consort::crypto {
 
-crypto::SecretBytes RandomSeed() {
-  crypto::SecretBytes s(kSeedBytes);
+SecretBytes RandomSeed() {
+  SecretBytes s(kPrgSeedBytes);
   crypto::RandomBytes(s.data(), s.size());
   return s;
 }
 
-crypto::SecretBytes CopySeed(const crypto::SecretBytes& seed) {
-  return crypto::SecretBytes(seed.data(), seed.size());
+SecretBytes CopySeed(const SecretBytes& seed) {
+  return SecretBytes(seed.data(), seed.size());
 }
 
-Prg::Prg(const crypto::SecretBytes& seed) : ctx_(EVP_CIPHER_CTX_new()) {
-  CONSORT_CHECK(seed.size() == kSeedBytes);
+Prg::Prg(const SecretBytes& seed) : ctx_(EVP_CIPHER_CTX_new()) {
+  CONSORT_CHECK(seed.size() == kPrgSeedBytes);
   // A failure here means OpenSSL itself is broken (out of memory or no AES): not something a
   // user or peer can cause.
   CONSORT_CHECK(ctx_ != nullptr);
@@ -55,4 +55,4 @@ std::vector<uint64_t> Prg::Next(size_t n) {
   return v;
 }
 
-}  // namespace consort::mpc
+}  // namespace consort::crypto

@@ -1,5 +1,5 @@
 #pragma once
-// Prg: a deterministic stream of pseudorandom ring elements from a 32-byte seed, for
+// Prg: a deterministic stream of pseudorandom 64-bit words from a 32-byte seed, for
 // correlated randomness (Beaver triples, pairwise masks). AES-128 in counter mode (OpenSSL EVP,
 // AES-NI): key = seed[0..16), initial counter block = seed[16..32). Two Prgs with the same seed
 // produce the same stream, which is how the dealer and a party agree on a triple without
@@ -8,7 +8,7 @@
 // Security: the stream is indistinguishable from uniform for anyone without the seed
 // (128-bit, AES as a PRF; at most 2^64 blocks per seed, far beyond any job).
 // Not thread-safe. The key schedule is wiped when the Prg is destroyed (EVP_CIPHER_CTX_free
-// cleanses it); seeds live in crypto::SecretBytes.
+// cleanses it); seeds live in SecretBytes.
 
 #include <cstddef>
 #include <cstdint>
@@ -19,19 +19,19 @@
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 
-namespace consort::mpc {
+namespace consort::crypto {
 
-inline constexpr size_t kSeedBytes = 32;
+inline constexpr size_t kPrgSeedBytes = 32;
 
 // A fresh seed from the OS CSPRNG.
-crypto::SecretBytes RandomSeed();
+SecretBytes RandomSeed();
 // A copy of a seed (seeds are move-only so that copies are deliberate).
-crypto::SecretBytes CopySeed(const crypto::SecretBytes& seed);
+SecretBytes CopySeed(const SecretBytes& seed);
 
 class Prg {
  public:
-  // `seed` must be kSeedBytes long (CHECKed: seeds come from RandomSeed or validated messages).
-  explicit Prg(const crypto::SecretBytes& seed);
+  // `seed` must be kPrgSeedBytes long (CHECKed: seeds come from RandomSeed or validated messages).
+  explicit Prg(const SecretBytes& seed);
   ~Prg();
   Prg(const Prg&) = delete;
   Prg& operator=(const Prg&) = delete;
@@ -46,4 +46,4 @@ class Prg {
   uint64_t words_ = 0;
 };
 
-}  // namespace consort::mpc
+}  // namespace consort::crypto
