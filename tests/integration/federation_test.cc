@@ -32,6 +32,8 @@
 #include "consort/api/https_client.h"
 #include "consort/audit/entry.h"
 #include "consort/cli/local_cluster.h"
+#include "consort/engine/operator.h"
+#include "consort/psi/ecdh_psi_operator.h"
 #include "consort/common/bytes.h"
 #include "consort/common/files.h"
 #include "consort/common/json.h"
@@ -138,6 +140,16 @@ size_t Count(const std::string& haystack, const std::string& needle) {
 }
 
 // --- fixture ---------------------------------------------------------------------------------
+
+// The operators the coordinator lists in an "unknown operator" error: every registered one.
+std::string KnownOperators() {
+  psi::RegisterPsiOperators();
+  std::string known;
+  for (const auto* op : engine::OperatorRegistry::Global().List()) {
+    known += (known.empty() ? "" : ", ") + op->info().name;
+  }
+  return known;
+}
 
 class Integration : public ::testing::Test {
  protected:
@@ -437,7 +449,7 @@ TEST_F(Integration, BadSpecsAreRefusedNamingTheProblem) {
     Json s = good;
     s["operator"] = "psi.nope";
     cases.push_back({"unknown operator", s, absl::StatusCode::kNotFound,
-                     "unknown operator 'psi.nope' (known: psi.ecdh)"});
+                     "unknown operator 'psi.nope' (known: " + KnownOperators() + ")"});
   }
   {
     Json s = good;
