@@ -2,12 +2,15 @@
 // the same program on the plaintext backend measured in the same run.
 //
 //   consort_mpc_bench [--transport=tcp|memory] [--mul=1000000,10000000] [--matmul=1000]
+//                     [--trunc=pair|local]
 //
 // Workloads: n fixed-point multiplications with truncation (MulFxp on vectors of n), and one
 // d x d fixed-point matmul with truncation (MatMulFxp). Inputs are shared first (no traffic),
 // then the timed operation runs; the triples are produced online (the dealer works during the
 // timed section, no preprocessing is excluded). Results are revealed afterwards and checked
 // against plaintext (values more than 1 ulp off are counted as truncation failures).
+// --trunc: pair = dealer truncation pairs (default; exact to 1 ulp, one more round), local =
+// SecureML local truncation fused into the multiplication (see mpc/two_party.h).
 // Transports: tcp = dealer, party 0 and party 1 as three processes connected over TCP on
 // 127.0.0.1 (length-prefixed frames, no TLS); memory = three threads of one process over
 // in-memory links.
@@ -51,12 +54,13 @@ struct Flags {
   std::string transport = "tcp";
   std::vector<size_t> mul = {1'000'000, 10'000'000};
   size_t matmul = 1000;
+  mpc::TruncMode trunc = mpc::TruncMode::kDealerPair;
 };
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "%s\nusage: consort_mpc_bench [--transport=tcp|memory] "
-               "[--mul=1000000,10000000] [--matmul=1000 (0 = skip)]\n",
+               "[--mul=1000000,10000000] [--matmul=1000 (0 = skip)] [--trunc=pair|local]\n",
                why);
   std::exit(2);
 }
@@ -85,6 +89,9 @@ Flags ParseFlags(int argc, char** argv) {
       char* end = nullptr;
       f.matmul = std::strtoull(val.c_str(), &end, 10);
       if (val.empty() || *end != 0) Usage("bad --matmul");
+    } else if (key == "trunc") {
+      if (val != "pair" && val != "local") Usage("bad --trunc");
+      f.trunc = val == "pair" ? mpc::TruncMode::kDealerPair : mpc::TruncMode::kLocal;
     } else {
       Usage("unknown flag");
     }
@@ -117,14 +124,17 @@ struct Workload {
   std::string name;
   Shape a, b;
   bool matmul;
+  mpc::TruncMode trunc;
 };
 
 std::vector<Workload> Workloads(const Flags& f) {
   std::vector<Workload> w;
-  for (size_t n : f.mul) w.push_back({"mul+trunc", Shape::Vector(n), Shape::Vector(n), false});
+  for (size_t n : f.mul) {
+    w.push_back({"mul+trunc", Shape::Vector(n), Shape::Vector(n), false, f.trunc});
+  }
   if (f.matmul > 0) {
     Shape s{f.matmul, f.matmul};
-    w.push_back({"matmul+trunc", s, s, true});
+    w.push_back({"matmul+trunc", s, s, true, f.trunc});
   }
   return w;
 }
@@ -143,6 +153,7 @@ StatusOr<Measured> RunWorkload(Backend& be, const Workload& w) {
   };
   CONSORT_ASSIGN_OR_RETURN(Shared a, be.InputFixed(0, w.a, mine(0, x)));
   CONSORT_ASSIGN_OR_RETURN(Shared b, be.InputFixed(1, w.b, mine(1, y)));
+  if (auto* two = dynamic_cast<mpc::TwoPartyBackend*>(&be)) two->set_trunc_mode(w.trunc);
   Measured m;
   const double t0 = Now(), c0 = CpuSeconds();
   CONSORT_ASSIGN_OR_RETURN(Shared z, w.matmul ? be.MatMulFxp(a, b) : be.MulFxp(a, b));
@@ -353,9 +364,10 @@ int Main(int argc, char** argv) {
   }
 
   std::printf("two-party MPC (dealer), transport: %s; fixed point f=18 in Z_2^64; "
-              "PRG (AES-128-CTR, one core) %.2f GB/s\n",
+              "truncation: %s; PRG (AES-128-CTR, one core) %.2f GB/s\n",
               f.transport == "tcp" ? "3 processes over TCP 127.0.0.1 (no TLS)"
                                    : "3 threads over in-memory links",
+              f.trunc == mpc::TruncMode::kDealerPair ? "dealer pairs" : "local (SecureML)",
               prg_gbs);
   std::printf("%-13s %10s %8s %8s %8s %10s %10s %7s %8s %8s %7s  %s\n", "op", "n", "wall_s",
               "cpu0_s", "cpu1_s", "peer_MB", "dealer_MB", "rounds", "plain_s", "ratio",
@@ -369,8 +381,14 @@ int Main(int argc, char** argv) {
     }
     const double wall = std::max(a.wall, b.wall);
     const uint64_t peer = a.peer_sent + b.peer_sent;
-    const mpc::Cost want_cost = mpc::TwoPartyBackend::Costs(
+    mpc::Cost want_cost = mpc::TwoPartyBackend::Costs(
         ws[i].matmul ? mpc::Op::kMatMul : mpc::Op::kMul, ws[i].a, ws[i].b);
+    const mpc::Shape out_shape{ws[i].a.rows, ws[i].b.cols};
+    const mpc::Cost trunc_cost = mpc::TwoPartyBackend::Costs(mpc::Op::kTrunc, out_shape, {},
+                                                             ws[i].trunc);
+    want_cost.rounds += trunc_cost.rounds;
+    want_cost.peer_bytes += trunc_cost.peer_bytes;
+    want_cost.dealer_bytes += trunc_cost.dealer_bytes;
     const bool cost_ok = peer == want_cost.peer_bytes && a.dealer_bytes + b.dealer_bytes ==
                                                              want_cost.dealer_bytes &&
                          a.rounds == want_cost.rounds;

@@ -38,6 +38,14 @@ Status ValidateTripleShape(const TripleShape& s) {
                    std::to_string(kMaxElementwiseTriples) + ")");
       }
       return OkStatus();
+    case TripleKind::kTruncPair:
+      if (s.n != 0) return Bad("truncation pair request with n set");
+      if (s.k < 1 || s.k > 62) return Bad("truncation by " + std::to_string(s.k) + " bits (1 to 62)");
+      if (s.m == 0 || s.m > kMaxElementwiseTriples) {
+        return Bad("batch of " + std::to_string(s.m) + " truncation pairs (1 to " +
+                   std::to_string(kMaxElementwiseTriples) + ")");
+      }
+      return OkStatus();
     case TripleKind::kMatMul: {
       CONSORT_RETURN_IF_ERROR(check_words(s.m, s.k, "matmul A"));
       CONSORT_RETURN_IF_ERROR(check_words(s.k, s.n, "matmul B"));
@@ -58,6 +66,25 @@ Status Dealer::Start(const TripleShape& shape) {
 }
 
 void Dealer::NextCorrection(std::span<uint64_t> c1) {
+  if (shape_.kind == TripleKind::kTruncPair) {
+    CONSORT_CHECK(c1.size() % 2 == 0 && c1.size() <= 2 * kTripleBlock);
+    const size_t len = c1.size() / 2;
+    const int d = static_cast<int>(shape_.k);
+    // The parties' order: r0, h0, m0 from prg0; r1 from prg1.
+    a0_.resize(len);
+    a1_.resize(len);
+    std::span<uint64_t> h(c1.data(), len), msb(c1.data() + len, len);
+    prg0_.Fill(a0_);
+    prg0_.Fill(h);
+    prg0_.Fill(msb);
+    prg1_.Fill(a1_);
+    for (size_t i = 0; i < len; ++i) {
+      const uint64_t r = a0_[i] + a1_[i];
+      h[i] = (r >> d) - h[i];
+      msb[i] = (r >> 63) - msb[i];
+    }
+    return;
+  }
   const bool ew = shape_.kind == TripleKind::kElementwise;
   const size_t na = ew ? c1.size() : shape_.a_words();
   const size_t nb = ew ? c1.size() : shape_.b_words();
@@ -113,10 +140,11 @@ Status RunDealer(Dealer& dealer, net::Link& to_party0, net::Link& to_party1) {
     TripleShape shape{static_cast<TripleKind>(m[1]), ReadU64(&m[2]), ReadU64(&m[10]),
                       ReadU64(&m[18])};
     CONSORT_RETURN_IF_ERROR(dealer.Start(shape));
-    if (shape.kind == TripleKind::kElementwise) {
-      c1.resize(std::min(shape.m, kTripleBlock));
+    if (shape.streamed()) {
+      const uint64_t per = shape.kind == TripleKind::kTruncPair ? 2 : 1;  // words per item
+      c1.resize(per * std::min(shape.m, kTripleBlock));
       for (uint64_t off = 0; off < shape.m; off += kTripleBlock) {
-        std::span<uint64_t> block(c1.data(), std::min(kTripleBlock, shape.m - off));
+        std::span<uint64_t> block(c1.data(), per * std::min(kTripleBlock, shape.m - off));
         dealer.NextCorrection(block);
         CONSORT_RETURN_IF_ERROR(internal::SendWords(to_party1, block));
       }

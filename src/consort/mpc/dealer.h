@@ -7,11 +7,16 @@
 //            crypto::Prg(seed1) and asks the dealer for c1. The dealer expands the same streams and
 //            returns c1 = (a0 + a1) * (b0 + b1) - c0 (elementwise, or a matrix product for
 //            matmul triples). Only party 1 ever receives words from the dealer, and only c1.
+//   trunc:   a truncation pair for shift d (two_party.h, Trunc): party 0 expands r0, h0, m0;
+//            party 1 expands r1 and receives [h1 | m1] with, for r = r0 + r1,
+//            h0 + h1 = r >> d (logical) and m0 + m1 = r >> 63 (the top bit of r).
 //   Messages (party 1 <-> dealer):
 //     dealer -> party i   kSeed:    u8 type=1, u8 party, 32-byte seed           (34 bytes)
 //     party 1 -> dealer   kRequest: u8 type=2, u8 kind, u64 m, u64 k, u64 n   (26 bytes, LE)
+//                         (trunc pairs: kind 3, m = count, k = d in [1, 62], n = 0)
 //     dealer -> party 1   c1 as little-endian u64 words: one message per block of 2^16
-//                         elementwise triples; a matmul's c1 in messages of at most 2^20 words
+//                         elementwise triples (2 words per pair for trunc pairs: [h1 | m1]);
+//                         a matmul's c1 in messages of at most 2^20 words
 //     party 1 -> dealer   kDone:    u8 type=3                                   (1 byte)
 //   Every message is validated (type, exact length, party index, dimensions and work limits);
 //   anything else is InvalidArgument naming the problem.
@@ -21,7 +26,7 @@
 // f = y - b it would learn the other party's inputs. It never receives inputs or shares.
 // Security: 128-bit computational (AES-128-CTR as a PRF).
 // Leaks: nothing about inputs to the dealer; the dealer learns only the number and shapes of
-// triples the program uses (which the public program reveals anyway).
+// triples and truncation pairs the program uses (which the public program reveals anyway).
 
 #include <atomic>
 #include <cstdint>
@@ -36,9 +41,12 @@
 
 namespace consort::mpc {
 
-enum class TripleKind : uint8_t { kElementwise = 1, kMatMul = 2 };
+enum class TripleKind : uint8_t { kElementwise = 1, kMatMul = 2, kTruncPair = 3 };
 
 // Elementwise: m triples (k = n = 0). MatMul: A is m x k, B is k x n, C is m x n.
+// TruncPair: m pairs (r, r >> k, r >> 63) for a shift of k bits (1 <= k <= 62, n = 0); Expand
+// fills a = r_i, b = h_i, c = m_i at party 0 and only a at party 1, whose Correct() gets
+// [h_1 | m_1] (2 words per pair).
 struct TripleShape {
   TripleKind kind = TripleKind::kElementwise;
   uint64_t m = 0, k = 0, n = 0;
@@ -47,9 +55,16 @@ struct TripleShape {
   static TripleShape MatMul(uint64_t m, uint64_t k, uint64_t n) {
     return {TripleKind::kMatMul, m, k, n};
   }
-  uint64_t a_words() const { return kind == TripleKind::kElementwise ? m : m * k; }
-  uint64_t b_words() const { return kind == TripleKind::kElementwise ? m : k * n; }
-  uint64_t c_words() const { return kind == TripleKind::kElementwise ? m : m * n; }
+  static TripleShape TruncPairs(uint64_t count, int bits) {
+    return {TripleKind::kTruncPair, count, static_cast<uint64_t>(bits), 0};
+  }
+  bool streamed() const { return kind != TripleKind::kMatMul; }
+  uint64_t a_words() const { return kind == TripleKind::kMatMul ? m * k : m; }
+  uint64_t b_words() const { return kind == TripleKind::kMatMul ? k * n : m; }
+  // Words party 1 receives from the dealer.
+  uint64_t c_words() const {
+    return kind == TripleKind::kMatMul ? m * n : kind == TripleKind::kTruncPair ? 2 * m : m;
+  }
 };
 
 // Limits the dealer enforces on a request (a peer must not make it allocate or compute
@@ -78,8 +93,9 @@ class Dealer {
   const crypto::SecretBytes& seed(int party) const { return party == 0 ? seed0_ : seed1_; }
   // Starts a batch (InvalidArgument if the shape is outside the limits).
   Status Start(const TripleShape& shape);
-  // c1 for the next block of the current elementwise batch (c1.size() triples), or the whole
-  // c1 of the current matmul batch (c1.size() == m * n). Advances both streams.
+  // c1 for the next block of the current elementwise batch (c1.size() triples), [h1 | m1] for
+  // the next block of truncation pairs (c1.size() = 2 x pairs), or the whole c1 of the
+  // current matmul batch (c1.size() == m * n). Advances both streams.
   void NextCorrection(std::span<uint64_t> c1);
 
  private:

@@ -103,14 +103,13 @@ size_t CountTruncFailures(const std::vector<uint64_t>& got, const std::vector<ui
   size_t bad = 0;
   for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
     const int64_t d = Diff(got[i], want[i]);
-    if (d < 0 || d > 1) ++bad;  // SecureML: floor or floor + 1
+    if (d < 0 || d > 1) ++bad;  // floor or floor + 1 (two_party.h)
   }
   return bad;
 }
 
 TEST_P(MpcTest, FixedPointMulIsWithinOneUlp) {
-  // Products < 2^5 in value: pre-truncation |z| < 2^41, failure <= 2^-22 per element, so
-  // P(any failure among 2*10^4) < 0.5%; we allow 2 before calling it a bug.
+  // The default (dealer-pair) truncation is floor or floor + 1 with certainty.
   const size_t n = 20000;
   auto x = Uniform(n, -5.6, 5.6, 6), y = Uniform(n, -5.6, 5.6, 7);
   Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
@@ -126,7 +125,7 @@ TEST_P(MpcTest, FixedPointMulIsWithinOneUlp) {
     EXPECT_TRUE(got.outputs[0]->empty());  // party 0 learns nothing
   }
   auto& out = *got.outputs.back();
-  EXPECT_LE(CountTruncFailures(out, want), 2u);
+  EXPECT_EQ(CountTruncFailures(out, want), 0u);
   auto fp = Fxp();
   for (size_t i = 0; i < n; ++i) {
     // Input rounding (2^-19 each, scaled by the other factor) plus the floor (2^-18).
@@ -136,8 +135,8 @@ TEST_P(MpcTest, FixedPointMulIsWithinOneUlp) {
 }
 
 TEST_P(MpcTest, FixedPointMulNearTheRangeLimit) {
-  // |x| just below 2^26 times |y| < 2^-12: pre-truncation |z| < 2^50, failure <= 2^-13 per
-  // element; 2000 elements give 0.24 expected failures; we allow 3.
+  // |x| just below 2^26 times |y| < 2^-12: pre-truncation |z| < 2^50 (the local SecureML
+  // truncation would fail with probability up to 2^-13 per element; the default never does).
   const size_t n = 2000;
   const double lim = Fxp().limit();
   auto x = Uniform(n, lim * 0.99, lim * 0.999, 8);
@@ -151,7 +150,7 @@ TEST_P(MpcTest, FixedPointMulNearTheRangeLimit) {
     return out.data;
   };
   auto [got, want] = RunBoth(prog);
-  for (auto& o : got.outputs) EXPECT_LE(CountTruncFailures(*o, want), 3u);
+  for (auto& o : got.outputs) EXPECT_EQ(CountTruncFailures(*o, want), 0u);
 }
 
 TEST_P(MpcTest, MatMulMatchesPlaintext) {

@@ -66,7 +66,9 @@ StatusOr<Shared> TwoPartyBackend::Mul(const Shared& x, const Shared& y) {
 }
 
 StatusOr<Shared> TwoPartyBackend::MulFxp(const Shared& x, const Shared& y) {
-  return MulImpl(x, y, fxp().frac_bits());
+  if (trunc_mode_ == TruncMode::kLocal) return MulImpl(x, y, fxp().frac_bits());
+  CONSORT_ASSIGN_OR_RETURN(Shared z, MulImpl(x, y, -1));
+  return TruncPair(z, fxp().frac_bits());
 }
 
 namespace {
@@ -74,25 +76,23 @@ namespace {
 inline uint64_t TruncShare(uint64_t v, int bits, bool party0) {
   return party0 ? v >> bits : 0 - ((0 - v) >> bits);
 }
-}  // namespace
 
-StatusOr<Shared> TwoPartyBackend::MulImpl(const Shared& x, const Shared& y, int trunc_bits) {
-  CONSORT_RETURN_IF_ERROR(CheckSameShape(x, y, "mul"));
-  const size_t n = x.shape.numel();
-  if (n == 0) return Shared{x.shape, {}, {}};
-  CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::Elementwise(n)));
-
-  // Pipeline over blocks of kTripleBlock: a sender thread expands block j's triple shares,
-  // masks the inputs and sends [x - a | y - b]; this thread receives the peer's block j and
-  // finishes z for it. kSlots blocks are in flight, so memory stays bounded and compute
-  // overlaps communication. (One sender and one receiver per link, as Link requires.)
+// One round over n elements in blocks of kTripleBlock, pipelined: a sender thread calls
+// prepare(off, len, slot, msg) to fill block j's outgoing message (msg_per * len words) and
+// whatever finish needs in `slot` (slot_per * kTripleBlock words), then sends msg; this thread
+// receives the peer's block j and calls finish(off, len, slot, msg, theirs) -> Status. kSlots
+// blocks are in flight, so memory stays bounded and compute overlaps communication (one
+// sender and one receiver per link, as Link requires).
+template <typename Prepare, typename Finish>
+Status RunBlocked(net::Link& peer, std::vector<uint64_t>& scratch, size_t n, size_t msg_per,
+                  size_t slot_per, const char* op, Prepare prepare, Finish finish) {
   constexpr size_t kSlots = 4;
   constexpr size_t B = kTripleBlock;
-  constexpr size_t kSlotWords = 5 * B;  // a, b, c, [e | f]
+  const size_t slot_words = (msg_per + slot_per) * B;
   const size_t blocks = (n + B - 1) / B;
-  if (scratch_.size() < kSlots * kSlotWords) scratch_.resize(kSlots * kSlotWords);
-  const bool p0 = party_ == 0;
-  auto slot = [&](size_t j) { return scratch_.data() + (j % kSlots) * kSlotWords; };
+  if (scratch.size() < kSlots * slot_words) scratch.resize(kSlots * slot_words);
+  auto slot = [&](size_t j) { return scratch.data() + (j % kSlots) * slot_words; };
+  auto msg = [&](size_t j) { return slot(j) + slot_per * B; };
   auto block_len = [&](size_t j) { return std::min(B, n - j * B); };
 
   std::mutex mu;
@@ -107,18 +107,10 @@ StatusOr<Shared> TwoPartyBackend::MulImpl(const Shared& x, const Shared& y, int 
         cv.wait(l, [&] { return abort || produced - consumed < kSlots; });
         if (abort) return;
       }
-      const size_t len = block_len(j), off = j * B;
-      uint64_t* s = slot(j);
-      uint64_t *a = s, *b = s + B, *c = s + 2 * B, *ef = s + 3 * B;
-      triples_->Expand({a, len}, {b, len}, p0 ? std::span<uint64_t>(c, len)
-                                              : std::span<uint64_t>());
-      const uint64_t* xs = x.s0.data() + off;
-      const uint64_t* ys = y.s0.data() + off;
-      for (size_t i = 0; i < len; ++i) {
-        ef[i] = xs[i] - a[i];
-        ef[len + i] = ys[i] - b[i];
-      }
-      Status st = peer_.Send(ByteSpan(reinterpret_cast<const uint8_t*>(ef), 16 * len));
+      const size_t len = block_len(j);
+      prepare(j * B, len, slot(j), msg(j));
+      Status st = peer.Send(
+          ByteSpan(reinterpret_cast<const uint8_t*>(msg(j)), 8 * msg_per * len));
       std::lock_guard<std::mutex> l(mu);
       if (!st.ok()) {
         send_status = st;
@@ -131,35 +123,23 @@ StatusOr<Shared> TwoPartyBackend::MulImpl(const Shared& x, const Shared& y, int 
     }
   });
 
-  Shared z{x.shape, std::vector<uint64_t>(n), {}};
   Status recv_status = [&]() -> Status {
     for (size_t j = 0; j < blocks; ++j) {
-      const size_t len = block_len(j), off = j * B;
-      CONSORT_ASSIGN_OR_RETURN(Bytes m, peer_.Recv());
-      if (m.size() != 16 * len) {
-        return absl::InvalidArgumentError("mpc mul: peer " + peer_.peer() + " sent " +
-                                          std::to_string(m.size()) + " bytes, expected " +
-                                          std::to_string(16 * len));
+      const size_t len = block_len(j);
+      CONSORT_ASSIGN_OR_RETURN(Bytes m, peer.Recv());
+      if (m.size() != 8 * msg_per * len) {
+        return absl::InvalidArgumentError(std::string("mpc ") + op + ": peer " + peer.peer() +
+                                          " sent " + std::to_string(m.size()) +
+                                          " bytes, expected " +
+                                          std::to_string(8 * msg_per * len));
       }
       {
         std::unique_lock<std::mutex> l(mu);
         cv.wait(l, [&] { return abort || produced > j; });
         if (abort) return OkStatus();  // the sender's status is reported
       }
-      uint64_t* s = slot(j);
-      const uint64_t *a = s, *b = s + B, *ef = s + 3 * B;
-      uint64_t* c = s + 2 * B;
-      CONSORT_RETURN_IF_ERROR(triples_->Correct({c, len}));
-      const uint64_t* theirs = reinterpret_cast<const uint64_t*>(m.data());
-      uint64_t* out = z.s0.data() + off;
-      for (size_t i = 0; i < len; ++i) {
-        const uint64_t e = ef[i] + theirs[i];
-        const uint64_t f = ef[len + i] + theirs[len + i];
-        out[i] = c[i] + e * b[i] + f * a[i] + (p0 ? e * f : 0);
-      }
-      if (trunc_bits >= 0) {
-        for (size_t i = 0; i < len; ++i) out[i] = TruncShare(out[i], trunc_bits, p0);
-      }
+      CONSORT_RETURN_IF_ERROR(finish(j * B, len, slot(j), msg(j),
+                                     reinterpret_cast<const uint64_t*>(m.data())));
       std::lock_guard<std::mutex> l(mu);
       ++consumed;
       cv.notify_all();
@@ -173,7 +153,82 @@ StatusOr<Shared> TwoPartyBackend::MulImpl(const Shared& x, const Shared& y, int 
   }
   sender.join();
   CONSORT_RETURN_IF_ERROR(recv_status);
-  CONSORT_RETURN_IF_ERROR(send_status);
+  return send_status;
+}
+}  // namespace
+
+StatusOr<Shared> TwoPartyBackend::MulImpl(const Shared& x, const Shared& y, int trunc_bits) {
+  CONSORT_RETURN_IF_ERROR(CheckSameShape(x, y, "mul"));
+  const size_t n = x.shape.numel();
+  if (n == 0) return Shared{x.shape, {}, {}};
+  CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::Elementwise(n)));
+  constexpr size_t B = kTripleBlock;
+  const bool p0 = party_ == 0;
+  Shared z{x.shape, std::vector<uint64_t>(n), {}};
+  // Slot: a, b, c; message [x - a | y - b].
+  auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* ef) {
+    uint64_t *a = s, *b = s + B, *c = s + 2 * B;
+    triples_->Expand({a, len}, {b, len}, p0 ? std::span<uint64_t>(c, len)
+                                            : std::span<uint64_t>());
+    const uint64_t* xs = x.s0.data() + off;
+    const uint64_t* ys = y.s0.data() + off;
+    for (size_t i = 0; i < len; ++i) {
+      ef[i] = xs[i] - a[i];
+      ef[len + i] = ys[i] - b[i];
+    }
+  };
+  auto finish = [&](size_t off, size_t len, uint64_t* s, const uint64_t* ef,
+                    const uint64_t* theirs) -> Status {
+    const uint64_t *a = s, *b = s + B;
+    uint64_t* c = s + 2 * B;
+    CONSORT_RETURN_IF_ERROR(triples_->Correct({c, len}));
+    uint64_t* out = z.s0.data() + off;
+    for (size_t i = 0; i < len; ++i) {
+      const uint64_t e = ef[i] + theirs[i];
+      const uint64_t f = ef[len + i] + theirs[len + i];
+      out[i] = c[i] + e * b[i] + f * a[i] + (p0 ? e * f : 0);
+    }
+    if (trunc_bits >= 0) {
+      for (size_t i = 0; i < len; ++i) out[i] = TruncShare(out[i], trunc_bits, p0);
+    }
+    return OkStatus();
+  };
+  CONSORT_RETURN_IF_ERROR(RunBlocked(peer_, scratch_, n, 2, 3, "mul", prepare, finish));
+  CountRounds(1);
+  return z;
+}
+
+StatusOr<Shared> TwoPartyBackend::TruncPair(const Shared& x, int d) {
+  const size_t n = x.shape.numel();
+  if (n == 0 || d == 0) return x;
+  CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::TruncPairs(n, d)));
+  constexpr size_t B = kTripleBlock;
+  const bool p0 = party_ == 0;
+  constexpr uint64_t kOffset = uint64_t{1} << 62;  // x' = x + 2^62 lies in [0, 2^63)
+  Shared z{x.shape, std::vector<uint64_t>(n), {}};
+  // Slot: [h | m] (len words each); message x_i (+ 2^62 at party 0) + r_i.
+  auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* masked) {
+    triples_->Expand({masked, len}, p0 ? std::span<uint64_t>(s, len) : std::span<uint64_t>(),
+                     p0 ? std::span<uint64_t>(s + len, len) : std::span<uint64_t>());
+    const uint64_t* xs = x.s0.data() + off;
+    const uint64_t add = p0 ? kOffset : 0;
+    for (size_t i = 0; i < len; ++i) masked[i] += xs[i] + add;
+  };
+  auto finish = [&](size_t off, size_t len, uint64_t* s, const uint64_t* masked,
+                    const uint64_t* theirs) -> Status {
+    CONSORT_RETURN_IF_ERROR(triples_->Correct({s, 2 * len}));  // party 1: [h1 | m1]
+    const uint64_t *h = s, *m = s + len;
+    uint64_t* out = z.s0.data() + off;
+    const uint64_t sub = p0 ? kOffset >> d : 0;
+    for (size_t i = 0; i < len; ++i) {
+      const uint64_t c = masked[i] + theirs[i];  // x' + r mod 2^64, opened
+      // wrap = msb(r) * (1 - msb(c)): linear in the shared msb(r) since c is public.
+      const uint64_t wrap_share = (c >> 63) ? 0 : m[i] << (64 - d);
+      out[i] = (p0 ? c >> d : 0) - h[i] + wrap_share - sub;
+    }
+    return OkStatus();
+  };
+  CONSORT_RETURN_IF_ERROR(RunBlocked(peer_, scratch_, n, 1, 2, "trunc", prepare, finish));
   CountRounds(1);
   return z;
 }
@@ -204,6 +259,13 @@ StatusOr<Shared> TwoPartyBackend::MatMul(const Shared& x, const Shared& y) {
 }
 
 StatusOr<Shared> TwoPartyBackend::Trunc(const Shared& a, int bits) {
+  if (trunc_mode_ == TruncMode::kDealerPair) {
+    if (bits < 0 || bits > kMaxTruncBits) {
+      return absl::InvalidArgumentError("mpc trunc: bad shift " + std::to_string(bits) +
+                                        " (0 to " + std::to_string(kMaxTruncBits) + ")");
+    }
+    return TruncPair(a, bits);
+  }
   if (bits < 0 || bits >= kRingBits) {
     return absl::InvalidArgumentError("mpc trunc: bad shift " + std::to_string(bits));
   }
@@ -239,7 +301,7 @@ StatusOr<RingTensor> TwoPartyBackend::RevealTo(const Shared& a, int receiver) {
   return out;
 }
 
-Cost TwoPartyBackend::Costs(Op op, Shape a, Shape b) {
+Cost TwoPartyBackend::Costs(Op op, Shape a, Shape b, TruncMode trunc) {
   const uint64_t n = a.numel();
   if (n == 0) return Cost{};
   switch (op) {
@@ -252,8 +314,11 @@ Cost TwoPartyBackend::Costs(Op op, Shape a, Shape b) {
       return Cost{1, 2 * 8 * n, 0};
     case Op::kRevealTo:
       return Cost{1, 8 * n, 0};
+    case Op::kTrunc:
+      if (trunc == TruncMode::kLocal) return Cost{};
+      return Cost{1, 2 * 8 * n, kTripleRequestBytes + 16 * n};
     default:
-      return Cost{};  // input, add, sub, neg, add/mul public, trunc: local
+      return Cost{};  // input, add, sub, neg, add/mul public: local
   }
 }
 

@@ -14,16 +14,29 @@
 //             so a party holds only a few blocks of triples at a time.
 //   MatMul    the same with matrix triples (A m x k, B k x n, C = AB): 1 round,
 //             8 (mk + kn) bytes per party; dealer: 26 + 8 mn bytes.
-//   Trunc     local, SecureML (Mohassel-Zhang, S&P 2017, Sec. 4.1, Thm. 1): party 0 takes
-//             x0 >> d, party 1 takes -((-x1) >> d) (logical shifts). If |x| < 2^l_x then,
-//             except with probability at most 2^(l_x + 1 - 64), the result is floor(x / 2^d)
-//             or floor(x / 2^d) + 1 (at most 1 ulp from the exact floor). A failure gives a
-//             wildly wrong value, so keep the pre-truncation product small: e.g. with f = 18
-//             a product |x y| < 2^8 has l_x = 44 and fails with probability <= 2^-19 per
-//             element. The rounding direction (floor or floor + 1) depends on the shares, so
-//             it is not an exact floor (the reference backend's floor may differ by 1 ulp),
-//             and truncated shares are not uniform (party 0's is below 2^(64 - d)); they are
-//             a local function of uniform shares and reveal nothing beyond the opened value.
+//   Trunc     default (TruncMode::kDealerPair): one round with a dealer truncation pair
+//             (r, r >> d, r >> 63) for uniform r in Z_2^64 (dealer.h); after the masked-
+//             opening truncation of Escudero, Ghosh, Keller, Rachuri, Scholl (CRYPTO 2020,
+//             Sec. 4), using the top bit of r for the wrap-around instead of a statistical
+//             gap. Party 0 adds 2^62, so x' = x + 2^62 lies in [0, 2^63); the parties open
+//             c = x' + r mod 2^64 (uniform: perfectly hides x'); since msb(x') = 0 the
+//             wrap is w = msb(r) (1 - msb(c)), linear in the shared msb(r); each party then
+//             takes [c >> d] - <r >> d> + <msb(r)> (1 - msb(c)) 2^(64-d) [- 2^(62-d)].
+//             Error bound, with certainty (no failure probability): if -2^62 <= x < 2^62
+//             (signed) and 1 <= d <= 62, the result is floor(x / 2^d) + b with b in {0, 1},
+//             b = [c mod 2^d < r mod 2^d], which is 1 with probability (x mod 2^d) / 2^d:
+//             unbiased stochastic rounding, never more than 1 ulp above the exact floor.
+//             Outside that range the result is undefined (ring overflow; the fixed-point
+//             range check on inputs keeps products of encoded values far inside it).
+//             1 round, 8 n bytes per party; dealer: 26-byte request + 16 n bytes to party 1.
+//             MulFxp = Mul then Trunc: 2 rounds.
+//             TruncMode::kLocal: SecureML (Mohassel-Zhang, S&P 2017, Sec. 4.1, Thm. 1),
+//             local: party 0 takes x0 >> d, party 1 takes -((-x1) >> d) (logical shifts). If
+//             |x| < 2^l_x then, except with probability at most 2^(l_x + 1 - 64), the result
+//             is floor(x / 2^d) or floor(x / 2^d) + 1; a failure gives a wildly wrong value
+//             (about 2^(64 - d) off), e.g. 3% of values at l_x = 60. Zero communication;
+//             fused into MulFxp (1 round). Truncated shares are a local function of uniform
+//             shares and reveal nothing beyond the opened value.
 //   Reveal    1 round, 8 n bytes per party.  RevealTo: 1 round, 8 n bytes from the other party.
 // CostOf() returns these figures; the tests check them against the links' counters.
 //
@@ -44,6 +57,11 @@ namespace consort::mpc {
 
 inline constexpr uint64_t kTwoPartySetupBytes = crypto::kPrgSeedBytes;
 inline constexpr uint64_t kTripleRequestBytes = 26;
+// Largest shift Trunc accepts in TruncMode::kDealerPair.
+inline constexpr int kMaxTruncBits = 62;
+
+// How Trunc (and the truncation in MulFxp / MatMulFxp) is done; see the header comment.
+enum class TruncMode { kDealerPair, kLocal };
 
 class TwoPartyBackend : public Backend {
  public:
@@ -58,6 +76,9 @@ class TwoPartyBackend : public Backend {
   Status Close();
 
   int party() const { return party_; }
+  // Both parties must use the same mode (it changes the protocol). Default kDealerPair.
+  void set_trunc_mode(TruncMode mode) { trunc_mode_ = mode; }
+  TruncMode trunc_mode() const { return trunc_mode_; }
   std::string name() const override { return "2pc-dealer"; }
   int num_parties() const override { return 2; }
   bool HoldsInputOf(int party) const override { return party == party_; }
@@ -67,12 +88,15 @@ class TwoPartyBackend : public Backend {
   StatusOr<Shared> Mul(const Shared& a, const Shared& b) override;
   StatusOr<Shared> MulFxp(const Shared& a, const Shared& b) override;
   StatusOr<Shared> MatMul(const Shared& a, const Shared& b) override;
+  // InvalidArgument unless 0 <= bits <= kMaxTruncBits (kDealerPair) or < 64 (kLocal).
   StatusOr<Shared> Trunc(const Shared& a, int bits) override;
   StatusOr<RingTensor> Reveal(const Shared& a) override;
   StatusOr<RingTensor> RevealTo(const Shared& a, int receiver) override;
-  Cost CostOf(Op op, Shape a, Shape b = {}) const override { return Costs(op, a, b); }
-  // The same figures without an instance (planning, benchmarks).
-  static Cost Costs(Op op, Shape a, Shape b = {});
+  Cost CostOf(Op op, Shape a, Shape b = {}) const override {
+    return Costs(op, a, b, trunc_mode_);
+  }
+  // The same figures without an instance (planning, benchmarks). kTrunc assumes a shift >= 1.
+  static Cost Costs(Op op, Shape a, Shape b = {}, TruncMode trunc = TruncMode::kDealerPair);
 
  private:
   TwoPartyBackend(int party, net::Link& peer, std::unique_ptr<TripleSource> triples,
@@ -80,12 +104,15 @@ class TwoPartyBackend : public Backend {
 
   // Beaver multiplication, pipelined by triple blocks; trunc_bits >= 0 fuses Trunc.
   StatusOr<Shared> MulImpl(const Shared& x, const Shared& y, int trunc_bits);
+  // Trunc with a dealer truncation pair (0 <= d <= kMaxTruncBits, checked by the caller).
+  StatusOr<Shared> TruncPair(const Shared& x, int d);
 
   int party_;
   net::Link& peer_;
   std::unique_ptr<TripleSource> triples_;
   crypto::Prg pair_prg_;  // shared with the peer: input masks
-  std::vector<uint64_t> scratch_;  // Mul's pipeline slots, reused across calls
+  std::vector<uint64_t> scratch_;  // pipeline slots (Mul, Trunc), reused across calls
+  TruncMode trunc_mode_ = TruncMode::kDealerPair;
 };
 
 }  // namespace consort::mpc

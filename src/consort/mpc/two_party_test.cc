@@ -72,10 +72,43 @@ TEST(TwoPartyCost, MatchesLinkCounters) {
   ExpectCostMatches(Op::kReveal, Shape::Vector(5000), Shape::Vector(1));
   ExpectCostMatches(Op::kRevealTo, Shape::Vector(5000), Shape::Vector(1));
   ExpectCostMatches(Op::kTrunc, Shape::Vector(100), Shape::Vector(1));
+  ExpectCostMatches(Op::kTrunc, Shape::Vector(2 * kTripleBlock + 3), Shape::Vector(1));
   ExpectCostMatches(Op::kAdd, Shape::Vector(100), Shape::Vector(100));
   ExpectCostMatches(Op::kInput, Shape::Vector(100), Shape::Vector(100));
   EXPECT_EQ(TwoPartyBackend::Costs(Op::kMul, Shape::Vector(1000), Shape::Vector(1000)),
             (Cost{1, 32 * 1000, 26 + 8000}));
+  EXPECT_EQ(TwoPartyBackend::Costs(Op::kTrunc, Shape::Vector(1000)),
+            (Cost{1, 16 * 1000, 26 + 16000}));
+  EXPECT_EQ(TwoPartyBackend::Costs(Op::kTrunc, Shape::Vector(1000), {}, TruncMode::kLocal),
+            Cost{});
+}
+
+// The local (SecureML) truncation costs nothing on the links, and MulFxp fuses it (1 round).
+TEST(TwoPartyCost, LocalTruncAndMulFxpMatchLinkCounters) {
+  for (TruncMode mode : {TruncMode::kLocal, TruncMode::kDealerPair}) {
+    const size_t n = kTripleBlock + 9;
+    auto x = RandomRing(n, 1);
+    Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+      dynamic_cast<TwoPartyBackend&>(be).set_trunc_mode(mode);
+      CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(n), InputOf(be, 0, x)));
+      CONSORT_RETURN_IF_ERROR(be.MulFxp(a, a).status());
+      CONSORT_RETURN_IF_ERROR(be.Trunc(a, 18).status());
+      return std::vector<uint64_t>{};
+    };
+    RunResult r = testing::Run(Mode::kTwoPartyLinkDealer, prog);
+    for (auto& o : r.outputs) ASSERT_TRUE(o.ok()) << o.status();
+    const Shape s = Shape::Vector(n);
+    Cost want = TwoPartyBackend::Costs(Op::kMul, s, s);
+    Cost t = TwoPartyBackend::Costs(Op::kTrunc, s, {}, mode);
+    // MulFxp (mul, then trunc in kDealerPair) and one more Trunc.
+    const uint64_t truncs = mode == TruncMode::kLocal ? 0 : 2;
+    want.rounds += truncs * t.rounds;
+    want.peer_bytes += truncs * t.peer_bytes;
+    want.dealer_bytes += truncs * t.dealer_bytes;
+    EXPECT_EQ(r.rounds, want.rounds);
+    EXPECT_EQ(r.peer_bytes, want.peer_bytes);
+    EXPECT_EQ(r.dealer_bytes, want.dealer_bytes);
+  }
 }
 
 // SecureML truncation: for |z| < 2^lx the result is floor(z / 2^f) or +1, except with
@@ -86,7 +119,8 @@ struct TruncStats {
   size_t n = 0;
 };
 
-TruncStats MeasureTrunc(int lx, size_t n, uint64_t seed) {
+TruncStats MeasureTrunc(int lx, size_t n, uint64_t seed, TruncMode mode = TruncMode::kLocal,
+                        std::vector<uint64_t> extra = {}) {
   std::mt19937_64 rng(seed);
   std::vector<uint64_t> z(n);
   const uint64_t mask = (uint64_t{1} << lx) - 1;
@@ -94,7 +128,9 @@ TruncStats MeasureTrunc(int lx, size_t n, uint64_t seed) {
     v = rng() & mask;  // |z| < 2^lx, both signs
     if (rng() & 1) v = 0 - v;
   }
+  std::copy(extra.begin(), extra.end(), z.begin());
   Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    dynamic_cast<TwoPartyBackend&>(be).set_trunc_mode(mode);
     CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(n), InputOf(be, 0, z)));
     CONSORT_ASSIGN_OR_RETURN(Shared t, be.Trunc(a, 18));
     CONSORT_ASSIGN_OR_RETURN(RingTensor out, be.Reveal(t));
@@ -128,6 +164,75 @@ TEST(TwoPartyTrunc, ErrorBoundHoldsEmpirically) {
               rate, std::ldexp(1.0, 60 + 1 - 64), small.failures);
   EXPECT_GT(big.failures, 0u);  // the test can see failures when they are likely
   EXPECT_LE(rate, std::ldexp(1.0, 60 + 1 - 64));
+}
+
+// Dealer-pair truncation: floor or floor + 1 with certainty for -2^62 <= z < 2^62, at the
+// magnitude where the local truncation fails on ~3% of values, and at the exact limits.
+TEST(TwoPartyTrunc, DealerPairNeverFails) {
+  const uint64_t lim = uint64_t{1} << 62;
+  std::vector<uint64_t> edges = {0, 1, 0 - uint64_t{1}, lim - 1, 0 - lim, 0 - lim + 1,
+                                 lim - (1 << 18), (1 << 18) - 1, uint64_t{1} << 18,
+                                 0 - (uint64_t{1} << 18), 0 - (uint64_t{1} << 18) - 1};
+  // lx = 62 covers the whole accepted range [-2^62, 2^62).
+  TruncStats full = MeasureTrunc(62, 1'000'000, 5, TruncMode::kDealerPair, edges);
+  EXPECT_EQ(full.failures, 0u);
+  EXPECT_GT(full.off_by_one, 0u);
+  TruncStats at60 = MeasureTrunc(60, 1'000'000, 4, TruncMode::kDealerPair);
+  EXPECT_EQ(at60.failures, 0u);
+  // The same magnitude with the local truncation: failures are frequent.
+  TruncStats local60 = MeasureTrunc(60, 1'000'000, 4, TruncMode::kLocal);
+  std::printf("trunc 1e6 values: dealer pair lx=62: %zu failures, lx=60: %zu; local lx=60: "
+              "%zu\n", full.failures, at60.failures, local60.failures);
+  EXPECT_GT(local60.failures, 10'000u);
+}
+
+// The +1 is stochastic rounding: P(+1) = (z mod 2^d) / 2^d, so the mean error is zero.
+TEST(TwoPartyTrunc, DealerPairRoundingIsUnbiased) {
+  const size_t n = 200'000;
+  const int d = 18;
+  std::mt19937_64 rng(9);
+  std::vector<uint64_t> z(n);
+  for (auto& v : z) v = (rng() & ((uint64_t{1} << 50) - 1)) - (uint64_t{1} << 49);
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(1, Shape::Vector(n), InputOf(be, 1, z)));
+    CONSORT_ASSIGN_OR_RETURN(Shared t, be.Trunc(a, d));
+    CONSORT_ASSIGN_OR_RETURN(RingTensor out, be.Reveal(t));
+    return out.data;
+  };
+  RunResult r = testing::Run(Mode::kTwoPartyLinkDealer, prog);
+  ASSERT_TRUE(r.outputs[0].ok()) << r.outputs[0].status();
+  double ups = 0, expected = 0, var = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t diff = static_cast<int64_t>((*r.outputs[0])[i] - ArithmeticShiftRight(z[i], d));
+    ASSERT_TRUE(diff == 0 || diff == 1) << i;
+    const double p = std::ldexp(static_cast<double>(z[i] & ((1 << d) - 1)), -d);
+    ups += diff;
+    expected += p;
+    var += p * (1 - p);
+  }
+  EXPECT_NEAR(ups, expected, 6 * std::sqrt(var));
+}
+
+TEST(TwoPartyTrunc, DealerPairRejectsBadShifts) {
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    std::vector<uint64_t> x = {5};
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(1), InputOf(be, 0, x)));
+    for (int bits : {-1, 63, 64}) {
+      if (be.Trunc(a, bits).status().code() != absl::StatusCode::kInvalidArgument) {
+        return absl::InternalError("shift " + std::to_string(bits) + " accepted");
+      }
+    }
+    CONSORT_ASSIGN_OR_RETURN(Shared t0, be.Trunc(a, 0));  // identity, no traffic
+    CONSORT_ASSIGN_OR_RETURN(Shared t, be.Trunc(a, 62));
+    CONSORT_ASSIGN_OR_RETURN(Shared both, be.Add(t0, t));
+    CONSORT_ASSIGN_OR_RETURN(RingTensor out, be.Reveal(both));
+    return out.data;
+  };
+  RunResult r = testing::Run(Mode::kTwoPartyLinkDealer, prog);
+  ASSERT_TRUE(r.outputs[0].ok()) << r.outputs[0].status();
+  // 5 + (floor(5 / 2^62) + b) = 5 or 6.
+  EXPECT_TRUE((*r.outputs[0])[0] == 5 || (*r.outputs[0])[0] == 6);
+  EXPECT_EQ(r.rounds, 2u);
 }
 
 // Bit balance (every bit position) and chi-square on the low and high bytes. Returns false
@@ -238,6 +343,11 @@ TEST(TwoPartyDealer, DealerRejectsMalformedRequests) {
       {Request(2, uint64_t{1} << 33, uint64_t{1} << 33, 1), "overflowing matmul"},
       {Request(2, 1 << 13, 1 << 13, 1), "matmul A over the matrix limit"},
       {Request(2, 1 << 12, 1 << 12, 1 << 13), "matmul over the work limit"},
+      {Request(3, 5, 0, 0), "truncation by 0 bits"},
+      {Request(3, 5, 63, 0), "truncation by 63 bits"},
+      {Request(3, 5, 18, 1), "truncation with n"},
+      {Request(3, 0, 18, 0), "zero truncation pairs"},
+      {Request(3, uint64_t{1} << 40, 18, 0), "too many truncation pairs"},
   };
   for (auto& c : cases) {
     auto [d0, p0] = net::CreateInMemoryLinkPair("dealer", "p0");
@@ -263,6 +373,16 @@ TEST(TwoPartyDealer, DealerRejectsMalformedRequests) {
   EXPECT_TRUE(RunDealer(dealer, *d0, *d1).ok());
   ASSERT_TRUE(p1->Recv().ok());  // seed
   EXPECT_EQ(p1->Recv()->size(), 8u * 15);
+  // Truncation pairs: [h1 | m1] per block of 2^16 pairs.
+  auto [e0, q0] = net::CreateInMemoryLinkPair("dealer", "p0");
+  auto [e1, q1] = net::CreateInMemoryLinkPair("dealer", "p1");
+  ASSERT_TRUE(q1->Send(Request(3, kTripleBlock + 3, 18, 0)).ok());
+  ASSERT_TRUE(q1->Send(Bytes{3}).ok());
+  Dealer dealer2;
+  EXPECT_TRUE(RunDealer(dealer2, *e0, *e1).ok());
+  ASSERT_TRUE(q1->Recv().ok());  // seed
+  EXPECT_EQ(q1->Recv()->size(), 16u * kTripleBlock);
+  EXPECT_EQ(q1->Recv()->size(), 16u * 3);
 }
 
 TEST(TwoPartyDealer, ShortCorrectionIsInvalidArgument) {
