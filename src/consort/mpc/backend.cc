@@ -17,6 +17,11 @@ const char* OpName(Op op) {
     case Op::kTrunc: return "trunc";
     case Op::kReveal: return "reveal";
     case Op::kRevealTo: return "reveal_to";
+    case Op::kLessThanZero: return "less_than_zero";
+    case Op::kLessThan: return "less_than";
+    case Op::kEqualZero: return "equal_zero";
+    case Op::kEqual: return "equal";
+    case Op::kSelect: return "select";
   }
   return "?";
 }
@@ -112,6 +117,23 @@ StatusOr<Shared> Backend::MulPublic(const Shared& a, const RingTensor& c) {
 StatusOr<Shared> Backend::MulFxp(const Shared& a, const Shared& b) {
   CONSORT_ASSIGN_OR_RETURN(Shared z, Mul(a, b));
   return Trunc(z, fxp_.frac_bits());
+}
+
+StatusOr<Shared> Backend::LessThan(const Shared& a, const Shared& b) {
+  CONSORT_ASSIGN_OR_RETURN(Shared d, Sub(a, b));
+  return LessThanZero(d);
+}
+
+StatusOr<Shared> Backend::Equal(const Shared& a, const Shared& b) {
+  CONSORT_ASSIGN_OR_RETURN(Shared d, Sub(a, b));
+  return EqualZero(d);
+}
+
+StatusOr<Shared> Backend::Select(const Shared& cond, const Shared& a, const Shared& b) {
+  CONSORT_RETURN_IF_ERROR(CheckSameShape(cond, a, "select"));
+  CONSORT_ASSIGN_OR_RETURN(Shared d, Sub(a, b));
+  CONSORT_ASSIGN_OR_RETURN(Shared t, Mul(cond, d));
+  return Add(b, t);
 }
 
 StatusOr<Shared> Backend::MatMulFxp(const Shared& a, const Shared& b) {

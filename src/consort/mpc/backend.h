@@ -33,7 +33,7 @@ struct Shared {
 };
 
 enum class Op { kInput, kAdd, kSub, kNeg, kAddPublic, kMulPublic, kMul, kMatMul, kTrunc,
-                kReveal, kRevealTo };
+                kReveal, kRevealTo, kLessThanZero, kLessThan, kEqualZero, kEqual, kSelect };
 const char* OpName(Op op);
 
 // Cost of one call. Bytes are payload bytes summed over all parties (as counted by
@@ -82,6 +82,22 @@ class Backend {
   // Mul/MatMul followed by Trunc(f) (a backend may fuse them; the result is the same).
   virtual StatusOr<Shared> MulFxp(const Shared& a, const Shared& b);
   StatusOr<Shared> MatMulFxp(const Shared& a, const Shared& b);
+
+  // Comparisons, elementwise. Results are shared ring integers 0 or 1 (NOT fixed-point
+  // encoded), ready for Select or Mul; they stay secret until revealed. Exact (no error, no
+  // failure probability) on every backend. Leaks: nothing (the result stays shared).
+  // 1 where a < 0 as a signed 64-bit value (the top bit of the ring element), else 0.
+  virtual StatusOr<Shared> LessThanZero(const Shared& a) = 0;
+  // 1 where a == 0, else 0.
+  virtual StatusOr<Shared> EqualZero(const Shared& a) = 0;
+  // 1 where a < b: LessThanZero(a - b), exact whenever a - b does not wrap, i.e. for
+  // -2^62 <= a, b < 2^62 (always true for fixed-point inputs). Costs as LessThanZero.
+  StatusOr<Shared> LessThan(const Shared& a, const Shared& b);
+  // 1 where a == b (any ring elements): EqualZero(a - b).
+  StatusOr<Shared> Equal(const Shared& a, const Shared& b);
+  // cond ? a : b elementwise, for cond in {0, 1} (as the comparisons return) and any a, b:
+  // b + Mul(cond, a - b). Costs one Mul. InvalidArgument if the shapes differ.
+  StatusOr<Shared> Select(const Shared& cond, const Shared& a, const Shared& b);
 
   // Leaks: the value of `a` to every party.
   virtual StatusOr<RingTensor> Reveal(const Shared& a) = 0;

@@ -32,6 +32,9 @@ Status ValidateTripleShape(const TripleShape& s) {
   };
   switch (s.kind) {
     case TripleKind::kElementwise:
+    case TripleKind::kBinary:
+    case TripleKind::kMaskBits:
+    case TripleKind::kDaBit:
       if (s.k != 0 || s.n != 0) return Bad("elementwise request with k or n set");
       if (s.m == 0 || s.m > kMaxElementwiseTriples) {
         return Bad("elementwise batch of " + std::to_string(s.m) + " triples (1 to " +
@@ -82,6 +85,34 @@ void Dealer::NextCorrection(std::span<uint64_t> c1) {
       const uint64_t r = a0_[i] + a1_[i];
       h[i] = (r >> d) - h[i];
       msb[i] = (r >> 63) - msb[i];
+    }
+    return;
+  }
+  if (shape_.kind == TripleKind::kBinary || shape_.kind == TripleKind::kMaskBits ||
+      shape_.kind == TripleKind::kDaBit) {
+    CONSORT_CHECK(c1.size() <= kTripleBlock);
+    const size_t len = c1.size();
+    // The parties' order (dealer.h): party 0's words, then party 1's.
+    a0_.resize(len);
+    a1_.resize(len);
+    if (shape_.kind == TripleKind::kBinary) {
+      b0_.resize(len);
+      b1_.resize(len);
+      prg0_.Fill(a0_);
+      prg0_.Fill(b0_);
+      prg0_.Fill(c1);  // c0
+      prg1_.Fill(a1_);
+      prg1_.Fill(b1_);
+      for (size_t i = 0; i < len; ++i) c1[i] ^= (a0_[i] ^ a1_[i]) & (b0_[i] ^ b1_[i]);
+    } else {
+      prg0_.Fill(a0_);  // r0 / u0
+      prg0_.Fill(c1);   // q0 / s0
+      prg1_.Fill(a1_);  // r1 / u1
+      if (shape_.kind == TripleKind::kMaskBits) {
+        for (size_t i = 0; i < len; ++i) c1[i] ^= a0_[i] + a1_[i];
+      } else {
+        for (size_t i = 0; i < len; ++i) c1[i] = ((a0_[i] ^ a1_[i]) & 1) - c1[i];
+      }
     }
     return;
   }

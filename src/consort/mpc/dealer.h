@@ -10,10 +10,17 @@
 //   trunc:   a truncation pair for shift d (two_party.h, Trunc): party 0 expands r0, h0, m0;
 //            party 1 expands r1 and receives [h1 | m1] with, for r = r0 + r1,
 //            h0 + h1 = r >> d (logical) and m0 + m1 = r >> 63 (the top bit of r).
+//   binary:  AND triples on 64-bit words, XOR-shared: party 0 expands a0, b0, c0; party 1
+//            expands a1, b1 and receives c1 = ((a0 ^ a1) & (b0 ^ b1)) ^ c0.
+//   maskbits: party 0 expands r0, q0; party 1 expands r1 and receives q1 = (r0 + r1) ^ q0:
+//            r = r0 + r1 additively and XOR-shared bitwise (comparisons, two_party.h).
+//   dabit:   a random bit s, XOR-shared and additively shared: party 0 expands u0, s0; party 1
+//            expands u1 and receives s1 = ((u0 ^ u1) & 1) - s0.
 //   Messages (party 1 <-> dealer):
 //     dealer -> party i   kSeed:    u8 type=1, u8 party, 32-byte seed           (34 bytes)
 //     party 1 -> dealer   kRequest: u8 type=2, u8 kind, u64 m, u64 k, u64 n   (26 bytes, LE)
-//                         (trunc pairs: kind 3, m = count, k = d in [1, 62], n = 0)
+//                         (trunc pairs: kind 3, m = count, k = d in [1, 62], n = 0;
+//                         binary triples / maskbits / dabits: kind 4 / 5 / 6, m = count)
 //     dealer -> party 1   c1 as little-endian u64 words: one message per block of 2^16
 //                         elementwise triples (2 words per pair for trunc pairs: [h1 | m1]);
 //                         a matmul's c1 in messages of at most 2^20 words
@@ -41,12 +48,18 @@
 
 namespace consort::mpc {
 
-enum class TripleKind : uint8_t { kElementwise = 1, kMatMul = 2, kTruncPair = 3 };
+enum class TripleKind : uint8_t {
+  kElementwise = 1, kMatMul = 2, kTruncPair = 3, kBinary = 4, kMaskBits = 5, kDaBit = 6
+};
 
 // Elementwise: m triples (k = n = 0). MatMul: A is m x k, B is k x n, C is m x n.
 // TruncPair: m pairs (r, r >> k, r >> 63) for a shift of k bits (1 <= k <= 62, n = 0); Expand
 // fills a = r_i, b = h_i, c = m_i at party 0 and only a at party 1, whose Correct() gets
 // [h_1 | m_1] (2 words per pair).
+// Binary: m word triples; Expand(a, b, c) as for elementwise, Correct() gets c1.
+// MaskBits: m masks; Expand fills a = r_i, b = q_i (party 0) / a = r_1 (party 1, b and c
+// empty); Correct() gets q1. DaBit: m bits; Expand fills a = u_i, b = s_i (party 0) / a = u_1;
+// Correct() gets s1. All kinds but MatMul have k = n = 0 except TruncPair (k = shift).
 struct TripleShape {
   TripleKind kind = TripleKind::kElementwise;
   uint64_t m = 0, k = 0, n = 0;
@@ -58,6 +71,7 @@ struct TripleShape {
   static TripleShape TruncPairs(uint64_t count, int bits) {
     return {TripleKind::kTruncPair, count, static_cast<uint64_t>(bits), 0};
   }
+  static TripleShape Of(TripleKind kind, uint64_t count) { return {kind, count, 0, 0}; }
   bool streamed() const { return kind != TripleKind::kMatMul; }
   uint64_t a_words() const { return kind == TripleKind::kMatMul ? m * k : m; }
   uint64_t b_words() const { return kind == TripleKind::kMatMul ? k * n : m; }

@@ -229,6 +229,96 @@ TEST_P(MpcTest, ShapeAndInputErrorsAreInvalidArgument) {
   for (auto& o : got.outputs) EXPECT_EQ(*o, want);
 }
 
+// Comparisons and Select on random data (more than one block of 2^16), equal and adjacent
+// values, zero, the fixed-point range limits, the edges of LessThan's domain [-2^62, 2^62)
+// and, for the comparisons with zero, every ring element (INT64_MIN, INT64_MAX, ...).
+TEST_P(MpcTest, ComparisonsMatchPlaintextExactly) {
+  const size_t n = (1 << 16) + 4000;
+  const int64_t lim = (int64_t{1} << 44) - 1;  // largest encoded fixed-point magnitude
+  const int64_t e62 = int64_t{1} << 62;
+  std::mt19937_64 rng(21);
+  std::uniform_int_distribution<int64_t> fx(-lim, lim);
+  std::vector<uint64_t> a(n), b(n), c(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t v = fx(rng);
+    const int64_t w[] = {v, v + 1, v - 1, 0, fx(rng), fx(rng)};
+    a[i] = static_cast<uint64_t>(v);
+    b[i] = static_cast<uint64_t>(w[i % 6]);
+    c[i] = i % 2 ? rng() : a[i];
+  }
+  const std::vector<std::pair<int64_t, int64_t>> pairs = {
+      {0, 0}, {0, 1}, {1, 0}, {-1, 0}, {0, -1}, {lim, -lim}, {-lim, lim}, {lim, lim},
+      {-lim, -lim}, {e62 - 1, -e62}, {-e62, e62 - 1}, {-e62, -e62}, {e62 - 1, e62 - 1}};
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    a[i] = static_cast<uint64_t>(pairs[i].first);
+    b[i] = static_cast<uint64_t>(pairs[i].second);
+  }
+  const uint64_t ring_edges[] = {0, 1, ~uint64_t{0}, uint64_t{1} << 63, (uint64_t{1} << 63) - 1,
+                                 (uint64_t{1} << 63) + 1, uint64_t{1} << 62, 0 - (uint64_t{1} << 62)};
+  std::copy(std::begin(ring_edges), std::end(ring_edges), c.begin() + 100);
+
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    const Shape s = Shape::Vector(n);
+    CONSORT_ASSIGN_OR_RETURN(Shared x, be.Input(0, s, InputOf(be, 0, a)));
+    CONSORT_ASSIGN_OR_RETURN(Shared y, be.Input(1, s, InputOf(be, 1, b)));
+    CONSORT_ASSIGN_OR_RETURN(Shared z, be.Input(0, s, InputOf(be, 0, c)));
+    std::vector<Shared> outs(5);
+    CONSORT_ASSIGN_OR_RETURN(outs[0], be.LessThanZero(z));
+    CONSORT_ASSIGN_OR_RETURN(outs[1], be.EqualZero(z));
+    CONSORT_ASSIGN_OR_RETURN(outs[2], be.LessThan(x, y));
+    CONSORT_ASSIGN_OR_RETURN(outs[3], be.Equal(x, y));
+    CONSORT_ASSIGN_OR_RETURN(outs[4], be.Select(outs[2], x, y));  // min(x, y)
+    std::vector<uint64_t> all;
+    for (auto& o : outs) {
+      CONSORT_ASSIGN_OR_RETURN(RingTensor r, be.Reveal(o));
+      all.insert(all.end(), r.data.begin(), r.data.end());
+    }
+    return all;
+  };
+  auto [got, want] = RunBoth(prog);
+  ASSERT_EQ(want.size(), 5 * n);
+  // The reference itself against direct computation.
+  size_t lt = 0, eq = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t ai = static_cast<int64_t>(a[i]), bi = static_cast<int64_t>(b[i]);
+    ASSERT_EQ(want[i], static_cast<int64_t>(c[i]) < 0 ? 1u : 0u) << i;
+    ASSERT_EQ(want[n + i], c[i] == 0 ? 1u : 0u) << i;
+    ASSERT_EQ(want[2 * n + i], ai < bi ? 1u : 0u) << i;
+    ASSERT_EQ(want[3 * n + i], ai == bi ? 1u : 0u) << i;
+    ASSERT_EQ(want[4 * n + i], static_cast<uint64_t>(std::min(ai, bi))) << i;
+    lt += ai < bi;
+    eq += ai == bi;
+  }
+  EXPECT_GT(lt, n / 4);  // the data exercises both outcomes
+  EXPECT_GT(eq, n / 8);
+  for (auto& o : got.outputs) {
+    ASSERT_EQ(o->size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ((*o)[i], want[i]) << i;
+  }
+}
+
+TEST_P(MpcTest, ComparisonsOnFixedPointAndShapeErrors) {
+  const std::vector<double> x = {-2.5, 0, 3.25, -0.0001, 7}, y = {-2.5, 0.5, 3, 0, -7};
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    const Shape s = Shape::Vector(x.size());
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.InputFixed(0, s, InputOf(be, 0, x)));
+    CONSORT_ASSIGN_OR_RETURN(Shared b, be.InputFixed(1, s, InputOf(be, 1, y)));
+    CONSORT_ASSIGN_OR_RETURN(Shared one, be.Input(0, Shape::Vector(1), InputOf(be, 0, std::vector<uint64_t>{1})));
+    if (be.LessThan(a, one).status().code() != absl::StatusCode::kInvalidArgument ||
+        be.Select(one, a, b).status().code() != absl::StatusCode::kInvalidArgument) {
+      return absl::InternalError("shape mismatch accepted");
+    }
+    CONSORT_ASSIGN_OR_RETURN(Shared lt, be.LessThan(a, b));
+    CONSORT_ASSIGN_OR_RETURN(Shared eq, be.Equal(a, b));
+    CONSORT_ASSIGN_OR_RETURN(Shared both, be.Add(lt, eq));  // a <= b
+    CONSORT_ASSIGN_OR_RETURN(RingTensor r, be.Reveal(both));
+    return r.data;
+  };
+  auto [got, want] = RunBoth(prog);
+  EXPECT_EQ(want, (std::vector<uint64_t>{1, 1, 0, 1, 0}));
+  for (auto& o : got.outputs) EXPECT_EQ(*o, want);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, MpcTest,
                          ::testing::Values(Mode::kPlaintext, Mode::kTwoPartyInProcessDealer,
                                            Mode::kTwoPartyLinkDealer),

@@ -45,6 +45,18 @@ StatusOr<Shared> PlaintextBackend::Trunc(const Shared& a, int bits) {
   return out;
 }
 
+StatusOr<Shared> PlaintextBackend::LessThanZero(const Shared& a) {
+  Shared out = a;
+  for (auto& v : out.s0) v >>= 63;
+  return out;
+}
+
+StatusOr<Shared> PlaintextBackend::EqualZero(const Shared& a) {
+  Shared out = a;
+  for (auto& v : out.s0) v = v == 0 ? 1 : 0;
+  return out;
+}
+
 StatusOr<RingTensor> PlaintextBackend::Reveal(const Shared& a) {
   return RingTensor{a.shape, a.s0};
 }

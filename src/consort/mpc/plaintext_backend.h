@@ -26,6 +26,8 @@ class PlaintextBackend : public Backend {
   StatusOr<Shared> Mul(const Shared& a, const Shared& b) override;
   StatusOr<Shared> MatMul(const Shared& a, const Shared& b) override;
   StatusOr<Shared> Trunc(const Shared& a, int bits) override;
+  StatusOr<Shared> LessThanZero(const Shared& a) override;
+  StatusOr<Shared> EqualZero(const Shared& a) override;
   StatusOr<RingTensor> Reveal(const Shared& a) override;
   StatusOr<RingTensor> RevealTo(const Shared& a, int receiver) override;
   Cost CostOf(Op op, Shape a, Shape b = {}) const override { return Cost{}; }

@@ -233,6 +233,156 @@ StatusOr<Shared> TwoPartyBackend::TruncPair(const Shared& x, int d) {
   return z;
 }
 
+Status TwoPartyBackend::OpenMasked(const Shared& x, std::vector<uint64_t>& c,
+                                   std::vector<uint64_t>& q) {
+  const size_t n = x.shape.numel();
+  c.resize(n);
+  q.resize(n);
+  CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::Of(TripleKind::kMaskBits, n)));
+  const bool p0 = party_ == 0;
+  // Slot: q_i; message x_i + r_i.
+  auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* masked) {
+    triples_->Expand({masked, len}, p0 ? std::span<uint64_t>(s, len) : std::span<uint64_t>(),
+                     {});
+    const uint64_t* xs = x.s0.data() + off;
+    for (size_t i = 0; i < len; ++i) masked[i] += xs[i];
+  };
+  auto finish = [&](size_t off, size_t len, uint64_t* s, const uint64_t* masked,
+                    const uint64_t* theirs) -> Status {
+    CONSORT_RETURN_IF_ERROR(triples_->Correct({s, len}));  // party 1: q1
+    for (size_t i = 0; i < len; ++i) {
+      c[off + i] = masked[i] + theirs[i];
+      q[off + i] = s[i];
+    }
+    return OkStatus();
+  };
+  CONSORT_RETURN_IF_ERROR(RunBlocked(peer_, scratch_, n, 1, 1, "compare", prepare, finish));
+  CountRounds(1);
+  return OkStatus();
+}
+
+StatusOr<std::vector<uint64_t>> TwoPartyBackend::AndWords(std::span<const uint64_t> x,
+                                                          std::span<const uint64_t> y) {
+  CONSORT_CHECK(x.size() == y.size());
+  const size_t n = x.size();
+  std::vector<uint64_t> z(n);
+  CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::Of(TripleKind::kBinary, n)));
+  constexpr size_t B = kTripleBlock;
+  const bool p0 = party_ == 0;
+  // Slot: a, b, c; message [x ^ a | y ^ b].
+  auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* de) {
+    uint64_t *a = s, *b = s + B, *c = s + 2 * B;
+    triples_->Expand({a, len}, {b, len}, p0 ? std::span<uint64_t>(c, len)
+                                            : std::span<uint64_t>());
+    for (size_t i = 0; i < len; ++i) {
+      de[i] = x[off + i] ^ a[i];
+      de[len + i] = y[off + i] ^ b[i];
+    }
+  };
+  auto finish = [&](size_t off, size_t len, uint64_t* s, const uint64_t* de,
+                    const uint64_t* theirs) -> Status {
+    const uint64_t *a = s, *b = s + B;
+    uint64_t* c = s + 2 * B;
+    CONSORT_RETURN_IF_ERROR(triples_->Correct({c, len}));
+    for (size_t i = 0; i < len; ++i) {
+      const uint64_t d = de[i] ^ theirs[i];
+      const uint64_t e = de[len + i] ^ theirs[len + i];
+      z[off + i] = c[i] ^ (d & b[i]) ^ (e & a[i]) ^ (p0 ? d & e : 0);
+    }
+    return OkStatus();
+  };
+  CONSORT_RETURN_IF_ERROR(RunBlocked(peer_, scratch_, n, 2, 3, "and", prepare, finish));
+  CountRounds(1);
+  return z;
+}
+
+StatusOr<Shared> TwoPartyBackend::BitToArith(Shape shape, std::span<const uint64_t> bits) {
+  const size_t n = bits.size();
+  Shared out{shape, std::vector<uint64_t>(n), {}};
+  CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::Of(TripleKind::kDaBit, n)));
+  const bool p0 = party_ == 0;
+  // Slot: s_i (additive share of the daBit); message (b ^ u) & 1, u the XOR share of it.
+  auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* t) {
+    triples_->Expand({t, len}, p0 ? std::span<uint64_t>(s, len) : std::span<uint64_t>(), {});
+    for (size_t i = 0; i < len; ++i) t[i] = (t[i] ^ bits[off + i]) & 1;
+  };
+  auto finish = [&](size_t off, size_t len, uint64_t* s, const uint64_t* t,
+                    const uint64_t* theirs) -> Status {
+    CONSORT_RETURN_IF_ERROR(triples_->Correct({s, len}));  // party 1: s1
+    for (size_t i = 0; i < len; ++i) {
+      if (theirs[i] > 1) {
+        return absl::InvalidArgumentError("mpc compare: peer " + peer_.peer() +
+                                          " sent a bit that is not 0 or 1");
+      }
+      // b = t ^ s = t + s - 2 t s: t = 0 -> [s]; t = 1 -> 1 - [s].
+      const bool t_open = (t[i] ^ theirs[i]) != 0;
+      out.s0[off + i] = t_open ? (p0 ? 1 : 0) - s[i] : s[i];
+    }
+    return OkStatus();
+  };
+  CONSORT_RETURN_IF_ERROR(RunBlocked(peer_, scratch_, n, 1, 1, "compare", prepare, finish));
+  CountRounds(1);
+  return out;
+}
+
+StatusOr<Shared> TwoPartyBackend::LessThanZero(const Shared& x) {
+  const size_t n = x.shape.numel();
+  if (n == 0) return Shared{x.shape, {}, {}};
+  std::vector<uint64_t> c, q;
+  CONSORT_RETURN_IF_ERROR(OpenMasked(x, c, q));
+  const bool p0 = party_ == 0;
+  constexpr uint64_t kLow = ~uint64_t{0} >> 1;  // the 63 low bits
+  constexpr uint64_t kTop = ~kLow;
+  // borrow = [c_low < r_low] = [r_low > c_low]: per bit g = r & ~c (r bigger here), p =
+  // ~(r ^ c) (equal here); bit 63 is made neutral (g = 0, p = 1).
+  std::vector<uint64_t> g(n), p(n);
+  for (size_t i = 0; i < n; ++i) {
+    g[i] = q[i] & ~c[i] & kLow;
+    p[i] = p0 ? ((q[i] ^ ~c[i]) & kLow) | kTop : q[i] & kLow;
+  }
+  std::vector<uint64_t> lhs(2 * n), rhs(2 * n);
+  for (int s = 1; s < 64; s <<= 1) {
+    const bool last = s == 32;  // only G is needed after the last level
+    const size_t m = last ? n : 2 * n;
+    lhs.resize(m);
+    rhs.resize(m);
+    for (size_t i = 0; i < n; ++i) {
+      lhs[i] = p[i] >> s;
+      rhs[i] = g[i];
+      if (!last) {
+        lhs[n + i] = p[i] >> s;
+        rhs[n + i] = p[i];
+      }
+    }
+    CONSORT_ASSIGN_OR_RETURN(std::vector<uint64_t> z, AndWords(lhs, rhs));
+    for (size_t i = 0; i < n; ++i) {
+      g[i] = (g[i] >> s) ^ z[i];
+      if (!last) p[i] = z[n + i];
+    }
+  }
+  // msb(x) = msb(c) ^ msb(r) ^ borrow (bit 0 of g), XOR-shared.
+  for (size_t i = 0; i < n; ++i) {
+    g[i] = ((p0 ? c[i] >> 63 : 0) ^ (q[i] >> 63) ^ g[i]) & 1;
+  }
+  return BitToArith(x.shape, g);
+}
+
+StatusOr<Shared> TwoPartyBackend::EqualZero(const Shared& x) {
+  const size_t n = x.shape.numel();
+  if (n == 0) return Shared{x.shape, {}, {}};
+  std::vector<uint64_t> c, q;
+  CONSORT_RETURN_IF_ERROR(OpenMasked(x, c, q));
+  const bool p0 = party_ == 0;
+  // x == 0 iff c == r iff every bit of p = ~(r ^ c) is 1.
+  std::vector<uint64_t> p(n), shifted(n);
+  for (size_t i = 0; i < n; ++i) p[i] = p0 ? q[i] ^ ~c[i] : q[i];
+  for (int s = 1; s < 64; s <<= 1) {
+    for (size_t i = 0; i < n; ++i) shifted[i] = p[i] >> s;
+    CONSORT_ASSIGN_OR_RETURN(p, AndWords(shifted, p));
+  }
+  return BitToArith(x.shape, p);
+}
+
 StatusOr<Shared> TwoPartyBackend::MatMul(const Shared& x, const Shared& y) {
   CONSORT_RETURN_IF_ERROR(CheckMatMulShapes(x, y));
   const size_t m = x.shape.rows, k = x.shape.cols, n = y.shape.cols;
@@ -314,6 +464,14 @@ Cost TwoPartyBackend::Costs(Op op, Shape a, Shape b, TruncMode trunc) {
       return Cost{1, 2 * 8 * n, 0};
     case Op::kRevealTo:
       return Cost{1, 8 * n, 0};
+    case Op::kLessThanZero:
+    case Op::kLessThan:
+      return Cost{8, 2 * 192 * n, 8 * kTripleRequestBytes + 104 * n};
+    case Op::kEqualZero:
+    case Op::kEqual:
+      return Cost{8, 2 * 112 * n, 8 * kTripleRequestBytes + 64 * n};
+    case Op::kSelect:
+      return Costs(Op::kMul, a, a);
     case Op::kTrunc:
       if (trunc == TruncMode::kLocal) return Cost{};
       return Cost{1, 2 * 8 * n, kTripleRequestBytes + 16 * n};

@@ -37,6 +37,26 @@
 //             (about 2^(64 - d) off), e.g. 3% of values at l_x = 60. Zero communication;
 //             fused into MulFxp (1 round). Truncated shares are a local function of uniform
 //             shares and reveal nothing beyond the opened value.
+//   LessThanZero  msb(x) with a dealer mask (after the edaBit-style comparison of Escudero et
+//             al., CRYPTO 2020, Sec. 5, with the mask's bits XOR-shared by the dealer, and the
+//             bit-sliced carry tree of ABY, Demmler et al. NDSS 2015). Exact for every ring
+//             element. Rounds: (1) open c = x + r for a dealer mask r, additively and
+//             bitwise-XOR shared (dealer maskbits); msb(x) = msb(c) ^ msb(r) ^ borrow,
+//             borrow = [c mod 2^63 < r mod 2^63]. (2-7) borrow by a carry tree on the 63
+//             low bits packed in one word per element: g = r & ~c and p = ~(r ^ c) are local
+//             (c is public), then 6 levels of (G, P) <- (G>>s ^ (P>>s & G), P>>s & P) for
+//             s = 1..32, each level one round of word-wise Beaver ANDs (dealer binary triples;
+//             2 ANDs per element per level, 1 on the last). (8) the XOR-shared bit becomes
+//             additive with a dealer daBit s: open t = b ^ s, [b] = t + [s] - 2 t [s].
+//             8 rounds; per party 8 + 176 + 8 = 192 n bytes; dealer: 8 requests
+//             (208 bytes) + 13 words (104 n bytes) per element to party 1.
+//   EqualZero the same mask; x == 0 iff all 64 bits of p = ~(r ^ c) are 1: 6 levels of
+//             P <- P>>s & P (1 AND per element per level), then the daBit conversion.
+//             8 rounds; per party 8 + 96 + 8 = 112 n bytes; dealer 208 + 64 n bytes.
+//   Select    b + Mul(cond, a - b): the Mul figures.
+//             Opened values in all three (c, the Beaver-AND differences, t) are uniformly
+//             random (masked by dealer randomness neither party knows in full), so the
+//             comparisons leak nothing; the result bit stays shared.
 //   Reveal    1 round, 8 n bytes per party.  RevealTo: 1 round, 8 n bytes from the other party.
 // CostOf() returns these figures; the tests check them against the links' counters.
 //
@@ -90,6 +110,8 @@ class TwoPartyBackend : public Backend {
   StatusOr<Shared> MatMul(const Shared& a, const Shared& b) override;
   // InvalidArgument unless 0 <= bits <= kMaxTruncBits (kDealerPair) or < 64 (kLocal).
   StatusOr<Shared> Trunc(const Shared& a, int bits) override;
+  StatusOr<Shared> LessThanZero(const Shared& a) override;
+  StatusOr<Shared> EqualZero(const Shared& a) override;
   StatusOr<RingTensor> Reveal(const Shared& a) override;
   StatusOr<RingTensor> RevealTo(const Shared& a, int receiver) override;
   Cost CostOf(Op op, Shape a, Shape b = {}) const override {
@@ -106,6 +128,13 @@ class TwoPartyBackend : public Backend {
   StatusOr<Shared> MulImpl(const Shared& x, const Shared& y, int trunc_bits);
   // Trunc with a dealer truncation pair (0 <= d <= kMaxTruncBits, checked by the caller).
   StatusOr<Shared> TruncPair(const Shared& x, int d);
+  // Opens c = x + r for a dealer mask r; `q` gets this party's XOR share of r's bits (1 round).
+  Status OpenMasked(const Shared& x, std::vector<uint64_t>& c, std::vector<uint64_t>& q);
+  // XOR-shared words: this party's share of x & y (1 round, binary Beaver triples).
+  StatusOr<std::vector<uint64_t>> AndWords(std::span<const uint64_t> x,
+                                           std::span<const uint64_t> y);
+  // XOR shares of bit 0 of `b` -> additive shares of that bit, in `shape` (1 round, daBits).
+  StatusOr<Shared> BitToArith(Shape shape, std::span<const uint64_t> b);
 
   int party_;
   net::Link& peer_;

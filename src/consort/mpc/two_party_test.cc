@@ -53,6 +53,11 @@ void ExpectCostMatches(Op op, Shape sa, Shape sb) {
       case Op::kRevealTo: CONSORT_RETURN_IF_ERROR(be.RevealTo(a, 1).status()); break;
       case Op::kTrunc: CONSORT_RETURN_IF_ERROR(be.Trunc(a, 18).status()); break;
       case Op::kAdd: CONSORT_RETURN_IF_ERROR(be.Add(a, b).status()); break;
+      case Op::kLessThanZero: CONSORT_RETURN_IF_ERROR(be.LessThanZero(a).status()); break;
+      case Op::kLessThan: CONSORT_RETURN_IF_ERROR(be.LessThan(a, b).status()); break;
+      case Op::kEqualZero: CONSORT_RETURN_IF_ERROR(be.EqualZero(a).status()); break;
+      case Op::kEqual: CONSORT_RETURN_IF_ERROR(be.Equal(a, b).status()); break;
+      case Op::kSelect: CONSORT_RETURN_IF_ERROR(be.Select(a, a, b).status()); break;
       default: break;
     }
     return std::vector<uint64_t>{};
@@ -75,6 +80,14 @@ TEST(TwoPartyCost, MatchesLinkCounters) {
   ExpectCostMatches(Op::kTrunc, Shape::Vector(2 * kTripleBlock + 3), Shape::Vector(1));
   ExpectCostMatches(Op::kAdd, Shape::Vector(100), Shape::Vector(100));
   ExpectCostMatches(Op::kInput, Shape::Vector(100), Shape::Vector(100));
+  for (Op op : {Op::kLessThanZero, Op::kLessThan, Op::kEqualZero, Op::kEqual, Op::kSelect}) {
+    ExpectCostMatches(op, Shape::Vector(100), Shape::Vector(100));
+    ExpectCostMatches(op, Shape::Vector(kTripleBlock + 9), Shape::Vector(kTripleBlock + 9));
+  }
+  EXPECT_EQ(TwoPartyBackend::Costs(Op::kLessThanZero, Shape::Vector(1000)),
+            (Cost{8, 2 * 192 * 1000, 8 * 26 + 104 * 1000}));
+  EXPECT_EQ(TwoPartyBackend::Costs(Op::kEqual, Shape::Vector(1000), Shape::Vector(1000)),
+            (Cost{8, 2 * 112 * 1000, 8 * 26 + 64 * 1000}));
   EXPECT_EQ(TwoPartyBackend::Costs(Op::kMul, Shape::Vector(1000), Shape::Vector(1000)),
             (Cost{1, 32 * 1000, 26 + 8000}));
   EXPECT_EQ(TwoPartyBackend::Costs(Op::kTrunc, Shape::Vector(1000)),
@@ -348,6 +361,9 @@ TEST(TwoPartyDealer, DealerRejectsMalformedRequests) {
       {Request(3, 5, 18, 1), "truncation with n"},
       {Request(3, 0, 18, 0), "zero truncation pairs"},
       {Request(3, uint64_t{1} << 40, 18, 0), "too many truncation pairs"},
+      {Request(4, 5, 1, 0), "binary triples with k"},
+      {Request(5, 0, 0, 0), "zero masks"},
+      {Request(6, uint64_t{1} << 40, 0, 0), "too many dabits"},
   };
   for (auto& c : cases) {
     auto [d0, p0] = net::CreateInMemoryLinkPair("dealer", "p0");
