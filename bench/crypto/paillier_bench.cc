@@ -1,9 +1,11 @@
 // Paillier (crypto/paillier.h) throughput next to the floor measured in the same run (GMP's
 // mpz_powm_sec at the sizes Paillier uses), and PSI-sum (psi/psi_sum.h) end to end over an
-// in-memory link, both parties in this process (one thread each, plus B's noise thread).
+// in-memory link, both parties in this process (`--threads` workers each; B also runs that many
+// Paillier noise workers).
 //
-// Usage: consort_paillier_bench [--bits 2048] [--psi-sum-log2 16] [--seconds 2]
+// Usage: consort_paillier_bench [--bits 2048] [--psi-sum-log2 16] [--seconds 2] [--threads 1]
 #include <gmp.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -29,6 +31,13 @@ using consort::crypto::PaillierSecretKey;
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
+}
+
+// User + system CPU seconds of this process (all threads) so far.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 // Runs fn repeatedly for about `budget` seconds; prints and returns ops/s.
@@ -68,12 +77,13 @@ void PowmFloor(const char* name, int mod_bits, int exp_bits, double budget) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int bits = 2048, log2n = 16;
+  int bits = 2048, log2n = 16, threads = 1;
   double budget = 2.0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--bits")) bits = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--psi-sum-log2")) log2n = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--seconds")) budget = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
   }
   consort::crypto::InitCrypto();
   std::printf("GMP %s, Paillier modulus %d bits, one thread\n", gmp_version, bits);
@@ -138,12 +148,15 @@ int main(int argc, char** argv) {
     consort::psi::PsiSumOptions opts;
     opts.domain = "bench";
     opts.paillier_bits = bits;
+    opts.threads = threads;
     consort::StatusOr<consort::psi::PsiSumResult> rb = absl::UnknownError("");
+    const double cpu0 = CpuSeconds();
     const auto t0 = Clock::now();
     std::thread tb([&] { rb = consort::psi::RunPsiSumB(*lb, y, v, opts); });
     auto ra = consort::psi::RunPsiSumA(*la, x, opts);
     tb.join();
     const auto t1 = Clock::now();
+    const double cpu = CpuSeconds() - cpu0;
     if (!ra.ok() || !rb.ok()) {
       std::fprintf(stderr, "psi-sum failed: %s / %s\n", ra.status().ToString().c_str(),
                    rb.status().ToString().c_str());
@@ -151,9 +164,9 @@ int main(int argc, char** argv) {
     }
     const bool correct = ra->intersection_size == n / 2 &&
                          ra->sum_decimal == std::to_string(static_cast<int64_t>(expected));
-    std::printf("PSI-sum 2^%d x 2^%d (in-memory link, 1 thread per party + B's noise thread): "
-                "%.2f s wall, A sent %.1f MB, B sent %.1f MB, |J| = %llu, sum %s (%s)\n",
-                log2n, log2n, Seconds(t0, t1), la->bytes_sent() / 1e6, lb->bytes_sent() / 1e6,
+    std::printf("PSI-sum 2^%d x 2^%d (in-memory link, threads=%d per party, B also %d noise "
+                "workers): %.2f s wall, %.1f s CPU (both parties), A sent %.1f MB, B sent %.1f MB, |J| = %llu, sum %s (%s)\n",
+                log2n, log2n, threads, threads, Seconds(t0, t1), cpu, la->bytes_sent() / 1e6, lb->bytes_sent() / 1e6,
                 static_cast<unsigned long long>(*ra->intersection_size), ra->sum_decimal.c_str(),
                 correct ? "correct" : "WRONG");
     if (!correct) return 1;

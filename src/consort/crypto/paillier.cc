@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -697,6 +698,85 @@ PaillierNoise PaillierNoisePool::Take() {
 size_t PaillierNoisePool::size() const {
   std::lock_guard lock(mu_);
   return pool_.size();
+}
+
+// ---------------------------------------------------------------- noise producer
+
+PaillierNoiseProducer::PaillierNoiseProducer(const PaillierSecretKey& sk, size_t total,
+                                             int workers, size_t capacity)
+    : pk_(&sk.public_key()), sk_(&sk), total_(total), capacity_(std::max<size_t>(1, capacity)) {
+  Start(workers);
+}
+
+PaillierNoiseProducer::PaillierNoiseProducer(const PaillierPublicKey& pk, size_t total,
+                                             int workers, size_t capacity)
+    : pk_(&pk), total_(total), capacity_(std::max<size_t>(1, capacity)) {
+  Start(workers);
+}
+
+PaillierNoiseProducer::~PaillierNoiseProducer() { Stop(); }
+
+void PaillierNoiseProducer::Start(int workers) {
+  for (int w = 0; w < workers; ++w) workers_.emplace_back([this] { Work(); });
+}
+
+PaillierNoise PaillierNoiseProducer::Generate() const {
+  return sk_ != nullptr ? sk_->GenerateNoise() : pk_->GenerateNoise();
+}
+
+void PaillierNoiseProducer::Work() {
+  std::unique_lock lock(mu_);
+  while (!stop_ && claimed_ < total_) {
+    if (ready_.size() + in_flight_ >= capacity_) {
+      space_cv_.wait(lock);
+      continue;
+    }
+    ++claimed_;
+    ++in_flight_;
+    lock.unlock();
+    PaillierNoise noise = Generate();
+    lock.lock();
+    --in_flight_;
+    ++generated_;
+    ready_.push_back(std::move(noise));
+    ready_cv_.notify_one();
+  }
+}
+
+PaillierNoise PaillierNoiseProducer::Take() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    if (!ready_.empty()) {
+      PaillierNoise noise = std::move(ready_.front());
+      ready_.pop_front();
+      space_cv_.notify_one();
+      return noise;
+    }
+    if (claimed_ < total_ || in_flight_ == 0) {
+      if (claimed_ < total_) ++claimed_;
+      ++generated_;
+      lock.unlock();
+      return Generate();
+    }
+    ready_cv_.wait(lock);  // a worker is finishing one
+  }
+}
+
+void PaillierNoiseProducer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  space_cv_.notify_all();
+  for (auto& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+}
+
+size_t PaillierNoiseProducer::generated() const {
+  std::lock_guard lock(mu_);
+  return generated_;
 }
 
 }  // namespace consort::crypto

@@ -30,10 +30,13 @@
 
 #include <gmp.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "consort/common/bytes.h"
 #include "consort/common/status.h"
@@ -236,6 +239,43 @@ class PaillierNoisePool {
   const PaillierSecretKey* sk_ = nullptr;
   mutable std::mutex mu_;
   std::deque<PaillierNoise> pool_;
+};
+
+// Noise produced ahead of use by background threads: `workers` threads (started by the
+// constructor) generate up to `total` values, keeping at most `capacity` (>= 1) ready, so that a
+// party can fill it on spare cores while it waits for its peer. Take() pops a ready value; when
+// none is ready it generates one inline if some of the `total` are still unclaimed (the caller
+// helps instead of idling), waits for a worker if all are claimed and some are in flight, and
+// generates inline past `total`. Exactly `total` values are generated for `total` Takes: no work
+// is wasted. CRT noise when built from a secret key. Thread-safe; the key must outlive the
+// producer; the destructor stops the workers (each finishes at most its current value).
+class PaillierNoiseProducer {
+ public:
+  PaillierNoiseProducer(const PaillierSecretKey& sk, size_t total, int workers, size_t capacity);
+  PaillierNoiseProducer(const PaillierPublicKey& pk, size_t total, int workers, size_t capacity);
+  ~PaillierNoiseProducer();
+  PaillierNoiseProducer(const PaillierNoiseProducer&) = delete;
+  PaillierNoiseProducer& operator=(const PaillierNoiseProducer&) = delete;
+
+  PaillierNoise Take();
+  // Stops and joins the workers (idempotent); later Takes use what is ready, then generate inline.
+  void Stop();
+  // Values generated so far by the workers and inline (for tests and diagnostics).
+  size_t generated() const;
+
+ private:
+  void Start(int workers);
+  void Work();
+  PaillierNoise Generate() const;
+  const PaillierPublicKey* pk_;
+  const PaillierSecretKey* sk_ = nullptr;
+  const size_t total_, capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable ready_cv_, space_cv_;
+  std::deque<PaillierNoise> ready_;
+  size_t claimed_ = 0, in_flight_ = 0, generated_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace consort::crypto

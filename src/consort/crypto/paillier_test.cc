@@ -5,6 +5,7 @@
 #include <chrono>
 #include <limits>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -244,6 +245,58 @@ TEST(Paillier, NoisePoolAndCrtNoiseAreNthResidues) {
     EXPECT_EQ(pool->size(), 0u);
     delete pool;
   }
+}
+
+// A small key for the producer tests (they exercise threading, not key size).
+const PaillierSecretKey& Key1024() {
+  static const PaillierSecretKey* key = [] {
+    auto sk = PaillierSecretKey::GenerateForTesting(1024);
+    CONSORT_CHECK(sk.ok());
+    return new PaillierSecretKey(std::move(*sk));
+  }();
+  return *key;
+}
+
+TEST(PaillierNoiseProducer, GeneratesExactlyTotalValidNoiseThenInline) {
+  const auto& sk = Key1024();
+  const auto& pk = sk.public_key();
+  for (int workers : {0, 1, 2}) {
+    PaillierNoiseProducer producer(sk, 20, workers, 4);
+    for (int i = 0; i < 20; ++i) {
+      auto c = pk.Encrypt(pk.Encode(i - 7), producer.Take());
+      EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(c)), i - 7);
+    }
+    EXPECT_EQ(producer.generated(), 20u) << workers << " workers";
+    // Past `total`: generated inline, still valid.
+    auto c = pk.Encrypt(pk.Encode(5), producer.Take());
+    EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(c)), 5);
+    EXPECT_EQ(producer.generated(), 21u);
+  }
+  // Public-key noise too (the same contract without the CRT shortcut).
+  PaillierNoiseProducer pub(pk, 3, 1, 2);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(pk.Encrypt(pk.Encode(i), pub.Take()))), i);
+  }
+}
+
+TEST(PaillierNoiseProducer, WorkersStopAtCapacityAndStopJoins) {
+  const auto& sk = Key1024();
+  const auto& pk = sk.public_key();
+  PaillierNoiseProducer producer(sk, 50, 2, 3);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (producer.generated() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(producer.generated(), 3u);  // full: nobody generates more ahead
+  EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(pk.Encrypt(pk.Encode(-1), producer.Take()))), -1);
+  producer.Stop();  // joins workers blocked on a full pool
+  const size_t after_stop = producer.generated();
+  EXPECT_LE(after_stop, 4u);
+  for (int i = 0; i < 6; ++i) {  // what is ready, then inline
+    EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(pk.Encrypt(pk.Encode(i), producer.Take()))), i);
+  }
+  EXPECT_EQ(producer.generated(), std::max<size_t>(after_stop, 7u));
 }
 
 TEST(Paillier, MalformedCiphertextsAreRejected) {

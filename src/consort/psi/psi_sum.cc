@@ -25,6 +25,8 @@ using internal::kBatchHeaderBytes;
 constexpr size_t kPointBytes = 32;
 constexpr std::string_view kDstPrefix = "CONSORT-V01-PSI-SUM-with-";
 constexpr int kMaxThreads = 256;
+// B's Paillier noise computed ahead: at most this much held (128Ki values at 2048 bits).
+constexpr size_t kNoiseAheadBytes = size_t{64} << 20;
 using Key = std::array<uint8_t, 16>;
 
 uint64_t NumBatches(uint64_t n, uint64_t batch) { return (n + batch - 1) / batch; }
@@ -321,20 +323,13 @@ class PartyB : public SumParty {
          const std::vector<int64_t>& values, const PsiSumOptions& opts)
       : SumParty(link, items, opts), values_(values) {}
 
-  ~PartyB() { StopNoise(); }
-
   StatusOr<PsiSumResult> Run() {
     auto r = RunInternal();
-    StopNoise();
     if (!r.ok()) link_.Close();
     return r;
   }
 
  private:
-  void StopNoise() {
-    stop_noise_ = true;
-    if (noise_thread_.joinable()) noise_thread_.join();
-  }
 
   StatusOr<PsiSumResult> RunInternal() {
     CONSORT_RETURN_IF_ERROR(CheckOptions());
@@ -348,17 +343,13 @@ class PartyB : public SumParty {
                   : crypto::PaillierSecretKey::Generate(opts_.paillier_bits);
     if (!sk.ok()) return sk.status();
     const crypto::PaillierPublicKey& pk = sk->public_key();
-    // Noise for our encryptions, computed while we wait for A (the CRT shortcut: we own the key).
-    crypto::PaillierNoisePool pool(*sk);
+    // Noise for our encryptions (the CRT shortcut: we own the key), computed by `threads`
+    // workers from now on, i.e. also while we wait for A; at most kNoiseAheadBytes held ready.
+    // During encryption the encrypting threads generate inline whatever is not ready yet.
+    // Destroyed (workers joined) on every return path before `sk`.
     const size_t n = items_.size();
-    noise_thread_ = std::thread([this, &pool, n] {
-      for (size_t i = 0; i < n && !stop_noise_; ++i) pool.Fill(1);
-    });
-    // Joins the noise thread on every return path, before `pool` and `sk` go away.
-    struct JoinNoise {
-      PartyB* self;
-      ~JoinNoise() { self->StopNoise(); }
-    } join_noise{this};
+    crypto::PaillierNoiseProducer pool(*sk, n, opts_.threads,
+                                       kNoiseAheadBytes / pk.ciphertext_bytes());
 
     CONSORT_ASSIGN_OR_RETURN(Bytes raw, link_.Recv());
     CONSORT_ASSIGN_OR_RETURN(internal::SumHello peer, internal::DecodeSumHello(raw));
@@ -423,7 +414,7 @@ class PartyB : public SumParty {
           payload)));
       Progress((0.3 * peer_size_ + i * batch + count) / total);
     }
-    StopNoise();
+    pool.Stop();
     // 4. Enc(S + r) -> S + r mod n.
     CONSORT_ASSIGN_OR_RETURN(Bytes sum_msg, link_.Recv());
     const size_t want = 1 + ct_bytes + (opts_.b_learns_size ? 8 : 0);
@@ -454,8 +445,6 @@ class PartyB : public SumParty {
   }
 
   const std::vector<int64_t>& values_;
-  std::atomic<bool> stop_noise_{false};
-  std::thread noise_thread_;
 };
 
 }  // namespace

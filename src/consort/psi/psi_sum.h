@@ -25,7 +25,9 @@
 //   A -> B  C, and |J| if b_learns_size
 //   B -> A  Dec(C) = S + r mod n                               A outputs |J| and S = Dec(C) - r
 // Phases strictly alternate (one sender at a time), so bounded link buffers cannot deadlock.
-// B computes Paillier noise on a worker thread while it waits for A (PaillierNoisePool).
+// B owns the key, so its noise is CRT noise (crypto::PaillierSecretKey::GenerateNoise), made by
+// `threads` workers from key generation on, i.e. also while B waits for A
+// (crypto::PaillierNoiseProducer, at most 64 MiB held ahead); the results do not depend on it.
 // T = EcdhPsiReturnBytes(|X|, |Y|) (40-bit statistical bound on false matches).
 //
 // Overflow: S is exact for any |Y| <= 2^32 values of int64 (|S| < 2^95 << n/2); it is returned
@@ -66,7 +68,8 @@ struct PsiSumOptions {
   int paillier_bits = crypto::kPaillierDefaultBits;
   // Tests only: B may generate, and A accepts, keys down to 512 bits.
   bool allow_small_keys_for_testing = false;
-  // Worker threads for hashing, masking and encryption (B also runs one noise thread).
+  // Worker threads for hashing, masking and encryption; B also runs this many Paillier noise
+  // workers. Results do not depend on it.
   int threads = 1;
   std::function<void(double)> progress;
   const std::atomic<bool>* cancelled = nullptr;

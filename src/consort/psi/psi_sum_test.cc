@@ -95,6 +95,43 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"skewed_a_small", 1, 1000, 1}, Case{"skewed_b_small", 1000, 1, 1}),
     [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
 
+TEST(PsiSum, ThreadCountDoesNotChangeResults) {
+  // Same sets under different `threads` for A and B (B also runs that many noise workers):
+  // identical size and sum, equal to the plaintext computation.
+  std::mt19937_64 rng(42);
+  std::vector<std::string> x, y;
+  std::vector<int64_t> v;
+  int64_t expected = 0;
+  for (int i = 0; i < 260; ++i) {
+    y.push_back("id" + std::to_string(i));
+    v.push_back(static_cast<int64_t>(rng() % 20001) - 10000);
+    if (i % 3 == 0) {
+      x.push_back(y.back());
+      expected += v.back();
+    }
+  }
+  for (int i = 0; i < 40; ++i) x.push_back("only-a" + std::to_string(i));
+  for (auto [ta, tb] : {std::pair{1, 2}, std::pair{2, 1}, std::pair{2, 2}, std::pair{3, 4}}) {
+    PsiSumOptions oa = TestOptions(true), ob = TestOptions(true);
+    oa.threads = ta;
+    ob.threads = tb;
+    auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
+    la->set_timeout(std::chrono::milliseconds(20000));
+    lb->set_timeout(std::chrono::milliseconds(20000));
+    StatusOr<PsiSumResult> rb = absl::UnknownError("not run");
+    std::thread t([&] { rb = RunPsiSumB(*lb, y, v, ob); });
+    auto ra = RunPsiSumA(*la, x, oa);
+    t.join();
+    ASSERT_TRUE(ra.ok()) << ra.status();
+    ASSERT_TRUE(rb.ok()) << rb.status();
+    EXPECT_EQ(ra->intersection_size, 87u) << ta << "/" << tb;
+    EXPECT_EQ(rb->intersection_size, 87u);
+    ASSERT_TRUE(ra->sum.has_value());
+    EXPECT_EQ(*ra->sum, expected) << ta << "/" << tb;
+    EXPECT_EQ(ra->sum_decimal, std::to_string(expected));
+  }
+}
+
 TEST(PsiSum, SumBeyondInt64IsExact) {
   const int64_t big = std::numeric_limits<int64_t>::max();
   auto out = RunBoth({"k1", "k2", "k3", "x"}, {"k1", "k2", "k3", "y"}, {big, big, big, 5},
