@@ -2,10 +2,11 @@
 // the same program on the plaintext backend measured in the same run.
 //
 //   consort_mpc_bench [--transport=tcp|memory] [--mul=1000000,10000000] [--matmul=1000]
-//                     [--trunc=pair|local]
+//                     [--trunc=pair|local] [--compare=1000000]
 //
 // Workloads: n fixed-point multiplications with truncation (MulFxp on vectors of n), and one
-// d x d fixed-point matmul with truncation (MatMulFxp). Inputs are shared first (no traffic),
+// d x d fixed-point matmul with truncation (MatMulFxp), and n secure comparisons LessThan(a, b)
+// (shared 0/1 results; checked exactly against plaintext). Inputs are shared first (no traffic),
 // then the timed operation runs; the triples are produced online (the dealer works during the
 // timed section, no preprocessing is excluded). Results are revealed afterwards and checked
 // against plaintext (values more than 1 ulp off are counted as truncation failures).
@@ -55,12 +56,13 @@ struct Flags {
   std::vector<size_t> mul = {1'000'000, 10'000'000};
   size_t matmul = 1000;
   mpc::TruncMode trunc = mpc::TruncMode::kDealerPair;
+  size_t compare = 1'000'000;
 };
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "%s\nusage: consort_mpc_bench [--transport=tcp|memory] "
-               "[--mul=1000000,10000000] [--matmul=1000 (0 = skip)] [--trunc=pair|local]\n",
+               "[--mul=1000000,10000000] [--matmul=1000 (0 = skip)] [--trunc=pair|local] [--compare=1000000 (0 = skip)]\n",
                why);
   std::exit(2);
 }
@@ -89,6 +91,10 @@ Flags ParseFlags(int argc, char** argv) {
       char* end = nullptr;
       f.matmul = std::strtoull(val.c_str(), &end, 10);
       if (val.empty() || *end != 0) Usage("bad --matmul");
+    } else if (key == "compare") {
+      char* end = nullptr;
+      f.compare = std::strtoull(val.c_str(), &end, 10);
+      if (val.empty() || *end != 0) Usage("bad --compare");
     } else if (key == "trunc") {
       if (val != "pair" && val != "local") Usage("bad --trunc");
       f.trunc = val == "pair" ? mpc::TruncMode::kDealerPair : mpc::TruncMode::kLocal;
@@ -125,6 +131,7 @@ struct Workload {
   Shape a, b;
   bool matmul;
   mpc::TruncMode trunc;
+  bool compare = false;  // LessThan instead of a product
 };
 
 std::vector<Workload> Workloads(const Flags& f) {
@@ -135,6 +142,10 @@ std::vector<Workload> Workloads(const Flags& f) {
   if (f.matmul > 0) {
     Shape s{f.matmul, f.matmul};
     w.push_back({"matmul+trunc", s, s, true, f.trunc});
+  }
+  if (f.compare > 0) {
+    const Shape s = Shape::Vector(f.compare);
+    w.push_back({"less_than", s, s, false, f.trunc, true});
   }
   return w;
 }
@@ -156,7 +167,9 @@ StatusOr<Measured> RunWorkload(Backend& be, const Workload& w) {
   if (auto* two = dynamic_cast<mpc::TwoPartyBackend*>(&be)) two->set_trunc_mode(w.trunc);
   Measured m;
   const double t0 = Now(), c0 = CpuSeconds();
-  CONSORT_ASSIGN_OR_RETURN(Shared z, w.matmul ? be.MatMulFxp(a, b) : be.MulFxp(a, b));
+  CONSORT_ASSIGN_OR_RETURN(Shared z, w.compare  ? be.LessThan(a, b)
+                                     : w.matmul ? be.MatMulFxp(a, b)
+                                                : be.MulFxp(a, b));
   m.wall = Now() - t0;
   m.cpu = CpuSeconds() - c0;
   CONSORT_ASSIGN_OR_RETURN(mpc::RingTensor out, be.Reveal(z));
@@ -172,12 +185,14 @@ struct PartyReport {
   std::string error;
 };
 
-size_t CountFailures(const std::vector<uint64_t>& got, const std::vector<uint64_t>& want) {
+// Results more than 1 ulp above the reference (floor), or any difference when `exact`.
+size_t CountFailures(const std::vector<uint64_t>& got, const std::vector<uint64_t>& want,
+                     bool exact) {
   if (got.size() != want.size()) return got.size() + want.size();
   size_t bad = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     const int64_t d = static_cast<int64_t>(got[i] - want[i]);
-    if (d < 0 || d > 1) ++bad;
+    if (d < 0 || d > (exact ? 0 : 1)) ++bad;
   }
   return bad;
 }
@@ -210,7 +225,7 @@ std::vector<PartyReport> PartyMain(int party, net::Link& peer, net::Link& dealer
     r.peer_sent = peer.bytes_sent() - sent0 - 8 * n_out;
     r.dealer_bytes = dealer.bytes_sent() + dealer.bytes_received() - d0;
     r.rounds = (*be)->rounds() - r0 - 1;
-    r.failures = CountFailures(m->result, want[i]);
+    r.failures = CountFailures(m->result, want[i], ws[i].compare);
     r.ok = true;
   }
   Status closed = (*be)->Close();
@@ -382,10 +397,12 @@ int Main(int argc, char** argv) {
     const double wall = std::max(a.wall, b.wall);
     const uint64_t peer = a.peer_sent + b.peer_sent;
     mpc::Cost want_cost = mpc::TwoPartyBackend::Costs(
-        ws[i].matmul ? mpc::Op::kMatMul : mpc::Op::kMul, ws[i].a, ws[i].b);
+        ws[i].compare ? mpc::Op::kLessThan : ws[i].matmul ? mpc::Op::kMatMul : mpc::Op::kMul,
+        ws[i].a, ws[i].b);
     const mpc::Shape out_shape{ws[i].a.rows, ws[i].b.cols};
-    const mpc::Cost trunc_cost = mpc::TwoPartyBackend::Costs(mpc::Op::kTrunc, out_shape, {},
-                                                             ws[i].trunc);
+    const mpc::Cost trunc_cost =
+        ws[i].compare ? mpc::Cost{}
+                      : mpc::TwoPartyBackend::Costs(mpc::Op::kTrunc, out_shape, {}, ws[i].trunc);
     want_cost.rounds += trunc_cost.rounds;
     want_cost.peer_bytes += trunc_cost.peer_bytes;
     want_cost.dealer_bytes += trunc_cost.dealer_bytes;
@@ -404,7 +421,8 @@ int Main(int argc, char** argv) {
   if (f.transport == "tcp") std::printf("dealer process CPU for all workloads: %.3f s\n", dealer_cpu);
   std::printf("wall_s = slower party, timed op only (triples produced online, inside it); "
               "cpu = that party's process%s; ratio = wall_s / plain_s; fails = revealed results "
-              "> 1 ulp from plaintext (truncation failures; both parties see the same)\n",
+              "> 1 ulp from plaintext (truncation failures; both parties see the same; less_than: "
+              "any result different from plaintext)\n",
               f.transport == "memory" ? " (all threads: one process)" : "");
   return 0;
 }
