@@ -281,19 +281,34 @@ TEST(TwoPartyShares, AreUniformForAConstantSecret) {
     Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
       CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(n), InputOf(be, 0, constant)));
       CONSORT_ASSIGN_OR_RETURN(Shared b, be.Input(1, Shape::Vector(n), InputOf(be, 1, constant)));
-      // Before truncation: truncated shares are a local function of these (party 0's is
-      // below 2^(64 - f) by construction), so they add nothing to a party's view.
       CONSORT_ASSIGN_OR_RETURN(Shared z, be.Mul(a, b));
+      // The dealer-pair truncation and the comparisons give fresh uniform shares too.
+      CONSORT_ASSIGN_OR_RETURN(Shared t, be.Trunc(z, 18));
+      CONSORT_ASSIGN_OR_RETURN(Shared lt, be.LessThan(a, b));
+      CONSORT_ASSIGN_OR_RETURN(Shared eq, be.Equal(a, b));
       std::vector<uint64_t> views = a.s0;  // this party's share of each secret
-      views.insert(views.end(), z.s0.begin(), z.s0.end());
+      for (const Shared* x : {&z, &t, &lt, &eq}) {
+        views.insert(views.end(), x->s0.begin(), x->s0.end());
+      }
       return views;
     };
     RunResult r = testing::Run(mode, prog);
+    const char* what[] = {"input", "product", "truncated product", "less_than", "equal"};
     for (int p = 0; p < 2; ++p) {
       ASSERT_TRUE(r.outputs[p].ok());
       const auto& v = *r.outputs[p];
-      EXPECT_TRUE(LooksUniform({v.begin(), v.begin() + n})) << "input share, party " << p;
-      EXPECT_TRUE(LooksUniform({v.begin() + n, v.end()})) << "product share, party " << p;
+      ASSERT_EQ(v.size(), 5 * n);
+      for (size_t k = 0; k < 5; ++k) {
+        EXPECT_TRUE(LooksUniform({v.begin() + k * n, v.begin() + (k + 1) * n}))
+            << what[k] << " share, party " << p;
+      }
+    }
+    const uint64_t prod = constant[0] * constant[0];
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t t = (*r.outputs[0])[2 * n + i] + (*r.outputs[1])[2 * n + i];
+      ASSERT_TRUE(t == ArithmeticShiftRight(prod, 18) || t == ArithmeticShiftRight(prod, 18) + 1);
+      ASSERT_EQ((*r.outputs[0])[3 * n + i] + (*r.outputs[1])[3 * n + i], 0u);  // 5 < 5: no
+      ASSERT_EQ((*r.outputs[0])[4 * n + i] + (*r.outputs[1])[4 * n + i], 1u);  // 5 == 5
     }
     // The shares do add up to the secrets.
     for (size_t i = 0; i < 10; ++i) {
@@ -432,6 +447,54 @@ Status RunAgainstScriptedPeer(const std::function<void(net::Link&)>& script, siz
   real->Close();
   t.join();
   return st;
+}
+
+// Party 1 runs LessThanZero on n values against a scripted party 0.
+Status RunComparisonAgainstScriptedPeer(const std::function<void(net::Link&)>& script,
+                                        size_t n) {
+  auto [fake, real] = net::CreateInMemoryLinkPair("p0", "p1");
+  Dealer dealer;
+  std::thread t([&, f = fake.get()] { script(*f); });
+  Status st = [&]() -> Status {
+    CONSORT_ASSIGN_OR_RETURN(auto be, TwoPartyBackend::Create(1, *real,
+                                                              InProcessTripleSource(1, dealer),
+                                                              Fxp()));
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be->Input(0, Shape::Vector(n), {}));
+    return be->LessThanZero(a).status();
+  }();
+  real->Close();
+  t.join();
+  return st;
+}
+
+TEST(TwoPartyPeer, MalformedComparisonMessagesAreInvalidArgument) {
+  const size_t n = 10;
+  Bytes seed(32, 1);
+  // Messages of a well-formed run: the masked value, 5 levels of 2n ANDs and one of n (two
+  // words per AND), the daBit bit. `bit` is what the daBit message carries.
+  auto script = [&](size_t short_message, uint64_t bit) {
+    return [=, &seed](net::Link& l) {
+      (void)l.Send(seed);
+      std::vector<size_t> sizes = {8 * n};
+      for (int level = 0; level < 5; ++level) sizes.push_back(32 * n);
+      sizes.push_back(16 * n);
+      for (size_t k = 0; k < sizes.size(); ++k) {
+        (void)l.Send(Bytes(sizes[k] - (k == short_message ? 8 : 0), 0));
+        (void)l.Recv();
+      }
+      Bytes last;
+      for (size_t i = 0; i < n; ++i) AppendU64(last, bit);
+      (void)l.Send(last);
+      (void)l.Recv();
+    };
+  };
+  EXPECT_TRUE(RunComparisonAgainstScriptedPeer(script(99, 1), n).ok());
+  EXPECT_EQ(RunComparisonAgainstScriptedPeer(script(0, 1), n).code(),
+            absl::StatusCode::kInvalidArgument);  // short masked value
+  EXPECT_EQ(RunComparisonAgainstScriptedPeer(script(3, 1), n).code(),
+            absl::StatusCode::kInvalidArgument);  // short AND level
+  EXPECT_EQ(RunComparisonAgainstScriptedPeer(script(99, 2), n).code(),
+            absl::StatusCode::kInvalidArgument);  // a "bit" of 2
 }
 
 TEST(TwoPartyPeer, MalformedPeerMessagesAreInvalidArgument) {
