@@ -2,7 +2,7 @@
 // Two-party additive secret sharing over Z_2^64 with Beaver triples from a dealer
 // (semi-honest). x is shared as x = x0 + x1 mod 2^64; party i holds x_i.
 //
-// Protocols (one network round each, whole tensors per round):
+// Protocols (whole tensors per round; rounds and bytes per call below):
 //   setup     party 0 -> party 1: a 32-byte pairwise seed (1 round, 32 bytes; in Create).
 //   Input     zero messages: both parties expand r from the pairwise seed; the owner holds
 //             x - r, the other party r.
@@ -15,10 +15,10 @@
 //   MatMul    the same with matrix triples (A m x k, B k x n, C = AB): 1 round,
 //             8 (mk + kn) bytes per party; dealer: 26 + 8 mn bytes.
 //   Trunc     default (TruncMode::kDealerPair): one round with a dealer truncation pair
-//             (r, r >> d, r >> 63) for uniform r in Z_2^64 (dealer.h); after the masked-
-//             opening truncation of Escudero, Ghosh, Keller, Rachuri, Scholl (CRYPTO 2020,
-//             Sec. 4), using the top bit of r for the wrap-around instead of a statistical
-//             gap. Party 0 adds 2^62, so x' = x + 2^62 lies in [0, 2^63); the parties open
+//             (r, r >> d, r >> 63) for uniform r in Z_2^64 (dealer.h), in the style of the
+//             masked-opening truncation of Escudero, Ghosh, Keller, Rachuri, Scholl (edaBits,
+//             CRYPTO 2020), with the wrap-around taken from the top bit of r instead of a
+//             statistical gap. Party 0 adds 2^62, so x' = x + 2^62 lies in [0, 2^63); the parties open
 //             c = x' + r mod 2^64 (uniform: perfectly hides x'); since msb(x') = 0 the
 //             wrap is w = msb(r) (1 - msb(c)), linear in the shared msb(r); each party then
 //             takes [c >> d] - <r >> d> + <msb(r)> (1 - msb(c)) 2^(64-d) [- 2^(62-d)].
@@ -36,10 +36,11 @@
 //             is floor(x / 2^d) or floor(x / 2^d) + 1; a failure gives a wildly wrong value
 //             (about 2^(64 - d) off), e.g. 3% of values at l_x = 60. Zero communication;
 //             fused into MulFxp (1 round). Truncated shares are a local function of uniform
-//             shares and reveal nothing beyond the opened value.
-//   LessThanZero  msb(x) with a dealer mask (after the edaBit-style comparison of Escudero et
-//             al., CRYPTO 2020, Sec. 5, with the mask's bits XOR-shared by the dealer, and the
-//             bit-sliced carry tree of ABY, Demmler et al. NDSS 2015). Exact for every ring
+//             shares (not uniform themselves) and reveal nothing beyond the opened value;
+//             dealer-pair truncated shares are uniform.
+//   LessThanZero  msb(x) with a dealer mask whose bits the dealer also XOR-shares (the edaBit
+//             idea of Escudero et al., CRYPTO 2020) and a bit-sliced carry tree over binary
+//             Beaver triples (as in ABY, Demmler et al., NDSS 2015). Exact for every ring
 //             element. Rounds: (1) open c = x + r for a dealer mask r, additively and
 //             bitwise-XOR shared (dealer maskbits); msb(x) = msb(c) ^ msb(r) ^ borrow,
 //             borrow = [c mod 2^63 < r mod 2^63]. (2-7) borrow by a carry tree on the 63
