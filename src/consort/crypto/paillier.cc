@@ -739,7 +739,9 @@ void PaillierNoiseProducer::Work() {
     --in_flight_;
     ++generated_;
     ready_.push_back(std::move(noise));
-    ready_cv_.notify_one();
+    // All waiters: when the last in-flight value lands, the ones that do not get it must see
+    // in_flight_ == 0 and generate inline instead of sleeping forever.
+    ready_cv_.notify_all();
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <gmp.h>
 
+#include <atomic>
 #include <chrono>
 #include <limits>
 #include <random>
@@ -297,6 +298,27 @@ TEST(PaillierNoiseProducer, WorkersStopAtCapacityAndStopJoins) {
     EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(pk.Encrypt(pk.Encode(i), producer.Take()))), i);
   }
   EXPECT_EQ(producer.generated(), std::max<size_t>(after_stop, 7u));
+}
+
+TEST(PaillierNoiseProducer, ConcurrentTakersPastTotalAllGetValidNoise) {
+  const auto& sk = Key1024();
+  const auto& pk = sk.public_key();
+  for (int round = 0; round < 3; ++round) {
+    PaillierNoiseProducer producer(sk, 4, 2, 2);
+    std::vector<std::thread> takers;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 4; ++t) {
+      takers.emplace_back([&, t] {
+        for (int i = 0; i < 3; ++i) {
+          auto c = pk.Encrypt(pk.Encode(t * 10 + i), producer.Take());
+          if (*pk.DecodeInt64(sk.Decrypt(c)) == t * 10 + i) ++ok;
+        }
+      });
+    }
+    for (auto& t : takers) t.join();
+    EXPECT_EQ(ok.load(), 12);
+    EXPECT_EQ(producer.generated(), 12u);
+  }
 }
 
 TEST(Paillier, MalformedCiphertextsAreRejected) {
