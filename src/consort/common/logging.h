@@ -32,7 +32,9 @@ class LogMessage {
 #define CONSORT_LOG_LEVEL_INFO ::consort::LogLevel::kInfo
 #define CONSORT_LOG_LEVEL_WARNING ::consort::LogLevel::kWarning
 #define CONSORT_LOG_LEVEL_ERROR ::consort::LogLevel::kError
-#define CONSORT_LOG(level)                                          \
-  if (CONSORT_LOG_LEVEL_##level < ::consort::GetLogLevel()) {       \
-  } else                                                            \
-    ::consort::LogMessage(CONSORT_LOG_LEVEL_##level, __FILE__, __LINE__).stream()
+// A one-iteration loop rather than if/else, so that `if (x) CONSORT_LOG(INFO) << ...; else ...`
+// binds as written (no dangling else).
+#define CONSORT_LOG(level)                                                                 \
+  for (bool _consort_log_on = CONSORT_LOG_LEVEL_##level >= ::consort::GetLogLevel();       \
+       _consort_log_on; _consort_log_on = false)                                           \
+  ::consort::LogMessage(CONSORT_LOG_LEVEL_##level, __FILE__, __LINE__).stream()
