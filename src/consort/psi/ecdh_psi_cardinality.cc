@@ -42,26 +42,7 @@ class EcdhPsiCardinalityOperator final : public engine::Operator {
     if (spec.outputs.empty()) {
       return absl::InvalidArgumentError("$.outputs: at least one party must receive \"size\"");
     }
-    auto names = spec.PartyNames();
-    const auto& a = spec.parties.at(names[0]);
-    const auto& b = spec.parties.at(names[1]);
-    if (a.columns.size() != b.columns.size()) {
-      return absl::InvalidArgumentError("key column counts differ: " + names[0] + " lists " +
-                                        std::to_string(a.columns.size()) + ", " + names[1] +
-                                        " lists " + std::to_string(b.columns.size()));
-    }
-    CONSORT_ASSIGN_OR_RETURN(auto da, catalog.Dataset(names[0], a.dataset));
-    CONSORT_ASSIGN_OR_RETURN(auto db, catalog.Dataset(names[1], b.dataset));
-    for (size_t i = 0; i < a.columns.size(); ++i) {
-      CONSORT_ASSIGN_OR_RETURN(auto ca, da.Column(a.columns[i]));
-      CONSORT_ASSIGN_OR_RETURN(auto cb, db.Column(b.columns[i]));
-      if (ca.type != cb.type) {
-        return absl::InvalidArgumentError("key column types differ: " + names[0] + "." + ca.name +
-                                          " is " + ca.type + ", " + names[1] + "." + cb.name +
-                                          " is " + cb.type);
-      }
-    }
-    return OkStatus();
+    return internal::ValidateMatchingKeyColumns(spec, catalog);
   }
 
   Status Run(engine::Session& session) const override {

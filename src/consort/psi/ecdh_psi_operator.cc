@@ -7,6 +7,7 @@
 #include "consort/data/table.h"
 #include "consort/engine/operator.h"
 #include "consort/psi/ecdh_psi.h"
+#include "consort/psi/internal/psi_params.h"
 #include "consort/psi/ecdh_psi_cardinality.h"
 #include "consort/psi/psi_sum_operator.h"
 
@@ -28,26 +29,13 @@ struct Params {
 };
 
 StatusOr<Params> ParseParams(const engine::JobSpec& spec, const std::string& job_id) {
-  Params p;
-  for (const auto& [k, v] : spec.params.items()) {
-    if (k == "duplicates") {
-      if (!v.is_string() || (v != "error" && v != "dedupe")) {
-        return absl::InvalidArgumentError("$.params.duplicates must be \"error\" or \"dedupe\"");
-      }
-      p.keys.duplicates = v == "dedupe" ? data::DuplicateKeys::kDeduplicate : data::DuplicateKeys::kError;
-    } else if (k == "trim" || k == "casefold") {
-      if (!v.is_boolean()) return absl::InvalidArgumentError("$.params." + k + " must be true or false");
-      (k == "trim" ? p.keys.trim_whitespace : p.keys.fold_ascii_case) = v.get<bool>();
-    } else if (k == "result_name") {
-      if (!v.is_string()) return absl::InvalidArgumentError("$.params.result_name must be a string");
-      p.result_name = v.get<std::string>();
-      CONSORT_RETURN_IF_ERROR(engine::ValidateName(p.result_name, "$.params.result_name"));
-    } else {
-      return absl::InvalidArgumentError("unknown parameter $.params." + k +
-                                        " (known: duplicates, trim, casefold, result_name)");
-    }
+  CONSORT_ASSIGN_OR_RETURN(internal::KeyParams kp, internal::ParseKeyParams(spec, {"result_name"}));
+  Params p{kp.keys, "psi_" + job_id.substr(0, 12)};
+  if (auto it = kp.extra.find("result_name"); it != kp.extra.end()) {
+    if (!it->second.is_string()) return absl::InvalidArgumentError("$.params.result_name must be a string");
+    p.result_name = it->second.get<std::string>();
+    CONSORT_RETURN_IF_ERROR(engine::ValidateName(p.result_name, "$.params.result_name"));
   }
-  if (p.result_name.empty()) p.result_name = "psi_" + job_id.substr(0, 12);
   return p;
 }
 
@@ -77,26 +65,7 @@ class EcdhPsiOperator final : public engine::Operator {
 
   Status Validate(const engine::JobSpec& spec, const engine::CatalogView& catalog) const override {
     CONSORT_RETURN_IF_ERROR(ParseParams(spec, std::string(64, '0')).status());
-    auto names = spec.PartyNames();
-    const auto& a = spec.parties.at(names[0]);
-    const auto& b = spec.parties.at(names[1]);
-    if (a.columns.size() != b.columns.size()) {
-      return absl::InvalidArgumentError("key column counts differ: " + names[0] + " lists " +
-                                        std::to_string(a.columns.size()) + ", " + names[1] +
-                                        " lists " + std::to_string(b.columns.size()));
-    }
-    CONSORT_ASSIGN_OR_RETURN(auto da, catalog.Dataset(names[0], a.dataset));
-    CONSORT_ASSIGN_OR_RETURN(auto db, catalog.Dataset(names[1], b.dataset));
-    for (size_t i = 0; i < a.columns.size(); ++i) {
-      CONSORT_ASSIGN_OR_RETURN(auto ca, da.Column(a.columns[i]));
-      CONSORT_ASSIGN_OR_RETURN(auto cb, db.Column(b.columns[i]));
-      if (ca.type != cb.type) {
-        return absl::InvalidArgumentError("key column types differ: " + names[0] + "." + ca.name +
-                                          " is " + ca.type + ", " + names[1] + "." + cb.name +
-                                          " is " + cb.type);
-      }
-    }
-    return OkStatus();
+    return internal::ValidateMatchingKeyColumns(spec, catalog);
   }
 
   Status Run(engine::Session& session) const override {

@@ -1,5 +1,5 @@
 #pragma once
-// Parameter parsing shared by the psi.cardinality and psi.sum operators: the key options
+// Parameter parsing and spec checks shared by the PSI operators: the key options
 // every PSI operator accepts (duplicates, trim, casefold) plus operator-specific extras.
 
 #include <map>
@@ -9,6 +9,7 @@
 #include "consort/common/json.h"
 #include "consort/common/status.h"
 #include "consort/data/keys.h"
+#include "consort/engine/catalog.h"
 #include "consort/engine/job_spec.h"
 
 namespace consort::psi::internal {
@@ -23,6 +24,11 @@ struct KeyParams {
 // value or an unknown name (listing the known ones).
 StatusOr<KeyParams> ParseKeyParams(const engine::JobSpec& spec,
                                    const std::vector<std::string>& extra_names);
+
+// Checks the two parties' key columns against the catalog: the same number of columns, each
+// pair of the same type (an int64 key never matches a string key). InvalidArgument / NotFound
+// naming the columns.
+Status ValidateMatchingKeyColumns(const engine::JobSpec& spec, const engine::CatalogView& catalog);
 
 // The two parties in spec order and the other party of `self`.
 std::string OtherParty(const engine::JobSpec& spec, const std::string& self);
