@@ -202,7 +202,6 @@ StatusOr<Shared> TwoPartyBackend::TruncPair(const Shared& x, int d) {
   const size_t n = x.shape.numel();
   if (n == 0 || d == 0) return x;
   CONSORT_RETURN_IF_ERROR(triples_->Start(TripleShape::TruncPairs(n, d)));
-  constexpr size_t B = kTripleBlock;
   const bool p0 = party_ == 0;
   constexpr uint64_t kOffset = uint64_t{1} << 62;  // x' = x + 2^62 lies in [0, 2^63)
   Shared z{x.shape, std::vector<uint64_t>(n), {}};
