@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "consort/data/csv.h"
+
 namespace consort::engine::testing {
 namespace {
 
@@ -88,6 +90,38 @@ std::map<std::string, PartyOutcome> RunLocally(
   }
   for (auto& t : threads) t.join();
   return outcomes;
+}
+
+void StaticCatalog::Add(DatasetInfo info) {
+  members.insert(info.owner);
+  datasets[{info.owner, info.name}] = std::move(info);
+}
+
+StatusOr<DatasetInfo> StaticCatalog::Dataset(const std::string& owner, const std::string& name) const {
+  auto it = datasets.find({owner, name});
+  if (it == datasets.end()) return absl::NotFoundError("no dataset " + owner + "/" + name);
+  return it->second;
+}
+
+JobSpec MakeSpec(const std::string& op, const std::map<std::string, PartyInput>& parties,
+                 const std::map<std::string, std::string>& outputs, Json params) {
+  Json doc = {{"operator", op}, {"parties", Json::object()}, {"outputs", Json::object()},
+              {"params", std::move(params)}};
+  for (const auto& [party, in] : parties) {
+    doc["parties"][party] = {{"dataset", in.dataset}, {"columns", in.columns}};
+  }
+  for (const auto& [party, kind] : outputs) {
+    if (!kind.empty()) doc["outputs"][party] = kind;
+  }
+  auto spec = ParseJobSpec(doc);
+  CONSORT_CHECK(spec.ok());
+  return *spec;
+}
+
+std::shared_ptr<const data::Table> CsvTable(const std::string& text) {
+  auto t = data::ParseCsv(text, "test.csv");
+  CONSORT_CHECK(t.ok());  // the CSV text is part of the test itself
+  return std::make_shared<const data::Table>(std::move(*t));
 }
 
 }  // namespace consort::engine::testing

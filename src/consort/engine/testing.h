@@ -4,11 +4,13 @@
 // memory per party so tests can compare them with a plaintext computation.
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
 #include "consort/common/json.h"
 #include "consort/data/table.h"
+#include "consort/engine/catalog.h"
 #include "consort/engine/operator.h"
 
 namespace consort::engine::testing {
@@ -25,6 +27,27 @@ struct LocalRunOptions {
   // Party whose links are closed after it sent this many messages (fault injection); "" = none.
   std::string fail_party;
 };
+
+// A catalog held in memory: members and dataset metadata, for operator Validate tests.
+class StaticCatalog final : public CatalogView {
+ public:
+  std::set<std::string> members;
+  std::map<std::pair<std::string, std::string>, DatasetInfo> datasets;  // (owner, name)
+
+  // Adds `info` and makes its owner a member.
+  void Add(DatasetInfo info);
+  bool IsMember(const std::string& party) const override { return members.count(party) > 0; }
+  StatusOr<DatasetInfo> Dataset(const std::string& owner, const std::string& name) const override;
+};
+
+// A table parsed from CSV text (source name "test.csv"). Aborts on malformed text: the text
+// is part of the test.
+std::shared_ptr<const data::Table> CsvTable(const std::string& text);
+
+// A parsed spec for `op` (aborts if it does not parse: the spec is part of the test). Outputs
+// whose kind is "" are left out, so one helper can build every receiver combination.
+JobSpec MakeSpec(const std::string& op, const std::map<std::string, PartyInput>& parties,
+                 const std::map<std::string, std::string>& outputs, Json params = Json::object());
 
 // Runs `spec` with `inputs` (party -> table). Every party's Run is called concurrently.
 std::map<std::string, PartyOutcome> RunLocally(

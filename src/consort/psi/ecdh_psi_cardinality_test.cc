@@ -13,27 +13,14 @@
 namespace consort::psi {
 namespace {
 
+using engine::testing::CsvTable;
 using engine::testing::RunLocally;
-
-std::shared_ptr<const data::Table> Csv(const std::string& text) {
-  auto t = data::ParseCsv(text, "test.csv");
-  EXPECT_TRUE(t.ok()) << t.status();
-  return std::make_shared<const data::Table>(std::move(*t));
-}
 
 engine::JobSpec Spec(const std::string& bank_out, const std::string& shop_out,
                      Json params = Json::object()) {
-  Json doc = {{"operator", "psi.cardinality"},
-              {"parties",
-               {{"bank", {{"dataset", "customers"}, {"columns", {"id"}}}},
-                {"shop", {{"dataset", "buyers"}, {"columns", {"id"}}}}}},
-              {"outputs", Json::object()},
-              {"params", params}};
-  if (!bank_out.empty()) doc["outputs"]["bank"] = bank_out;
-  if (!shop_out.empty()) doc["outputs"]["shop"] = shop_out;
-  auto spec = engine::ParseJobSpec(doc);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return *spec;
+  return engine::testing::MakeSpec("psi.cardinality",
+                                   {{"bank", {"customers", {"id"}}}, {"shop", {"buyers", {"id"}}}},
+                                   {{"bank", bank_out}, {"shop", shop_out}}, std::move(params));
 }
 
 const engine::Operator& Op() {
@@ -72,7 +59,7 @@ class PsiCardinalityCases : public ::testing::TestWithParam<Case> {};
 TEST_P(PsiCardinalityCases, SizeMatchesPlaintextForBothReceivers) {
   const Case c = GetParam();
   auto [a, b] = Sets(c.na, c.nb, c.common, c.na * 31 + c.nb);
-  auto out = RunLocally(Op(), kJob, Spec("size", "size"), {{"bank", Csv(a)}, {"shop", Csv(b)}});
+  auto out = RunLocally(Op(), kJob, Spec("size", "size"), {{"bank", CsvTable(a)}, {"shop", CsvTable(b)}});
   for (const char* p : {"bank", "shop"}) {
     ASSERT_TRUE(out[p].status.ok()) << p << ": " << out[p].status;
     EXPECT_EQ(out[p].summary["intersection_size"], c.common) << p;
@@ -92,7 +79,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(PsiCardinality, NonReceiverStoresNothing) {
   auto out = RunLocally(Op(), kJob, Spec("", "size"),
-                        {{"bank", Csv("id\n1\n2\n3\n")}, {"shop", Csv("id\n2\n3\n4\n")}});
+                        {{"bank", CsvTable("id\n1\n2\n3\n")}, {"shop", CsvTable("id\n2\n3\n4\n")}});
   ASSERT_TRUE(out["bank"].status.ok()) << out["bank"].status;
   ASSERT_TRUE(out["shop"].status.ok()) << out["shop"].status;
   EXPECT_TRUE(out["bank"].summary.is_null());
@@ -100,31 +87,21 @@ TEST(PsiCardinality, NonReceiverStoresNothing) {
 }
 
 TEST(PsiCardinality, DuplicatesErrorByDefaultAndCountOnceWhenDeduplicated) {
-  auto dup = Csv("id\n1\n2\n1\n");
-  auto err = RunLocally(Op(), kJob, Spec("size", ""), {{"bank", dup}, {"shop", Csv("id\n1\n")}},
+  auto dup = CsvTable("id\n1\n2\n1\n");
+  auto err = RunLocally(Op(), kJob, Spec("size", ""), {{"bank", dup}, {"shop", CsvTable("id\n1\n")}},
                         {std::chrono::milliseconds(2000), ""});
   EXPECT_EQ(err["bank"].status.code(), absl::StatusCode::kInvalidArgument) << err["bank"].status;
   auto ok = RunLocally(Op(), kJob, Spec("size", "", {{"duplicates", "dedupe"}}),
-                       {{"bank", dup}, {"shop", Csv("id\n1\n2\n")}});
+                       {{"bank", dup}, {"shop", CsvTable("id\n1\n2\n")}});
   ASSERT_TRUE(ok["bank"].status.ok()) << ok["bank"].status;
   EXPECT_EQ(ok["bank"].summary["intersection_size"], 2);
   EXPECT_EQ(ok["bank"].summary["my_keys"], 2);
 }
 
-class FakeCatalog final : public engine::CatalogView {
- public:
-  std::map<std::pair<std::string, std::string>, engine::DatasetInfo> datasets;
-  bool IsMember(const std::string& p) const override { return p == "bank" || p == "shop"; }
-  StatusOr<engine::DatasetInfo> Dataset(const std::string& o, const std::string& n) const override {
-    auto it = datasets.find({o, n});
-    if (it == datasets.end()) return absl::NotFoundError("no dataset");
-    return it->second;
-  }
-};
-
 TEST(PsiCardinality, ValidateOffersOnlySizeAndChecksTypes) {
   Op();
-  FakeCatalog cat;
+  engine::testing::StaticCatalog cat;
+  cat.members = {"bank", "shop"};
   cat.datasets[{"bank", "customers"}] = {"bank", "customers", {{"id", "string"}}, 3, ""};
   cat.datasets[{"shop", "buyers"}] = {"shop", "buyers", {{"id", "string"}}, 3, ""};
   EXPECT_TRUE(engine::ValidateJob(Spec("size", ""), cat).ok());
@@ -140,7 +117,7 @@ TEST(PsiCardinality, ValidateOffersOnlySizeAndChecksTypes) {
 
 TEST(PsiCardinality, RunRefusesARowLevelOutputEvenWithoutValidation) {
   auto out = RunLocally(Op(), kJob, Spec("intersection", ""),
-                        {{"bank", Csv("id\n1\n")}, {"shop", Csv("id\n1\n")}},
+                        {{"bank", CsvTable("id\n1\n")}, {"shop", CsvTable("id\n1\n")}},
                         {std::chrono::milliseconds(2000), ""});
   EXPECT_EQ(out["bank"].status.code(), absl::StatusCode::kInvalidArgument) << out["bank"].status;
 }

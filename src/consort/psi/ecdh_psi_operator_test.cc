@@ -12,37 +12,14 @@
 namespace consort::psi {
 namespace {
 
+using engine::testing::CsvTable;
 using engine::testing::RunLocally;
 
-class FakeCatalog final : public engine::CatalogView {
- public:
-  std::map<std::pair<std::string, std::string>, engine::DatasetInfo> datasets;
-  bool IsMember(const std::string& p) const override { return p == "bank" || p == "shop"; }
-  StatusOr<engine::DatasetInfo> Dataset(const std::string& o, const std::string& n) const override {
-    auto it = datasets.find({o, n});
-    if (it == datasets.end()) return absl::NotFoundError("no dataset");
-    return it->second;
-  }
-};
-
-std::shared_ptr<const data::Table> Csv(const std::string& text) {
-  auto t = data::ParseCsv(text, "test.csv");
-  EXPECT_TRUE(t.ok()) << t.status();
-  return std::make_shared<const data::Table>(std::move(*t));
-}
-
-engine::JobSpec Spec(const std::string& bank_out, const std::string& shop_out, Json params = Json::object()) {
-  Json doc = {{"operator", "psi.ecdh"},
-              {"parties",
-               {{"bank", {{"dataset", "customers"}, {"columns", {"phone"}}}},
-                {"shop", {{"dataset", "buyers"}, {"columns", {"phone"}}}}}},
-              {"outputs", Json::object()},
-              {"params", params}};
-  if (!bank_out.empty()) doc["outputs"]["bank"] = bank_out;
-  if (!shop_out.empty()) doc["outputs"]["shop"] = shop_out;
-  auto spec = engine::ParseJobSpec(doc);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return *spec;
+engine::JobSpec Spec(const std::string& bank_out, const std::string& shop_out,
+                     Json params = Json::object()) {
+  return engine::testing::MakeSpec("psi.ecdh",
+                                   {{"bank", {"customers", {"phone"}}}, {"shop", {"buyers", {"phone"}}}},
+                                   {{"bank", bank_out}, {"shop", shop_out}}, std::move(params));
 }
 
 const engine::Operator& Op() {
@@ -65,7 +42,7 @@ TEST(EcdhPsiOperator, IntersectionRowsAndSizeMatchPlaintext) {
   size_t expected = 0;
   for (const auto& k : bank_keys) expected += shop_keys.count(k);
   auto out = RunLocally(Op(), kJob, Spec("intersection", "size"),
-                        {{"bank", Csv(bank)}, {"shop", Csv(shop)}});
+                        {{"bank", CsvTable(bank)}, {"shop", CsvTable(shop)}});
   ASSERT_TRUE(out["bank"].status.ok()) << out["bank"].status;
   ASSERT_TRUE(out["shop"].status.ok()) << out["shop"].status;
   EXPECT_EQ(out["shop"].summary["intersection_size"], expected);
@@ -83,7 +60,7 @@ TEST(EcdhPsiOperator, IntersectionRowsAndSizeMatchPlaintext) {
 
 TEST(EcdhPsiOperator, NonReceiverStoresNothing) {
   auto out = RunLocally(Op(), kJob, Spec("size", ""),
-                        {{"bank", Csv("phone\n1\n2\n3\n")}, {"shop", Csv("phone\n2\n3\n4\n")}});
+                        {{"bank", CsvTable("phone\n1\n2\n3\n")}, {"shop", CsvTable("phone\n2\n3\n4\n")}});
   ASSERT_TRUE(out["bank"].status.ok()) << out["bank"].status;
   ASSERT_TRUE(out["shop"].status.ok()) << out["shop"].status;
   EXPECT_EQ(out["bank"].summary["intersection_size"], 2);
@@ -91,16 +68,16 @@ TEST(EcdhPsiOperator, NonReceiverStoresNothing) {
 }
 
 TEST(EcdhPsiOperator, DuplicateKeysFailBeforeCryptoUnlessDeduplicated) {
-  auto dup = Csv("phone\n1\n2\n1\n");
+  auto dup = CsvTable("phone\n1\n2\n1\n");
   auto out = RunLocally(Op(), kJob, Spec("intersection", "intersection"),
-                        {{"bank", dup}, {"shop", Csv("phone\n1\n")}},
+                        {{"bank", dup}, {"shop", CsvTable("phone\n1\n")}},
                         {std::chrono::milliseconds(2000), ""});
   EXPECT_EQ(out["bank"].status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(out["bank"].status.message()).find("lines 2 and 4"), std::string::npos)
       << out["bank"].status;
 
   auto ok = RunLocally(Op(), kJob, Spec("intersection", "size", {{"duplicates", "dedupe"}}),
-                       {{"bank", dup}, {"shop", Csv("phone\n1\n")}});
+                       {{"bank", dup}, {"shop", CsvTable("phone\n1\n")}});
   ASSERT_TRUE(ok["bank"].status.ok()) << ok["bank"].status;
   EXPECT_EQ(ok["bank"].summary["intersection_size"], 1);
   EXPECT_EQ(ok["bank"].summary["matched_rows"], 2);  // both rows carrying the key
@@ -108,14 +85,15 @@ TEST(EcdhPsiOperator, DuplicateKeysFailBeforeCryptoUnlessDeduplicated) {
 
 TEST(EcdhPsiOperator, PeerFailureSurfacesAsUnavailable) {
   auto out = RunLocally(Op(), kJob, Spec("intersection", "size"),
-                        {{"bank", Csv("phone\n1\n")}, {"shop", Csv("phone\n1\n")}},
+                        {{"bank", CsvTable("phone\n1\n")}, {"shop", CsvTable("phone\n1\n")}},
                         {std::chrono::milliseconds(5000), "shop"});
   EXPECT_EQ(out["bank"].status.code(), absl::StatusCode::kUnavailable) << out["bank"].status;
 }
 
 TEST(EcdhPsiOperator, ValidateChecksColumnTypesAndParams) {
   RegisterPsiOperators();  // ctest runs each test in its own process
-  FakeCatalog cat;
+  engine::testing::StaticCatalog cat;
+  cat.members = {"bank", "shop"};
   cat.datasets[{"bank", "customers"}] = {"bank", "customers", {{"phone", "string"}}, 3, ""};
   cat.datasets[{"shop", "buyers"}] = {"shop", "buyers", {{"phone", "int64"}}, 3, ""};
   Status st = engine::ValidateJob(Spec("intersection", "size"), cat);

@@ -20,6 +20,7 @@
 namespace consort::psi {
 namespace {
 
+using engine::testing::CsvTable;
 using engine::testing::RunLocally;
 
 struct Outcome {
@@ -287,24 +288,11 @@ TEST(PsiSum, MalformedSumMessageIsInvalidArgumentForB) {
 
 // ---------------------------------------------------------------- the psi.sum operator
 
-std::shared_ptr<const data::Table> Csv(const std::string& text) {
-  auto t = data::ParseCsv(text, "test.csv");
-  EXPECT_TRUE(t.ok()) << t.status();
-  return std::make_shared<const data::Table>(std::move(*t));
-}
-
-engine::JobSpec Spec(const std::string& bank_out, const std::string& shop_out, Json params) {
-  Json doc = {{"operator", "psi.sum"},
-              {"parties",
-               {{"bank", {{"dataset", "customers"}, {"columns", {"id"}}}},
-                {"shop", {{"dataset", "orders"}, {"columns", {"id"}}}}}},
-              {"outputs", Json::object()},
-              {"params", params}};
-  if (!bank_out.empty()) doc["outputs"]["bank"] = bank_out;
-  if (!shop_out.empty()) doc["outputs"]["shop"] = shop_out;
-  auto spec = engine::ParseJobSpec(doc);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return *spec;
+engine::JobSpec Spec(const std::string& bank_out, const std::string& shop_out,
+                     Json params) {
+  return engine::testing::MakeSpec("psi.sum",
+                                   {{"bank", {"customers", {"id"}}}, {"shop", {"orders", {"id"}}}},
+                                   {{"bank", bank_out}, {"shop", shop_out}}, std::move(params));
 }
 
 const engine::Operator& Op() {
@@ -318,8 +306,8 @@ TEST(PsiSumOperator, SumAndSizeMatchPlaintextWithDedupe) {
   // shop (B) has key 2 twice: under "dedupe" its value is 10 + 5.
   auto out = RunLocally(Op(), kJob,
                         Spec("sum", "size", {{"value_column", "amount"}, {"duplicates", "dedupe"}}),
-                        {{"bank", Csv("id\n1\n2\n3\n9\n")},
-                         {"shop", Csv("id,amount\n2,10\n3,-4\n4,100\n2,5\n")}});
+                        {{"bank", CsvTable("id\n1\n2\n3\n9\n")},
+                         {"shop", CsvTable("id,amount\n2,10\n3,-4\n4,100\n2,5\n")}});
   ASSERT_TRUE(out["bank"].status.ok()) << out["bank"].status;
   ASSERT_TRUE(out["shop"].status.ok()) << out["shop"].status;
   EXPECT_EQ(out["bank"].summary["intersection_size"], 2);
@@ -331,27 +319,17 @@ TEST(PsiSumOperator, SumAndSizeMatchPlaintextWithDedupe) {
 
 TEST(PsiSumOperator, NullValueFailsNamingTheRow) {
   auto out = RunLocally(Op(), kJob, Spec("sum", "", {{"value_column", "amount"}}),
-                        {{"bank", Csv("id\n1\n")}, {"shop", Csv("id,amount\n1,5\n2,\n")}},
+                        {{"bank", CsvTable("id\n1\n")}, {"shop", CsvTable("id,amount\n1,5\n2,\n")}},
                         {std::chrono::milliseconds(3000), ""});
   EXPECT_EQ(out["shop"].status.code(), absl::StatusCode::kInvalidArgument) << out["shop"].status;
   EXPECT_NE(std::string(out["shop"].status.message()).find("test.csv:3"), std::string::npos)
       << out["shop"].status;
 }
 
-class FakeCatalog final : public engine::CatalogView {
- public:
-  std::map<std::pair<std::string, std::string>, engine::DatasetInfo> datasets;
-  bool IsMember(const std::string& p) const override { return p == "bank" || p == "shop"; }
-  StatusOr<engine::DatasetInfo> Dataset(const std::string& o, const std::string& n) const override {
-    auto it = datasets.find({o, n});
-    if (it == datasets.end()) return absl::NotFoundError("no dataset");
-    return it->second;
-  }
-};
-
 TEST(PsiSumOperator, ValidateChecksRolesAndTheValueColumn) {
   Op();
-  FakeCatalog cat;
+  engine::testing::StaticCatalog cat;
+  cat.members = {"bank", "shop"};
   cat.datasets[{"bank", "customers"}] = {"bank", "customers", {{"id", "string"}}, 3, ""};
   cat.datasets[{"shop", "orders"}] = {
       "shop", "orders", {{"id", "string"}, {"amount", "int64"}, {"price", "float64"}}, 3, ""};
