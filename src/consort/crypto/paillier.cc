@@ -450,6 +450,16 @@ PaillierCiphertext PaillierPublicKey::Rerandomize(const PaillierCiphertext& a,
   return c;
 }
 
+PaillierCiphertext PaillierPublicKey::ShiftLeft(const PaillierCiphertext& a, int bits) const {
+  CONSORT_CHECK(bits >= 0 && bits <= 4096);
+  PaillierCiphertext c(a);
+  for (int i = 0; i < bits; ++i) {
+    mpz_mul(c.v_, c.v_, c.v_);
+    mpz_mod(c.v_, c.v_, n2_);
+  }
+  return c;
+}
+
 PaillierCiphertext PaillierPublicKey::Zero() const {
   PaillierCiphertext c;
   mpz_set_ui(c.v_, 1);
@@ -714,6 +724,13 @@ PaillierNoiseProducer::PaillierNoiseProducer(const PaillierPublicKey& pk, size_t
   Start(workers);
 }
 
+PaillierNoiseProducer::PaillierNoiseProducer(const PaillierFastNoise& fast, size_t total,
+                                             int workers, size_t capacity)
+    : pk_(&fast.public_key()), fast_(&fast), total_(total),
+      capacity_(std::max<size_t>(1, capacity)) {
+  Start(workers);
+}
+
 PaillierNoiseProducer::~PaillierNoiseProducer() { Stop(); }
 
 void PaillierNoiseProducer::Start(int workers) {
@@ -721,6 +738,7 @@ void PaillierNoiseProducer::Start(int workers) {
 }
 
 PaillierNoise PaillierNoiseProducer::Generate() const {
+  if (fast_ != nullptr) return fast_->Generate();
   return sk_ != nullptr ? sk_->GenerateNoise() : pk_->GenerateNoise();
 }
 
@@ -779,6 +797,256 @@ void PaillierNoiseProducer::Stop() {
 size_t PaillierNoiseProducer::generated() const {
   std::lock_guard lock(mu_);
   return generated_;
+}
+
+// ---------------------------------------------------------------- fast noise (DJN)
+
+// Fixed-base table: entry (i, j) = base^(j * 2^(w i)) mod m, for j in [0, 2^w).
+struct PaillierFastNoise::Table {
+  mpz_t m;
+  int digits = 0, w = 0;
+  std::vector<__mpz_struct> entries;  // digits * 2^w, row-major by digit
+
+  Table(mpz_srcptr base, mpz_srcptr modulus, int exponent_bits, int window) : w(window) {
+    mpz_init_set(m, modulus);
+    digits = (exponent_bits + w - 1) / w;
+    const size_t per = size_t{1} << w;
+    entries.resize(static_cast<size_t>(digits) * per);
+    for (auto& e : entries) mpz_init(&e);
+    Tmp b;
+    mpz_mod(b, base, m);
+    for (int i = 0; i < digits; ++i) {
+      __mpz_struct* row = &entries[static_cast<size_t>(i) * per];
+      mpz_set_ui(&row[0], 1);
+      for (size_t j = 1; j < per; ++j) {
+        mpz_mul(&row[j], &row[j - 1], b);
+        mpz_mod(&row[j], &row[j], m);
+      }
+      // Next digit's base: b^(2^w) = row[per - 1] * b.
+      mpz_mul(b, &row[per - 1], b);
+      mpz_mod(b, b, m);
+    }
+  }
+  ~Table() {
+    for (auto& e : entries) ClearSecret(&e);
+    ClearSecret(m);
+  }
+  Table(const Table&) = delete;
+  Table& operator=(const Table&) = delete;
+
+  // out = base^a mod m for 0 <= a < 2^(digits w).
+  void Pow(mpz_ptr out, mpz_srcptr a) const {
+    const size_t per = size_t{1} << w;
+    Tmp t;
+    bool first = true;
+    for (int i = 0; i < digits; ++i) {
+      size_t d = 0;
+      for (int k = w - 1; k >= 0; --k) {
+        d = (d << 1) | static_cast<size_t>(mpz_tstbit(a, static_cast<mp_bitcnt_t>(i * w + k)));
+      }
+      if (d == 0) continue;
+      const __mpz_struct* e = &entries[static_cast<size_t>(i) * per + d];
+      if (first) {
+        mpz_set(out, e);
+        first = false;
+      } else {
+        mpz_mul(t, out, e);
+        mpz_mod(out, t, m);
+      }
+    }
+    if (first) mpz_set_ui(out, 1);
+  }
+};
+
+PaillierFastNoise::PaillierFastNoise(PaillierFastNoise&& o) noexcept = default;
+PaillierFastNoise& PaillierFastNoise::operator=(PaillierFastNoise&& o) noexcept = default;
+PaillierFastNoise::~PaillierFastNoise() = default;
+
+StatusOr<PaillierFastNoise> PaillierFastNoise::Build(const PaillierPublicKey& pk,
+                                                     const PaillierSecretKey* sk, ByteSpan h_be,
+                                                     int exponent_bits, int window_bits) {
+  if (exponent_bits < kPaillierDjnExponentBits || exponent_bits > pk.modulus_bits()) {
+    return absl::InvalidArgumentError(
+        "Paillier fast noise: exponent_bits " + std::to_string(exponent_bits) + " not in [" +
+        std::to_string(kPaillierDjnExponentBits) + ", " + std::to_string(pk.modulus_bits()) + "]");
+  }
+  if (window_bits < 1 || window_bits > 16) {
+    return absl::InvalidArgumentError("Paillier fast noise: window_bits " +
+                                      std::to_string(window_bits) + " not in [1, 16]");
+  }
+  Tmp h, g;
+  if (h_be.empty()) {
+    // h = -x^2 mod n for x uniform in Z_n^* (DJN section 4.2).
+    Tmp x;
+    RandomUnit(x, pk.n_);
+    mpz_mul(h, x, x);
+    mpz_mod(h, h, pk.n_);
+    mpz_sub(h, pk.n_, h);
+  } else {
+    ImportBe(h, h_be);
+    mpz_gcd(g, h, pk.n_);
+    if (mpz_sgn(h) <= 0 || mpz_cmp(h, pk.n_) >= 0 || mpz_cmp_ui(g, 1) != 0) {
+      return absl::InvalidArgumentError("Paillier fast noise: h must be a unit of Z_n");
+    }
+  }
+  Tmp hs;
+  mpz_powm(hs, h, pk.n_, pk.n2_);  // public exponent n
+  PaillierFastNoise f;
+  f.pk_ = &pk;
+  f.sk_ = sk;
+  f.crt_ = sk != nullptr;
+  f.exponent_bits_ = exponent_bits;
+  f.window_bits_ = window_bits;
+  if (sk != nullptr) {
+    f.mod_p2_ = std::make_unique<Table>(hs, sk->p2_, exponent_bits, window_bits);
+    f.mod_q2_ = std::make_unique<Table>(hs, sk->q2_, exponent_bits, window_bits);
+  } else {
+    f.full_ = std::make_unique<Table>(hs, pk.n2_, exponent_bits, window_bits);
+  }
+  return f;
+}
+
+StatusOr<PaillierFastNoise> PaillierFastNoise::Create(const PaillierPublicKey& pk,
+                                                      int exponent_bits, int window_bits) {
+  InitCrypto();
+  return Build(pk, nullptr, {}, exponent_bits, window_bits);
+}
+
+StatusOr<PaillierFastNoise> PaillierFastNoise::Create(const PaillierSecretKey& sk,
+                                                      int exponent_bits, int window_bits) {
+  InitCrypto();
+  return Build(sk.public_key(), &sk, {}, exponent_bits, window_bits);
+}
+
+StatusOr<PaillierFastNoise> PaillierFastNoise::CreateWithBaseForTesting(
+    const PaillierPublicKey& pk, ByteSpan h_be, int exponent_bits, int window_bits) {
+  if (h_be.empty()) return absl::InvalidArgumentError("Paillier fast noise: empty h");
+  return Build(pk, nullptr, h_be, exponent_bits, window_bits);
+}
+
+StatusOr<PaillierFastNoise> PaillierFastNoise::CreateWithBaseForTesting(
+    const PaillierSecretKey& sk, ByteSpan h_be, int exponent_bits, int window_bits) {
+  if (h_be.empty()) return absl::InvalidArgumentError("Paillier fast noise: empty h");
+  return Build(sk.public_key(), &sk, h_be, exponent_bits, window_bits);
+}
+
+void PaillierFastNoise::FromExponent(mpz_ptr out, mpz_srcptr a) const {
+  if (!crt_) {
+    full_->Pow(out, a);
+    return;
+  }
+  // Both halves, then r = r_p + p^2 ((r_q - r_p) (p^2)^-1 mod q^2).
+  Tmp rp, rq;
+  mod_p2_->Pow(rp, a);
+  mod_q2_->Pow(rq, a);
+  mpz_sub(rq, rq, rp);
+  mpz_mul(rq, rq, sk_->p2inv_q2_);
+  mpz_mod(rq, rq, sk_->q2_);
+  mpz_mul(rq, rq, sk_->p2_);
+  mpz_add(out, rq, rp);
+}
+
+PaillierNoise PaillierFastNoise::Generate() const {
+  const size_t bytes = (static_cast<size_t>(exponent_bits_) + 7) / 8;
+  SecretBytes buf(bytes);
+  RandomBytes(buf.data(), bytes);
+  if (exponent_bits_ % 8 != 0) {
+    buf.data()[0] &= static_cast<uint8_t>((1u << (exponent_bits_ % 8)) - 1);
+  }
+  Tmp a;
+  ImportBe(a, buf.span());
+  PaillierNoise noise;
+  FromExponent(noise.v_, a);
+  return noise;
+}
+
+StatusOr<PaillierNoise> PaillierFastNoise::UnsafeGenerateWithExponent(ByteSpan a_be) const {
+  Tmp a;
+  ImportBe(a, a_be);
+  if (mpz_sizeinbase(a, 2) > static_cast<size_t>(exponent_bits_)) {
+    return absl::InvalidArgumentError("Paillier fast noise: exponent longer than " +
+                                      std::to_string(exponent_bits_) + " bits");
+  }
+  PaillierNoise noise;
+  FromExponent(noise.v_, a);
+  return noise;
+}
+
+// ---------------------------------------------------------------- packing
+
+StatusOr<PaillierPacker> PaillierPacker::Create(const PaillierPublicKey& pk, int slots,
+                                                int slot_bits) {
+  if (slots < 1 || slot_bits < 2 || slot_bits > 64 ||
+      static_cast<int64_t>(slots) * slot_bits >= pk.modulus_bits()) {
+    return absl::InvalidArgumentError(
+        "Paillier packer: " + std::to_string(slots) + " slots of " + std::to_string(slot_bits) +
+        " bits do not fit a " + std::to_string(pk.modulus_bits()) +
+        "-bit plaintext (slot_bits in [2, 64], slots * slot_bits < modulus bits)");
+  }
+  return PaillierPacker(pk, slots, slot_bits);
+}
+
+int PaillierPacker::MaxSlots(const PaillierPublicKey& pk, int slot_bits) {
+  CONSORT_CHECK(slot_bits >= 2);
+  return (pk.modulus_bits() - 1) / slot_bits;
+}
+
+int PaillierPacker::SlotBitsFor(uint64_t max_abs, uint64_t max_terms) {
+  // Bits of max_abs * max_terms (as a 128-bit product), plus one for the sign.
+  const unsigned __int128 p = static_cast<unsigned __int128>(max_abs) * max_terms;
+  int bits = 0;
+  for (unsigned __int128 v = p; v != 0; v >>= 1) ++bits;
+  return bits + 1;
+}
+
+PaillierPlaintext PaillierPacker::Pack(const std::vector<int64_t>& values) const {
+  CONSORT_CHECK(values.size() == static_cast<size_t>(slots_));
+  PaillierPlaintext m;
+  Tmp t;
+  const int64_t lim = slot_bits_ == 64 ? std::numeric_limits<int64_t>::max()
+                                       : (int64_t{1} << (slot_bits_ - 1)) - 1;
+  // Horner from the top slot: m = (...(v_{k-1} 2^s + v_{k-2}) 2^s + ...) + v_0.
+  for (int j = slots_ - 1; j >= 0; --j) {
+    const int64_t v = values[static_cast<size_t>(j)];
+    CONSORT_CHECK(v <= lim && v >= -lim);
+    mpz_mul_2exp(m.v_, m.v_, static_cast<mp_bitcnt_t>(slot_bits_));
+    if (v >= 0) {
+      mpz_add_ui(m.v_, m.v_, static_cast<unsigned long>(v));
+    } else {
+      mpz_sub_ui(m.v_, m.v_, static_cast<unsigned long>(0) - static_cast<unsigned long>(v));
+    }
+  }
+  mpz_mod(m.v_, m.v_, pk_->n_);
+  return m;
+}
+
+StatusOr<std::vector<int64_t>> PaillierPacker::Unpack(const PaillierPlaintext& m) const {
+  Tmp x, low, half;
+  // The signed integer the plaintext stands for, in (-n/2, n/2].
+  if (mpz_cmp(m.v_, pk_->half_) <= 0) {
+    mpz_set(x, m.v_);
+  } else {
+    mpz_sub(x, m.v_, pk_->n_);
+  }
+  mpz_setbit(half, static_cast<mp_bitcnt_t>(slot_bits_ - 1));
+  std::vector<int64_t> out(static_cast<size_t>(slots_));
+  for (int j = 0; j < slots_; ++j) {
+    // Symmetric residue mod 2^s: low in [-2^(s-1), 2^(s-1)).
+    mpz_fdiv_r_2exp(low, x, static_cast<mp_bitcnt_t>(slot_bits_));
+    if (mpz_cmp(low, half) >= 0) {
+      mpz_sub(low, low, half);
+      mpz_sub(low, low, half);
+    }
+    out[static_cast<size_t>(j)] = static_cast<int64_t>(mpz_get_si(low));
+    mpz_sub(x, x, low);
+    mpz_fdiv_q_2exp(x, x, static_cast<mp_bitcnt_t>(slot_bits_));
+  }
+  if (mpz_sgn(x) != 0) {
+    return absl::OutOfRangeError("Paillier packer: value does not decode as " +
+                                 std::to_string(slots_) + " slots of " +
+                                 std::to_string(slot_bits_) + " bits");
+  }
+  return out;
 }
 
 }  // namespace consort::crypto

@@ -403,5 +403,171 @@ TEST(Paillier, PublicKeySerializationRoundTripsAndValidates) {
   EXPECT_EQ(code(huge), absl::StatusCode::kInvalidArgument);
 }
 
+// ---------------------------------------------------------------- fast (DJN) noise
+
+// h^a mod n (with GMP directly), as a plaintext-sized value of pk.
+PaillierPlaintext PowModN(const PaillierPublicKey& pk, const Bytes& h_be, const Bytes& a_be) {
+  mpz_t h, a, n, r;
+  mpz_inits(h, a, n, r, nullptr);
+  mpz_import(h, h_be.size(), 1, 1, 1, 0, h_be.data());
+  mpz_import(a, a_be.size(), 1, 1, 1, 0, a_be.data());
+  mpz_set_str(n, pk.ModulusHex().c_str(), 16);
+  mpz_powm(r, h, a, n);
+  Bytes out(pk.plaintext_bytes(), 0);
+  size_t count = 0;
+  const size_t len = (mpz_sizeinbase(r, 2) + 7) / 8;
+  mpz_export(out.data() + out.size() - len, &count, 1, 1, 1, 0, r);
+  mpz_clears(h, a, n, r, nullptr);
+  auto m = pk.PlaintextFromBytes(out);
+  CONSORT_CHECK(m.ok());
+  return *m;
+}
+
+TEST(PaillierFastNoise, KnownAnswerAgainstTextbookEncryption) {
+  // h_s^a = (h^a)^n mod n^2, so Enc(m) with table noise for exponent a must equal the textbook
+  // encryption with r = h^a mod n, for the public (mod n^2) and the CRT (mod p^2, q^2) tables.
+  auto sk = PaillierSecretKey::FromPrimesForTesting(Hex(kP), Hex(kQ));
+  ASSERT_TRUE(sk.ok());
+  const auto& pk = sk->public_key();
+  const Bytes h = Hex("0123456789abcdef0fedcba987654321deadbeef");
+  for (int window : {1, 5, 8}) {
+    auto pub = PaillierFastNoise::CreateWithBaseForTesting(pk, h, 256, window);
+    auto crt = PaillierFastNoise::CreateWithBaseForTesting(*sk, h, 256, window);
+    ASSERT_TRUE(pub.ok() && crt.ok()) << pub.status() << crt.status();
+    EXPECT_FALSE(pub->uses_crt());
+    EXPECT_TRUE(crt->uses_crt());
+    for (const Bytes& a : {Hex("01"), Hex("00"), Hex(kR), Bytes(32, 0xff)}) {
+      auto expected = pk.UnsafeEncryptWithR(pk.Encode(42), PowModN(pk, h, a));
+      ASSERT_TRUE(expected.ok());
+      auto n1 = pub->UnsafeGenerateWithExponent(a);
+      auto n2 = crt->UnsafeGenerateWithExponent(a);
+      ASSERT_TRUE(n1.ok() && n2.ok());
+      EXPECT_EQ(pk.SerializeCiphertext(pk.Encrypt(pk.Encode(42), std::move(*n1))),
+                pk.SerializeCiphertext(*expected))
+          << "window " << window;
+      EXPECT_EQ(pk.SerializeCiphertext(pk.Encrypt(pk.Encode(42), std::move(*n2))),
+                pk.SerializeCiphertext(*expected))
+          << "window " << window;
+    }
+    auto too_long = pub->UnsafeGenerateWithExponent(Bytes(33, 0x01));
+    EXPECT_EQ(too_long.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(PaillierFastNoise, EncryptionsDecryptAndAddAt2048Bits) {
+  const auto& sk = Key2048();
+  const auto& pk = sk.public_key();
+  auto pub = PaillierFastNoise::Create(pk);
+  auto crt = PaillierFastNoise::Create(sk);
+  ASSERT_TRUE(pub.ok() && crt.ok());
+  EXPECT_EQ(pub->exponent_bits(), kPaillierDjnExponentBits);
+  std::mt19937_64 rng(7);
+  PaillierCiphertext acc = pk.Zero();
+  int64_t sum = 0;
+  Bytes previous;
+  for (int i = 0; i < 20; ++i) {
+    const int64_t v = static_cast<int64_t>(rng() % 2000001) - 1000000;
+    const PaillierFastNoise& f = i % 2 ? *pub : *crt;
+    PaillierCiphertext c = pk.Encrypt(pk.Encode(v), f.Generate());
+    EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(c)), v);
+    Bytes wire = pk.SerializeCiphertext(c);
+    EXPECT_NE(wire, previous);  // fresh randomness
+    previous = wire;
+    pk.AddInPlace(acc, c);
+    sum += v;
+  }
+  EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(acc)), sum);
+  // Encryptions of the same value differ (randomized), and noise is an n-th residue.
+  EXPECT_NE(pk.SerializeCiphertext(pk.Encrypt(pk.Encode(5), pub->Generate())),
+            pk.SerializeCiphertext(pk.Encrypt(pk.Encode(5), pub->Generate())));
+  EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(pk.Rerandomize(acc, crt->Generate()))), sum);
+}
+
+TEST(PaillierFastNoise, RejectsBadParameters) {
+  const auto& sk = Key1024();
+  EXPECT_EQ(PaillierFastNoise::Create(sk.public_key(), 128).status().code(),
+            absl::StatusCode::kInvalidArgument);  // below 2 x 128 bits
+  EXPECT_EQ(PaillierFastNoise::Create(sk.public_key(), 2048).status().code(),
+            absl::StatusCode::kInvalidArgument);  // longer than n
+  EXPECT_EQ(PaillierFastNoise::Create(sk, 256, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PaillierFastNoise::Create(sk, 256, 17).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PaillierFastNoise::CreateWithBaseForTesting(sk.public_key(), Bytes{0}, 256, 4)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);  // h = 0 is not a unit
+}
+
+TEST(PaillierFastNoise, ProducerThreadsDeliverValidNoise) {
+  const auto& sk = Key1024();
+  const auto& pk = sk.public_key();
+  auto fast = PaillierFastNoise::Create(sk, 256, 6);
+  ASSERT_TRUE(fast.ok());
+  PaillierNoiseProducer producer(*fast, 12, 2, 4);
+  for (int i = 0; i < 14; ++i) {  // two past total: inline
+    EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(pk.Encrypt(pk.Encode(i), producer.Take()))), i);
+  }
+  producer.Stop();
+  EXPECT_EQ(producer.generated(), 14u);
+}
+
+// ---------------------------------------------------------------- packing
+
+TEST(PaillierPacker, PackedSumsDecodeSlotwiseIncludingNegatives) {
+  const auto& sk = Key1024();
+  const auto& pk = sk.public_key();
+  const int slot_bits = PaillierPacker::SlotBitsFor(uint64_t{1} << 40, 1000);
+  EXPECT_EQ(slot_bits, 51);  // 2^40 * 1000 < 2^50, plus the sign
+  auto packer = PaillierPacker::Create(pk, 3, slot_bits);
+  ASSERT_TRUE(packer.ok());
+  std::mt19937_64 rng(11);
+  const int64_t bound = int64_t{1} << 40;
+  std::vector<int64_t> sums(3, 0);
+  PaillierCiphertext acc = pk.Zero();
+  for (int i = 0; i < 1000; ++i) {
+    std::vector<int64_t> v = {static_cast<int64_t>(rng() % (2 * bound + 1)) - bound,
+                              static_cast<int64_t>(rng() % (bound + 1)),
+                              i % 2 ? -bound : bound};
+    if (i == 0) {
+      auto one = packer->Unpack(sk.Decrypt(pk.Encrypt(packer->Pack(v))));
+      ASSERT_TRUE(one.ok());
+      EXPECT_EQ(*one, v);
+    }
+    for (int j = 0; j < 3; ++j) sums[j] += v[j];
+    pk.AddInPlace(acc, pk.Encrypt(packer->Pack(v), pk.GenerateNoise()));
+  }
+  auto got = packer->Unpack(sk.Decrypt(acc));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, sums);
+  // Horner concatenation: ShiftLeft by 3 slots, add another packed sum -> 6 slots.
+  auto six = PaillierPacker::Create(pk, 6, slot_bits);
+  ASSERT_TRUE(six.ok());
+  std::vector<int64_t> low = {-1, 2, -3};
+  auto cat = pk.Add(pk.ShiftLeft(acc, 3 * slot_bits), pk.Encrypt(packer->Pack(low)));
+  auto all = six->Unpack(sk.Decrypt(cat));
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, (std::vector<int64_t>{-1, 2, -3, sums[0], sums[1], sums[2]}));
+  // Reading a 6-slot value as 3 slots fails instead of returning garbage.
+  EXPECT_EQ(packer->Unpack(sk.Decrypt(cat)).status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST(PaillierPacker, ExtremeSlotValuesAndBadShapes) {
+  const auto& sk = Key1024();
+  const auto& pk = sk.public_key();
+  auto p64 = PaillierPacker::Create(pk, 4, 64);
+  ASSERT_TRUE(p64.ok());
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  std::vector<int64_t> v = {max, -max, 0, -1};
+  EXPECT_EQ(*p64->Unpack(sk.Decrypt(pk.Encrypt(p64->Pack(v)))), v);
+  EXPECT_EQ(PaillierPacker::MaxSlots(pk, 64), 15);  // 1023 / 64
+  EXPECT_EQ(PaillierPacker::Create(pk, 16, 64).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PaillierPacker::Create(pk, 2, 65).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PaillierPacker::Create(pk, 0, 8).status().code(), absl::StatusCode::kInvalidArgument);
+  // ShiftLeft(c, k) = 2^k * Dec(c).
+  EXPECT_EQ(*pk.DecodeInt64(sk.Decrypt(pk.ShiftLeft(pk.Encrypt(pk.Encode(-3)), 10))), -3072);
+}
+
 }  // namespace
 }  // namespace consort::crypto
