@@ -1,0 +1,267 @@
+#include "consort/psi/multiparty_psi.h"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "consort/psi/internal/multiparty_psi_wire.h"
+
+namespace consort::psi {
+namespace {
+
+constexpr PsiOutput kNone = PsiOutput::kNone;
+constexpr PsiOutput kSize = PsiOutput::kSize;
+constexpr PsiOutput kInter = PsiOutput::kIntersection;
+
+// A full mesh of in-memory links among n parties: links[i][j] is i's end towards j.
+struct Mesh {
+  std::vector<std::vector<std::unique_ptr<net::Link>>> owned;
+  std::vector<std::vector<net::Link*>> links;
+  explicit Mesh(size_t n) : owned(n), links(n, std::vector<net::Link*>(n, nullptr)) {
+    for (auto& o : owned) o.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = i + 1; j < n; ++j) {
+        auto [a, b] = net::CreateInMemoryLinkPair("p" + std::to_string(i), "p" + std::to_string(j));
+        a->set_timeout(std::chrono::milliseconds(20'000));
+        b->set_timeout(std::chrono::milliseconds(20'000));
+        links[i][j] = a.get();
+        links[j][i] = b.get();
+        owned[i][j] = std::move(a);
+        owned[j][i] = std::move(b);
+      }
+    }
+  }
+};
+
+std::vector<StatusOr<MultipartyPsiResult>> RunAll(
+    const std::vector<std::vector<std::string>>& sets, const std::vector<PsiOutput>& outputs,
+    size_t leader, size_t batch = 64, int threads = 1) {
+  const size_t n = sets.size();
+  Mesh mesh(n);
+  std::vector<StatusOr<MultipartyPsiResult>> out(n, absl::UnknownError("not run"));
+  std::vector<MultipartyPsiOptions> opts(n);
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < n; ++i) {
+    opts[i].self = i;
+    opts[i].leader = leader;
+    opts[i].outputs = outputs;
+    opts[i].domain = "job-1";
+    opts[i].batch_size = batch;
+    opts[i].threads = threads;
+    ts.emplace_back([&, i] { out[i] = RunMultipartyPsi(mesh.links[i], sets[i], opts[i]); });
+  }
+  for (auto& t : ts) t.join();
+  return out;
+}
+
+// n sets over a shared universe: each element of the universe is in each set with prob. p;
+// `common` extra elements are in every set.
+std::vector<std::vector<std::string>> RandomSets(size_t n, size_t universe, double p,
+                                                 size_t common, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::bernoulli_distribution in(p);
+  std::vector<std::vector<std::string>> sets(n);
+  for (size_t u = 0; u < universe; ++u) {
+    for (size_t i = 0; i < n; ++i) {
+      if (in(rng)) sets[i].push_back("item-" + std::to_string(u));
+    }
+  }
+  for (size_t c = 0; c < common; ++c) {
+    for (auto& s : sets) s.push_back("common-" + std::to_string(c));
+  }
+  for (auto& s : sets) std::shuffle(s.begin(), s.end(), rng);
+  return sets;
+}
+
+// Plaintext reference: ascending indices of sets[i] whose item is in every set.
+std::vector<size_t> Expected(const std::vector<std::vector<std::string>>& sets, size_t i) {
+  std::vector<size_t> r;
+  for (size_t k = 0; k < sets[i].size(); ++k) {
+    bool all = true;
+    for (const auto& s : sets) all &= std::find(s.begin(), s.end(), sets[i][k]) != s.end();
+    if (all) r.push_back(k);
+  }
+  return r;
+}
+
+void CheckAgainstPlaintext(const std::vector<std::vector<std::string>>& sets,
+                           const std::vector<PsiOutput>& outputs, size_t leader,
+                           size_t batch = 64, int threads = 1) {
+  auto res = RunAll(sets, outputs, leader, batch, threads);
+  for (size_t i = 0; i < sets.size(); ++i) {
+    ASSERT_TRUE(res[i].ok()) << "party " << i << ": " << res[i].status();
+    const auto expected = Expected(sets, i);
+    EXPECT_EQ(res[i]->set_sizes.size(), sets.size());
+    for (size_t j = 0; j < sets.size(); ++j) EXPECT_EQ(res[i]->set_sizes[j], sets[j].size());
+    switch (outputs[i]) {
+      case kNone:
+        EXPECT_EQ(res[i]->intersection_size, 0u);
+        EXPECT_TRUE(res[i]->matched.empty());
+        break;
+      case kSize:
+        EXPECT_EQ(res[i]->intersection_size, expected.size()) << "party " << i;
+        EXPECT_TRUE(res[i]->matched.empty());
+        break;
+      case kInter:
+        EXPECT_EQ(res[i]->matched, expected) << "party " << i;
+        EXPECT_EQ(res[i]->intersection_size, expected.size());
+        break;
+    }
+  }
+}
+
+TEST(MultipartyPsi, ThreePartiesMatchPlaintext) {
+  auto sets = RandomSets(3, 600, 0.6, 20, 1);
+  CheckAgainstPlaintext(sets, {kInter, kInter, kInter}, 0);
+}
+
+TEST(MultipartyPsi, FivePartiesMixedOutputsAnyLeader) {
+  auto sets = RandomSets(5, 400, 0.8, 10, 2);
+  CheckAgainstPlaintext(sets, {kInter, kSize, kNone, kInter, kSize}, 2);
+  CheckAgainstPlaintext(sets, {kInter, kSize, kNone, kInter, kSize}, 4, /*batch=*/7,
+                        /*threads=*/2);
+  // A leader that receives rows keeps its list order (tested separately from the shuffled case).
+  CheckAgainstPlaintext(sets, {kInter, kSize, kNone, kInter, kSize}, 0, 1000);
+}
+
+TEST(MultipartyPsi, EmptyDisjointIdenticalAndSingleton) {
+  CheckAgainstPlaintext({{}, {"a", "b"}, {"a"}}, {kInter, kInter, kSize}, 0);
+  CheckAgainstPlaintext({{}, {}, {}}, {kInter, kSize, kInter}, 1);
+  CheckAgainstPlaintext({{"a", "b"}, {"c", "d"}, {"e"}}, {kInter, kInter, kInter}, 0);
+  std::vector<std::string> same = {"x", "y", "z", "w"};
+  CheckAgainstPlaintext({same, same, same, same}, {kInter, kSize, kInter, kInter}, 3);
+  CheckAgainstPlaintext({{"only"}, {"only"}, {"only"}}, {kInter, kInter, kInter}, 1, 1);
+  CheckAgainstPlaintext({{"only"}, {"only", "x"}, {"y"}}, {kInter, kInter, kInter}, 2);
+}
+
+TEST(MultipartyPsi, SkewedSizes) {
+  // 1 : 1000 : 500, with the small set fully inside both others.
+  std::vector<std::vector<std::string>> sets(3);
+  for (int i = 0; i < 1000; ++i) sets[1].push_back("k" + std::to_string(i));
+  for (int i = 0; i < 1000; i += 2) sets[2].push_back("k" + std::to_string(i));
+  sets[0] = {"k10"};
+  CheckAgainstPlaintext(sets, {kInter, kSize, kInter}, 1, 128, 2);
+  sets[0] = {"k11"};
+  CheckAgainstPlaintext(sets, {kInter, kSize, kInter}, 0, 128);
+}
+
+TEST(MultipartyPsi, DuplicateItemsAreInvalidArgument) {
+  auto res = RunAll({{"a", "a"}, {"a"}, {"a"}}, {kInter, kInter, kInter}, 0);
+  EXPECT_EQ(res[0].status().code(), absl::StatusCode::kInvalidArgument);
+  // The others fail promptly because party 0 closed its links (Unavailable, not a timeout).
+  EXPECT_EQ(res[1].status().code(), absl::StatusCode::kUnavailable) << res[1].status();
+}
+
+TEST(MultipartyPsi, MismatchedOutputsAreFailedPrecondition) {
+  Mesh mesh(3);
+  std::vector<StatusOr<MultipartyPsiResult>> out(3, absl::UnknownError(""));
+  std::vector<std::thread> ts;
+  std::vector<std::vector<std::string>> sets = {{"a"}, {"a"}, {"a"}};
+  std::vector<MultipartyPsiOptions> opts(3);
+  for (size_t i = 0; i < 3; ++i) {
+    opts[i].self = i;
+    opts[i].outputs = {kInter, kInter, i == 2 ? kSize : kInter};
+    opts[i].domain = "d";
+    ts.emplace_back([&, i] { out[i] = RunMultipartyPsi(mesh.links[i], sets[i], opts[i]); });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(out[0].status().code(), absl::StatusCode::kFailedPrecondition) << out[0].status();
+}
+
+TEST(MultipartyPsi, BadOptionsAreInvalidArgument) {
+  Mesh mesh(2);
+  MultipartyPsiOptions o;
+  o.outputs = {kInter, kInter};
+  EXPECT_EQ(RunMultipartyPsi(mesh.links[0], {"a"}, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  Mesh mesh3(3);
+  o.outputs = {kInter, kInter, kInter};
+  o.batch_size = 0;
+  EXPECT_EQ(RunMultipartyPsi(mesh3.links[0], {"a"}, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Plays the leader (party 0) of a 3-party run by hand, against real parties 1 and 2, to send
+// malformed messages.
+class ScriptedLeader {
+ public:
+  ScriptedLeader() : mesh_(3) {
+    for (size_t i = 1; i < 3; ++i) {
+      opts_[i].self = i;
+      opts_[i].outputs = {kInter, kInter, kInter};
+      opts_[i].domain = "d";
+      opts_[i].batch_size = 4;
+    }
+  }
+  void Start() {
+    for (size_t i = 1; i < 3; ++i) {
+      ts_.emplace_back([this, i] { out_[i] = RunMultipartyPsi(mesh_.links[i], sets_[i], opts_[i]); });
+    }
+  }
+  void Join() {
+    for (auto& t : ts_) t.join();
+  }
+  net::Link& to(size_t i) { return *mesh_.links[0][i]; }
+  Mesh mesh_;
+  std::vector<std::vector<std::string>> sets_ = {{}, {"a", "b"}, {"a", "c", "d"}};
+  MultipartyPsiOptions opts_[3];
+  StatusOr<MultipartyPsiResult> out_[3] = {absl::UnknownError(""), absl::UnknownError(""),
+                                           absl::UnknownError("")};
+  std::vector<std::thread> ts_;
+};
+
+TEST(MultipartyPsi, MalformedLeaderMessagesAreInvalidArgument) {
+  {  // A sizes message of the wrong length.
+    ScriptedLeader s;
+    s.Start();
+    ASSERT_TRUE(s.to(1).Recv().ok());
+    ASSERT_TRUE(s.to(2).Recv().ok());
+    Bytes bad = internal::mp::EncodeSizes({1, 2, 3});
+    bad.pop_back();
+    ASSERT_TRUE(s.to(1).Send(bad).ok());
+    ASSERT_TRUE(s.to(2).Send(internal::mp::EncodeSizes({0, 2, 3})).ok());
+    s.Join();
+    EXPECT_EQ(s.out_[1].status().code(), absl::StatusCode::kInvalidArgument) << s.out_[1].status();
+  }
+  {  // A wrong size for the party itself.
+    ScriptedLeader s;
+    s.Start();
+    ASSERT_TRUE(s.to(1).Recv().ok());
+    ASSERT_TRUE(s.to(2).Recv().ok());
+    ASSERT_TRUE(s.to(1).Send(internal::mp::EncodeSizes({0, 5, 3})).ok());
+    s.to(2).Close();
+    s.Join();
+    EXPECT_EQ(s.out_[1].status().code(), absl::StatusCode::kInvalidArgument) << s.out_[1].status();
+  }
+  {  // A ring batch that claims the wrong count, then a result with an index out of range.
+    ScriptedLeader s;
+    s.Start();
+    ASSERT_TRUE(s.to(1).Recv().ok());
+    ASSERT_TRUE(s.to(2).Recv().ok());
+    ASSERT_TRUE(s.to(1).Send(internal::mp::EncodeSizes({1, 2, 3})).ok());
+    ASSERT_TRUE(s.to(2).Send(internal::mp::EncodeSizes({1, 2, 3})).ok());
+    Bytes pts(64, 9);
+    ASSERT_TRUE(s.to(1).Send(internal::mp::EncodeBatch(internal::mp::kRing, 0, 0, 2, pts)).ok());
+    ASSERT_TRUE(s.to(2).Send(internal::mp::EncodeResult(1, {7})).ok());
+    s.Join();
+    EXPECT_EQ(s.out_[1].status().code(), absl::StatusCode::kInvalidArgument) << s.out_[1].status();
+    // Party 2 either saw the bad result or party 1's closed link first.
+    EXPECT_NE(s.out_[2].status().code(), absl::StatusCode::kOk);
+  }
+}
+
+TEST(MultipartyPsi, PeersAndTruncation) {
+  EXPECT_EQ(MultipartyPsiPeers(5, 2, 0), (std::vector<size_t>{0, 1, 3}));
+  EXPECT_EQ(MultipartyPsiPeers(5, 0, 0), (std::vector<size_t>{1, 2, 3, 4}));
+  EXPECT_EQ(MultipartyPsiPeers(3, 1, 0), (std::vector<size_t>{0, 2}));
+  EXPECT_EQ(MultipartyPsiTruncBytes({0, 0, 0}), 5u);
+  // 3 x 2^16 = 196608 < 2^18: 40 + 36 bits -> 10 bytes.
+  EXPECT_EQ(MultipartyPsiTruncBytes({65536, 65536, 65536}), 10u);
+}
+
+}  // namespace
+}  // namespace consort::psi
