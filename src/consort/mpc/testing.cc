@@ -4,6 +4,7 @@
 
 #include "consort/mpc/dealer.h"
 #include "consort/mpc/plaintext_backend.h"
+#include "consort/mpc/three_party.h"
 #include "consort/mpc/two_party.h"
 #include "consort/net/link.h"
 
@@ -14,18 +15,57 @@ std::string ModeName(Mode m) {
     case Mode::kPlaintext: return "Plaintext";
     case Mode::kTwoPartyInProcessDealer: return "TwoPartyInProcessDealer";
     case Mode::kTwoPartyLinkDealer: return "TwoPartyLinkDealer";
+    case Mode::kThreeParty: return "ThreeParty";
   }
   return "?";
 }
 
-RunResult Run(Mode mode, const Program& program, FixedPointConfig config) {
+namespace {
+// Three parties, one thread each, over in-memory links 0-1, 1-2, 2-0.
+RunResult RunThreeParty(const Program& program, FixedPoint fxp) {
+  RunResult result;
+  result.outputs.assign(3, absl::UnknownError("not run"));
+  auto [a01, a10] = net::CreateInMemoryLinkPair("p0", "p1");
+  auto [a12, a21] = net::CreateInMemoryLinkPair("p1", "p2");
+  auto [a20, a02] = net::CreateInMemoryLinkPair("p2", "p0");
+  net::Link* next[3] = {a01.get(), a12.get(), a20.get()};
+  net::Link* prev[3] = {a02.get(), a10.get(), a21.get()};
+  uint64_t rounds[3] = {0, 0, 0};
+  auto party = [&](int p) {
+    auto be = ThreePartyBackend::Create(p, *next[p], *prev[p], fxp);
+    if (be.ok()) {
+      result.outputs[p] = program(**be);
+      rounds[p] = (*be)->rounds() - 1;
+    } else {
+      result.outputs[p] = be.status();
+    }
+    // A failed party closes its links so that the others fail instead of waiting.
+    if (!result.outputs[p].ok()) {
+      next[p]->Close();
+      prev[p]->Close();
+    }
+  };
+  std::thread t0(party, 0), t1(party, 1), t2(party, 2);
+  t0.join();
+  t1.join();
+  t2.join();
+  for (int p = 0; p < 3; ++p) result.peer_bytes += next[p]->bytes_sent() + prev[p]->bytes_sent();
+  result.peer_bytes -= kThreePartySetupBytes;
+  result.rounds = rounds[0];
+  return result;
+}
+}  // namespace
+
+RunResult Run(Mode mode, const Program& program, FixedPointConfig config,
+              int plaintext_parties) {
   RunResult result;
   FixedPoint fxp = FixedPoint::Create(config).value();
   if (mode == Mode::kPlaintext) {
-    PlaintextBackend be(fxp);
+    PlaintextBackend be(fxp, plaintext_parties);
     result.outputs.push_back(program(be));
     return result;
   }
+  if (mode == Mode::kThreeParty) return RunThreeParty(program, fxp);
   result.outputs.assign(2, absl::UnknownError("not run"));
   auto [l0, l1] = net::CreateInMemoryLinkPair("p0", "p1");
   auto [d0, p0d] = net::CreateInMemoryLinkPair("dealer", "p0");

@@ -1,0 +1,163 @@
+#pragma once
+// Three-party replicated secret sharing over Z_2^64 (ABY3-style), no dealer, semi-honest.
+//
+// Paper: Mohassel, Rindal, "ABY3: A Mixed Protocol Framework for Machine Learning", CCS 2018:
+// Sec. 3.2 (replicated arithmetic and binary sharing, local addition, multiplication with a
+// zero sharing and one re-sharing message), Sec. 5.1 (truncation), Sec. 5.3 (share conversion:
+// arithmetic -> binary with a parallel-prefix adder), Sec. 5.4 (bit injection), App. / Sec. 2
+// (pairwise PRF keys for correlated randomness).
+//
+// Sharing: x = x0 + x1 + x2 mod 2^64 (binary: b = b0 ^ b1 ^ b2, bit-sliced in 64-bit words).
+// Party i holds the pair (x_i, x_{i+1}) (indices mod 3): Shared::s0 = x_i, Shared::s1 =
+// x_{i+1}. Component x_j is held by parties j and j-1; any two parties can reconstruct.
+// Links: party i has `next` (to party i+1) and `prev` (to party i-1).
+//
+// Setup (in Create): party i draws a 32-byte PRG seed k_i and sends it to party i-1, so
+//   party i holds k_i (shared with i-1) and k_{i+1} (shared with i+1). 1 round, 96 bytes in
+//   all (kThreePartySetupBytes). 3-out-of-3 zero sharing: alpha_i = F(k_i) - F(k_{i+1})
+//   (XOR for binary), summing to 0; no communication.
+// Protocols (n = elements; bytes are summed over all three parties):
+//   Input     owner o: x_o = F(k_o), x_{o+1} = F(k_{o+1}) (each known to the owner and one
+//             other party), x_{o+2} = x - x_o - x_{o+1} sent to both others. 1 round, 16 n.
+//   AddPublic c added to component 0 (parties 0 and 2). Local. Add/Sub/Neg/MulPublic: local.
+//   Mul       z_i = x_i y_i + x_i y_{i+1} + x_{i+1} y_i + alpha_i (a 3-out-of-3 sharing of
+//             xy); party i sends z_i to party i-1. 1 round, 24 n (one word per output
+//             element per party, to one neighbour).
+//   MatMul    the same with matrix products: Z_i = X_i (Y_i + Y_{i+1}) + X_{i+1} Y_i +
+//             alpha_i. 1 round, 24 m n for an m x k by k x n product.
+//   Trunc     exact to one ulp with certainty, the masked-opening truncation of two_party.h
+//             (Escudero, Ghosh, Keller, Rachuri, Scholl, CRYPTO 2020; wrap taken from the top
+//             bit of the mask) with party 0 in the role of the dealer, which honest majority
+//             allows: party 0 knows the mask r = F_{k1} + F_{k0} but never sees the opened
+//             value; parties 1 and 2 each miss one of the two PRG terms of r. Round 1:
+//             party 0 sends party 1 its additive share of r >> d and party 2 its share of
+//             msb(r) (the other shares come from the pairwise PRGs); parties 1 and 2 exchange
+//             masked 2-out-of-2 shares of x, x' = x + 2^62, and open c = x' + r mod 2^64.
+//             Each then holds a 2-out-of-2 share of
+//               [c >> d] - [r >> d] + [msb(r)] (1 - msb(c)) 2^(64-d) - 2^(62-d).
+//             Round 2: parties 1 and 2 re-share it into the replicated form (components 0
+//             and 1 are fresh PRG values known to party 0 and one of them; each sends the
+//             other its share minus its PRG component). 2 rounds, 48 n.
+//             Error bound, with certainty (no failure probability): for -2^62 <= x < 2^62
+//             and 1 <= d <= 62 the result is floor(x / 2^d) + b, b in {0, 1}, b = 1 with
+//             probability (x mod 2^d) / 2^d (unbiased stochastic rounding). Outside that
+//             range: undefined (ring overflow). This replaces ABY3's Pi_trunc1 (a SecureML-
+//             style local shift, failure probability 2^(l_x + 1 - 64)) and Pi_trunc2 (whose
+//             (r, r / 2^d) pairs need a binary adder circuit per pair).
+//   MulFxp    fused: the multiplication's 3-out-of-3 shares feed the truncation's opening
+//             (party 0 also sends its masked 3-out-of-3 share z_0 to both others in round 1).
+//             2 rounds, 64 n (MulFxpCost).
+//   LessThanZero  msb(x), exact for every ring element. Arithmetic -> binary: party 0
+//             knows u = x0 + x1 and binary-shares it (components F(k0), u ^ F(k0), 0: one
+//             message to party 1); x2 is already known to parties 1 and 2 (a binary sharing
+//             with one non-zero component). msb(u + x2) = msb(u ^ x2) ^ carry into bit 63:
+//             g = u & x2 (one AND round), p = u ^ x2, then the bit-sliced parallel-prefix
+//             carry tree of two_party.h: 6 levels (G, P) <- (G>>s ^ (P>>s & G), P>>s & P),
+//             s = 1..32 (2 ANDs per element per level, 1 on the last). 3PC AND: z_i =
+//             a_i b_i ^ a_i b_{i+1} ^ a_{i+1} b_i ^ alpha_i, re-shared as for Mul (1 round,
+//             24 bytes per word). Bit injection (2 rounds): for the shared bit b = b0^b1^b2,
+//             party 0 inputs a = b0 ^ b1 arithmetically (one message to party 1), c = b2 is
+//             known to parties 1 and 2, and b = a + c - 2 a c with one Mul.
+//             10 rounds, 328 n: 8 (input u) + 24 (g) + 264 (tree) + 32 (injection).
+//   EqualZero x == 0 iff u == -x2: all 64 bits of ~(u ^ -x2) are 1; 6 levels of
+//             P <- P>>s & P (1 AND per element each), bit injection. 9 rounds, 184 n.
+//   LessThan / Equal: on a - b, as above.  Select: one Mul.
+//   Reveal    party i sends x_i to party i+1. 1 round, 24 n.
+//   RevealTo(r)  party r-1 sends x_{r-1} to party r. 1 round, 8 n.
+// CostOf() returns these figures; the tests check them against the links' byte counters.
+//
+// Security: semi-honest, honest majority (no two parties collude; any two together hold
+// every share). 128-bit computational (AES-128-CTR PRG, crypto/prg.h). Every message a party
+// receives is masked by a PRG word of a key that party does not hold, so each party's view is
+// uniformly random apart from what Reveal / RevealTo open. Shares produced by Input, Mul,
+// Trunc and the comparisons are fresh uniform components.
+// Leaks: only what Reveal / RevealTo reveal (and the public program: shapes, op sequence).
+// Errors: a malformed peer message (wrong size) is InvalidArgument naming the peer; a closed
+// or vanished peer is Unavailable; after any peer error the backend closes both its links
+// (the parties are out of step; the backend must not be used again).
+// Thread safety: one thread per backend; the links must not be used by anyone else meanwhile.
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "consort/crypto/prg.h"
+#include "consort/mpc/backend.h"
+#include "consort/net/link.h"
+
+namespace consort::mpc {
+
+// Bytes the three setup messages carry in all (one 32-byte seed per party).
+inline constexpr uint64_t kThreePartySetupBytes = 3 * crypto::kPrgSeedBytes;
+// Largest shift Trunc accepts.
+inline constexpr int kMaxThreePartyTruncBits = 62;
+
+class ThreePartyBackend : public Backend {
+ public:
+  // Runs the setup round (party ∈ {0, 1, 2}; CHECKed). `next` links to party (party+1) % 3,
+  // `prev` to party (party+2) % 3; both must outlive the backend. InvalidArgument if a peer
+  // sends a malformed seed, the link's status if it fails.
+  static StatusOr<std::unique_ptr<ThreePartyBackend>> Create(int party, net::Link& next,
+                                                             net::Link& prev, FixedPoint fxp);
+
+  int party() const { return party_; }
+  std::string name() const override { return "3pc-replicated"; }
+  int num_parties() const override { return 3; }
+  bool HoldsInputOf(int party) const override { return party == party_; }
+
+  StatusOr<Shared> Input(int owner, Shape shape, std::span<const uint64_t> values) override;
+  StatusOr<Shared> AddPublic(const Shared& a, const RingTensor& c) override;
+  StatusOr<Shared> Mul(const Shared& a, const Shared& b) override;
+  StatusOr<Shared> MulFxp(const Shared& a, const Shared& b) override;
+  StatusOr<Shared> MatMul(const Shared& a, const Shared& b) override;
+  // InvalidArgument unless 0 <= bits <= kMaxThreePartyTruncBits (0 is the identity, free).
+  StatusOr<Shared> Trunc(const Shared& a, int bits) override;
+  StatusOr<Shared> LessThanZero(const Shared& a) override;
+  StatusOr<Shared> EqualZero(const Shared& a) override;
+  // Leaks: the value of `a` to all three parties.
+  StatusOr<RingTensor> Reveal(const Shared& a) override;
+  // Leaks: the value of `a` to `receiver` only (InvalidArgument unless 0 <= receiver <= 2);
+  // the others get a's shape with empty data.
+  StatusOr<RingTensor> RevealTo(const Shared& a, int receiver) override;
+  Cost CostOf(Op op, Shape a, Shape b = {}) const override { return Costs(op, a, b); }
+  // The same figures without an instance. kTrunc assumes a shift >= 1.
+  static Cost Costs(Op op, Shape a, Shape b = {});
+  // MulFxp (fused multiplication and truncation) on operands of shape a.
+  static Cost MulFxpCost(Shape a);
+
+ private:
+  ThreePartyBackend(int party, net::Link& next, net::Link& prev, FixedPoint fxp,
+                    crypto::SecretBytes own_seed, crypto::SecretBytes next_seed);
+
+  // One communication step: sends to_next / to_prev (nothing if empty) while receiving
+  // exactly from_next.size() / from_prev.size() words. Closes both links on a receive error.
+  Status Round(std::span<const uint64_t> to_next, std::span<const uint64_t> to_prev,
+               std::span<uint64_t> from_next, std::span<uint64_t> from_prev);
+  // Adds (arithmetic) or XORs (binary) this party's share of a fresh 3-out-of-3 zero sharing.
+  void AddZeroShare(std::span<uint64_t> z, bool binary);
+  // 3-out-of-3 share z (this party's) -> replicated (z_i, z_{i+1}); 1 round.
+  StatusOr<Shared> Reshare(Shape shape, std::vector<uint64_t> z);
+  // Local cross terms of a replicated product (arithmetic or AND).
+  StatusOr<Shared> MulImpl(const Shared& x, const Shared& y, bool binary);
+  // Truncation from 3-out-of-3 shares `z` of x (party 2's includes x_0 when !fused).
+  StatusOr<Shared> TruncImpl(Shape shape, std::vector<uint64_t> z, int d, bool fused);
+  // A sharing of party 0's private words `u` with components (F(k0), u - F(k0) | u ^ F(k0),
+  // 0): one message from party 0 to party 1. `u` is empty at parties 1 and 2.
+  StatusOr<Shared> InputFromParty0(Shape shape, std::vector<uint64_t> u, bool binary);
+  // The replicated sharing whose only non-zero component is component 2 (held by parties 1
+  // and 2): v = f(x2) for this party's copy of x2.
+  Shared Component2(const Shared& x, uint64_t (*f)(uint64_t)) const;
+  // XOR-shared bit 0 of each word -> arithmetic 0/1 (2 rounds).
+  StatusOr<Shared> BitInject(const Shared& b);
+  // Binary sharing of x (u = x0 + x1 from party 0) and of x2: returns (U, X2 component).
+  StatusOr<Shared> BinaryU(const Shared& x);
+  Status CheckShares(const Shared& a, const char* op) const;
+
+  int party_;
+  net::Link& next_;
+  net::Link& prev_;
+  crypto::Prg own_prg_;   // k_party: shared with prev
+  crypto::Prg next_prg_;  // k_{party+1}: shared with next
+};
+
+}  // namespace consort::mpc
