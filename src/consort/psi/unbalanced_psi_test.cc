@@ -1,0 +1,420 @@
+#include "consort/psi/unbalanced_psi.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "consort/common/files.h"
+#include "consort/crypto/curve25519.h"
+#include "consort/crypto/hash.h"
+#include "consort/psi/internal/ecdh_psi_wire.h"
+#include "consort/psi/internal/unbalanced_psi_wire.h"
+#include "consort/psi/internal/x25519_blind.h"
+#include "consort/psi/plaintext_psi.h"
+
+namespace consort::psi {
+namespace {
+
+namespace u = internal::upsi;
+
+// A fresh directory under the test temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("upsi_test_" + crypto::RandomHex(8))).string();
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string Sub(const std::string& name) const { return JoinPath(path_, name); }
+
+ private:
+  std::string path_;
+};
+
+std::vector<std::string> Items(const std::string& prefix, size_t lo, size_t hi) {
+  std::vector<std::string> v;
+  for (size_t i = lo; i < hi; ++i) v.push_back(prefix + std::to_string(i));
+  return v;
+}
+
+UnbalancedPsiServerSet MustPrepare(const std::vector<std::string>& items,
+                                   uint64_t max_client = 1 << 12) {
+  UnbalancedPsiPrepareOptions o;
+  o.max_client_size = max_client;
+  auto s = UnbalancedPsiServerSet::Prepare(items, o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *std::move(s);
+}
+
+struct JobOutcome {
+  StatusOr<UnbalancedPsiServerResult> server = absl::UnknownError("");
+  StatusOr<UnbalancedPsiClientResult> client = absl::UnknownError("");
+};
+
+JobOutcome RunJob(const UnbalancedPsiServerSet& set, const std::vector<std::string>& client,
+                  const std::string& cache_dir, size_t batch = 100, int threads = 1) {
+  auto [a, b] = net::CreateInMemoryLinkPair("client", "server");
+  a->set_timeout(std::chrono::milliseconds(20'000));
+  b->set_timeout(std::chrono::milliseconds(20'000));
+  JobOutcome out;
+  std::thread srv([&] {
+    UnbalancedPsiServerOptions o;
+    o.domain = "job";
+    o.threads = threads;
+    out.server = RunUnbalancedPsiServer(*b, set, o);
+  });
+  UnbalancedPsiClientOptions o;
+  o.domain = "job";
+  o.cache_dir = cache_dir;
+  o.batch_size = batch;
+  o.threads = threads;
+  out.client = RunUnbalancedPsiClient(*a, client, o);
+  srv.join();
+  return out;
+}
+
+void ExpectMatchesPlaintext(const std::vector<std::string>& server,
+                            const std::vector<std::string>& client, size_t batch = 100,
+                            int threads = 1) {
+  auto set = MustPrepare(server);
+  auto out = RunJob(set, client, "", batch, threads);
+  ASSERT_TRUE(out.server.ok()) << out.server.status();
+  ASSERT_TRUE(out.client.ok()) << out.client.status();
+  PsiResult want = PlaintextIntersect(client, server);
+  EXPECT_EQ(out.client->psi.matched, want.matched);
+  EXPECT_EQ(out.client->psi.intersection_size, want.intersection_size);
+  EXPECT_EQ(out.client->psi.peer_size, server.size());
+  EXPECT_EQ(out.server->client_size, client.size());
+  EXPECT_TRUE(out.server->sent_encoded_set);
+}
+
+TEST(UnbalancedPsi, BlindPairInvertsModL) {
+  auto enc = crypto::Curve25519Encoder::Create(AsBytes("test-dst"));
+  ASSERT_TRUE(enc.ok());
+  for (int trial = 0; trial < 50; ++trial) {
+    auto pair = internal::GenerateX25519BlindPair();
+    ASSERT_TRUE(pair.ok()) << pair.status();
+    // Both are already clamped: X25519 leaves them unchanged.
+    for (const auto* s : {&pair->blind, &pair->unblind}) {
+      EXPECT_EQ(s->data()[0] & 7, 0);
+      EXPECT_EQ(s->data()[31] & 0xc0, 0x40);
+    }
+    auto c = crypto::X25519Scalar::FromBytes(pair->blind.span());
+    auto d = crypto::X25519Scalar::FromBytes(pair->unblind.span());
+    auto k = crypto::X25519Scalar::Generate();
+    std::string msg = "item-" + std::to_string(trial);
+    std::vector<crypto::X25519Point> p(1), direct(1);
+    enc->Encode(std::span<const std::string>(&msg, 1), p);
+    ASSERT_TRUE(k.Multiply(p, direct).ok());  // X25519(k, H(x))
+    ASSERT_TRUE(c->Multiply(p, p).ok());
+    ASSERT_TRUE(k.Multiply(p, p).ok());
+    ASSERT_TRUE(d->Multiply(p, p).ok());
+    EXPECT_EQ(p[0], direct[0]) << "trial " << trial;
+  }
+}
+
+TEST(UnbalancedPsi, MatchesPlaintextOnRandomSets) {
+  std::mt19937_64 rng(3);
+  std::vector<std::string> server, client;
+  std::set<std::string> s;
+  for (int i = 0; i < 20000; ++i) {
+    std::string k = "k" + std::to_string(rng() % 60000);
+    if (s.insert(k).second) server.push_back(k);
+  }
+  std::set<std::string> c;
+  for (int i = 0; i < 700; ++i) {
+    std::string k = "k" + std::to_string(rng() % 60000);
+    if (c.insert(k).second) client.push_back(k);
+  }
+  ExpectMatchesPlaintext(server, client, 64, 2);
+}
+
+TEST(UnbalancedPsi, EdgeCases) {
+  ExpectMatchesPlaintext(Items("a", 0, 300), {});               // empty client
+  ExpectMatchesPlaintext({}, Items("a", 0, 30));                // empty server
+  ExpectMatchesPlaintext({}, {});                               // both empty
+  ExpectMatchesPlaintext(Items("a", 0, 300), Items("b", 0, 30)); // disjoint
+  ExpectMatchesPlaintext(Items("a", 0, 40), Items("a", 0, 40));  // identical
+  ExpectMatchesPlaintext({"x"}, {"x"});                          // one element
+  ExpectMatchesPlaintext({"x"}, {"y"});
+  ExpectMatchesPlaintext(Items("a", 0, 70000), {"a5", "zz", "a69999"}, 1);  // 1 : 23000, D = 2
+  ExpectMatchesPlaintext(Items("a", 0, 3000), Items("a", 2997, 3003), 1);  // skewed 1:1000
+}
+
+TEST(UnbalancedPsi, SecondJobUsesTheClientsCachedSet) {
+  TempDir tmp;
+  auto set = MustPrepare(Items("s", 0, 5000));
+  auto first = RunJob(set, Items("s", 4990, 5010), tmp.Sub("client"));
+  ASSERT_TRUE(first.client.ok()) << first.client.status();
+  EXPECT_FALSE(first.client->used_cached_set);
+  EXPECT_EQ(first.client->encoded_bytes_received, set.encoded_bytes());
+  EXPECT_EQ(first.client->psi.intersection_size, 10u);
+
+  auto second = RunJob(set, Items("s", 0, 3), tmp.Sub("client"));
+  ASSERT_TRUE(second.client.ok()) << second.client.status();
+  ASSERT_TRUE(second.server.ok()) << second.server.status();
+  EXPECT_TRUE(second.client->used_cached_set);
+  EXPECT_FALSE(second.server->sent_encoded_set);
+  EXPECT_EQ(second.client->encoded_bytes_received, 0u);
+  EXPECT_LT(second.server->bytes_sent, 1000u);  // hello + 3 points, no set
+  EXPECT_EQ(second.client->psi.matched, (std::vector<size_t>{0, 1, 2}));
+
+  // A new preprocessing (new key and id) replaces the client's cached copy.
+  auto other = MustPrepare(Items("s", 100, 200));
+  auto third = RunJob(other, Items("s", 0, 150), tmp.Sub("client"));
+  ASSERT_TRUE(third.client.ok()) << third.client.status();
+  EXPECT_FALSE(third.client->used_cached_set);
+  EXPECT_EQ(third.client->psi.intersection_size, 50u);
+}
+
+TEST(UnbalancedPsi, CorruptClientCacheIsDataLossThenRefetched) {
+  TempDir tmp;
+  auto set = MustPrepare(Items("s", 0, 500));
+  ASSERT_TRUE(RunJob(set, {"s1"}, tmp.Sub("c")).client.ok());
+  const std::string file = JoinPath(tmp.Sub("c"), "encoded_set.bin");
+  auto text = ReadFile(file);
+  ASSERT_TRUE(text.ok());
+  (*text)[text->size() - 1] ^= 1;
+  ASSERT_TRUE(WriteFileAtomic(file, *text).ok());
+  auto bad = RunJob(set, {"s1"}, tmp.Sub("c"));
+  EXPECT_EQ(bad.client.status().code(), absl::StatusCode::kDataLoss) << bad.client.status();
+  EXPECT_FALSE(FileExists(file));
+  auto again = RunJob(set, {"s1"}, tmp.Sub("c"));
+  ASSERT_TRUE(again.client.ok()) << again.client.status();
+  EXPECT_FALSE(again.client->used_cached_set);
+  EXPECT_EQ(again.client->psi.intersection_size, 1u);
+}
+
+TEST(UnbalancedPsi, PreprocessingIsReusedUntilTheTagChanges) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("server");
+  int loads = 0;
+  std::vector<std::string> items = Items("y", 0, 2000);
+  auto load = [&]() -> StatusOr<std::vector<std::string>> {
+    ++loads;
+    return items;
+  };
+  UnbalancedPsiPrepareOptions o;
+  o.max_client_size = 1000;
+  bool reused = true;
+  auto first = LoadOrPrepareUnbalancedPsiSet(dir, Json{{"fingerprint", "f1"}}, load, o, &reused);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(reused);
+  EXPECT_EQ(loads, 1);
+  struct stat st{};
+  ASSERT_EQ(::stat(JoinPath(dir, "key.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto old_key = ReadFile(JoinPath(dir, "key.bin"));
+  ASSERT_TRUE(old_key.ok());
+
+  auto second = LoadOrPrepareUnbalancedPsiSet(dir, Json{{"fingerprint", "f1"}}, load, o, &reused);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(reused);
+  EXPECT_EQ(loads, 1);
+  EXPECT_EQ(second->id(), first->id());
+  EXPECT_EQ(second->encoded_digest(), first->encoded_digest());
+  // The loaded set answers jobs exactly as the fresh one did.
+  auto out = RunJob(*second, Items("y", 1990, 2010), "");
+  ASSERT_TRUE(out.client.ok()) << out.client.status();
+  EXPECT_EQ(out.client->psi.intersection_size, 10u);
+
+  // The dataset changed: a new key, a new id, and the old key file is gone.
+  items = Items("y", 0, 10);
+  auto third = LoadOrPrepareUnbalancedPsiSet(dir, Json{{"fingerprint", "f2"}}, load, o, &reused);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_FALSE(reused);
+  EXPECT_EQ(loads, 2);
+  EXPECT_NE(third->id(), first->id());
+  EXPECT_NE(*ReadFile(JoinPath(dir, "key.bin")), *old_key);
+  EXPECT_EQ(third->size(), 10u);
+
+  // A corrupt key file is DataLoss for Load, and LoadOrPrepare starts over.
+  ASSERT_TRUE(WriteFileAtomic(JoinPath(dir, "key.bin"), "short", 0600).ok());
+  EXPECT_EQ(UnbalancedPsiServerSet::Load(dir).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(UnbalancedPsiServerSet::Load(tmp.Sub("none")).status().code(),
+            absl::StatusCode::kNotFound);
+  auto fourth = LoadOrPrepareUnbalancedPsiSet(dir, Json{{"fingerprint", "f2"}}, load, o, &reused);
+  ASSERT_TRUE(fourth.ok()) << fourth.status();
+  EXPECT_FALSE(reused);
+}
+
+TEST(UnbalancedPsi, DuplicateServerItemsAndBadOptionsAreInvalidArgument) {
+  UnbalancedPsiPrepareOptions o;
+  EXPECT_EQ(UnbalancedPsiServerSet::Prepare({"a", "b", "a"}, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.max_client_size = 0;
+  EXPECT_EQ(UnbalancedPsiServerSet::Prepare({"a"}, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto set = MustPrepare({"a"});
+  auto dup = RunJob(set, {"q", "q"}, "");
+  EXPECT_EQ(dup.client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(dup.server.status().code(), absl::StatusCode::kUnavailable) << dup.server.status();
+}
+
+TEST(UnbalancedPsi, ClientAboveMaxClientSizeIsInvalidArgumentOnBothSides) {
+  auto set = MustPrepare(Items("a", 0, 10), /*max_client=*/4);
+  auto out = RunJob(set, Items("a", 0, 5), "");
+  EXPECT_EQ(out.client.status().code(), absl::StatusCode::kInvalidArgument) << out.client.status();
+  EXPECT_EQ(out.server.status().code(), absl::StatusCode::kInvalidArgument) << out.server.status();
+}
+
+TEST(UnbalancedPsi, DomainMismatchIsFailedPrecondition) {
+  auto set = MustPrepare({"a"});
+  auto [a, b] = net::CreateInMemoryLinkPair("client", "server");
+  StatusOr<UnbalancedPsiServerResult> srv = absl::UnknownError("");
+  std::thread t([&] {
+    UnbalancedPsiServerOptions o;
+    o.domain = "job-1";
+    srv = RunUnbalancedPsiServer(*b, set, o);
+  });
+  UnbalancedPsiClientOptions o;
+  o.domain = "job-2";
+  auto cli = RunUnbalancedPsiClient(*a, {"a"}, o);
+  t.join();
+  EXPECT_EQ(cli.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(srv.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Plays the server by hand.
+StatusOr<UnbalancedPsiClientResult> ClientAgainst(
+    const std::function<void(net::Link&, const u::ClientHello&)>& script) {
+  auto [a, b] = net::CreateInMemoryLinkPair("client", "server");
+  a->set_timeout(std::chrono::milliseconds(5000));
+  std::thread t([&, l = b.get()] {
+    auto raw = l->Recv();
+    if (!raw.ok()) return;
+    auto ch = u::DecodeClientHello(*raw);
+    if (ch.ok()) script(*l, *ch);
+  });
+  UnbalancedPsiClientOptions o;
+  o.domain = "job";
+  auto r = RunUnbalancedPsiClient(*a, {"a", "b"}, o);
+  t.join();
+  return r;
+}
+
+u::ServerHello HelloFor(const Bytes& blob, const u::ClientHello& ch, uint64_t n, uint64_t maxc) {
+  u::ServerHello sh;
+  sh.version = kUnbalancedPsiVersion;
+  sh.domain_hash = ch.domain_hash;
+  std::memcpy(sh.id.data(), blob.data() + 8, 16);
+  sh.set_size = n;
+  sh.value_bytes = static_cast<uint8_t>(UnbalancedPsiValueBytes(n, maxc));
+  sh.max_client_size = maxc;
+  sh.encoded_bytes = blob.size();
+  sh.digest = crypto::Sha256(blob);
+  sh.sending = true;
+  return sh;
+}
+
+Bytes Chunk(const Bytes& blob) {
+  Bytes m{u::kChunk};
+  AppendU32(m, 0);
+  m.insert(m.end(), blob.begin(), blob.end());
+  return m;
+}
+
+TEST(UnbalancedPsi, MalformedServerMessagesAreInvalidArgument) {
+  auto set = MustPrepare(Items("a", 0, 300), 16);
+  Bytes blob = *set.EncodedSet();
+  // A short hello.
+  auto r = ClientAgainst([](net::Link& l, const u::ClientHello&) { (void)l.Send(Bytes(10, 'U')); });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  // A set that does not match the announced digest.
+  r = ClientAgainst([&](net::Link& l, const u::ClientHello& ch) {
+    (void)l.Send(u::EncodeServerHello(HelloFor(blob, ch, 300, 16)));
+    Bytes bad = blob;
+    bad.back() ^= 1;
+    (void)l.Send(Chunk(bad));
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  // A set whose values are out of order (digest announced for the bad bytes).
+  r = ClientAgainst([&](net::Link& l, const u::ClientHello& ch) {
+    Bytes bad = blob;
+    const size_t rest = set.value_bytes() - 1, values = bad.size() - 300 * rest;
+    std::swap_ranges(bad.begin() + values, bad.begin() + values + rest,
+                     bad.begin() + values + rest);
+    (void)l.Send(u::EncodeServerHello(HelloFor(bad, ch, 300, 16)));
+    (void)l.Send(Chunk(bad));
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  // "Not sending" when the client has nothing cached.
+  r = ClientAgainst([&](net::Link& l, const u::ClientHello& ch) {
+    auto sh = HelloFor(blob, ch, 300, 16);
+    sh.sending = false;
+    (void)l.Send(u::EncodeServerHello(sh));
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  // An evaluated batch with the wrong count, then one with a low-order point.
+  for (int variant = 0; variant < 2; ++variant) {
+    r = ClientAgainst([&](net::Link& l, const u::ClientHello& ch) {
+      (void)l.Send(u::EncodeServerHello(HelloFor(blob, ch, 300, 16)));
+      (void)l.Send(Chunk(blob));
+      (void)l.Recv();
+      Bytes pts(64, 0);  // u = 0 is of low order
+      (void)l.Send(internal::EncodeBatch(u::kEvaluated, 0, variant == 0 ? 1 : 2,
+                                         ByteSpan(pts.data(), variant == 0 ? 32 : 64)));
+    });
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  }
+}
+
+TEST(UnbalancedPsi, MalformedClientBatchIsInvalidArgument) {
+  auto set = MustPrepare({"a"});
+  auto [a, b] = net::CreateInMemoryLinkPair("client", "server");
+  StatusOr<UnbalancedPsiServerResult> srv = absl::UnknownError("");
+  std::thread t([&] {
+    UnbalancedPsiServerOptions o;
+    o.domain = "job";
+    srv = RunUnbalancedPsiServer(*b, set, o);
+  });
+  u::ClientHello ch;
+  ch.version = kUnbalancedPsiVersion;
+  ch.domain_hash = crypto::Sha256(std::string_view("job"));
+  ch.set_size = 2;
+  ch.batch_size = 2;
+  ASSERT_TRUE(a->Send(u::EncodeClientHello(ch)).ok());
+  ASSERT_TRUE(a->Recv().ok());  // hello
+  ASSERT_TRUE(a->Recv().ok());  // the set
+  Bytes pts(32, 9);
+  ASSERT_TRUE(a->Send(internal::EncodeBatch(u::kBlinded, 0, 1, pts)).ok());
+  t.join();
+  EXPECT_EQ(srv.status().code(), absl::StatusCode::kInvalidArgument) << srv.status();
+}
+
+TEST(UnbalancedPsi, EncodedSetParserRejectsBadDirectories) {
+  std::vector<std::array<uint8_t, 16>> v(3);
+  for (int i = 0; i < 3; ++i) v[i][0] = static_cast<uint8_t>(10 * i);
+  u::Id id{};
+  Bytes e = u::SerializeEncodedSet(id, 6, 16, v);
+  auto view = u::ParseEncodedSet(e);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_TRUE(view->Contains(v[1].data()));
+  std::array<uint8_t, 16> absent{};
+  absent[0] = 11;
+  EXPECT_FALSE(view->Contains(absent.data()));
+  Bytes bad = e;
+  bad.pop_back();
+  EXPECT_EQ(u::ParseEncodedSet(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = e;
+  bad[u::kSetHeaderBytes] = 1;  // offsets[0] != 0
+  EXPECT_EQ(u::ParseEncodedSet(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = e;
+  bad[8 + 16 + 8] = 4;  // T = 4
+  EXPECT_EQ(u::ParseEncodedSet(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(UnbalancedPsi, ValueBytes) {
+  // 10^7 server items (24 bits), clients up to 2^20 (21 bits): 40 + 45 = 85 bits -> 11 bytes.
+  EXPECT_EQ(UnbalancedPsiValueBytes(10'000'000, 1 << 20), 11u);
+  EXPECT_EQ(UnbalancedPsiValueBytes(0, 1), 6u);
+}
+
+}  // namespace
+}  // namespace consort::psi
