@@ -6,9 +6,12 @@
 #include "consort/data/keys.h"
 #include "consort/data/table.h"
 #include "consort/engine/operator.h"
+#include "consort/common/files.h"
+#include "consort/psi/bucketed_psi.h"
 #include "consort/psi/ecdh_psi.h"
 #include "consort/psi/internal/psi_params.h"
 #include "consort/psi/ecdh_psi_cardinality.h"
+#include "consort/psi/kkrt_psi_operator.h"
 #include "consort/psi/psi_sum_operator.h"
 
 namespace consort::psi {
@@ -16,6 +19,11 @@ namespace {
 
 constexpr char kIntersection[] = "intersection";
 constexpr char kSize[] = "size";
+// Rows per input batch while streaming.
+constexpr size_t kBatchRows = 65536;
+// Matched rows up to this many are stored as a Table (typed, with source lines); more go
+// through a CSV file in the scratch directory (Session::StoreTableFile).
+constexpr uint64_t kInMemoryResultRows = uint64_t{1} << 20;
 
 PsiOutput OutputOf(const engine::JobSpec& spec, const std::string& party) {
   const std::string* o = spec.OutputFor(party);
@@ -26,15 +34,36 @@ PsiOutput OutputOf(const engine::JobSpec& spec, const std::string& party) {
 struct Params {
   data::KeyOptions keys;
   std::string result_name;
+  size_t memory_budget_mb = kDefaultMemoryBudgetMb;
+  uint32_t buckets = 0;  // 0 = from the budget
 };
 
 StatusOr<Params> ParseParams(const engine::JobSpec& spec, const std::string& job_id) {
-  CONSORT_ASSIGN_OR_RETURN(internal::KeyParams kp, internal::ParseKeyParams(spec, {"result_name"}));
+  CONSORT_ASSIGN_OR_RETURN(internal::KeyParams kp,
+                           internal::ParseKeyParams(spec, {"result_name", "memory_budget_mb",
+                                                           "buckets"}));
   Params p{kp.keys, "psi_" + job_id.substr(0, 12)};
   if (auto it = kp.extra.find("result_name"); it != kp.extra.end()) {
     if (!it->second.is_string()) return absl::InvalidArgumentError("$.params.result_name must be a string");
     p.result_name = it->second.get<std::string>();
     CONSORT_RETURN_IF_ERROR(engine::ValidateName(p.result_name, "$.params.result_name"));
+  }
+  if (auto it = kp.extra.find("memory_budget_mb"); it != kp.extra.end()) {
+    if (!it->second.is_number_integer() || it->second.get<int64_t>() < int64_t{kMinMemoryBudgetMb} ||
+        it->second.get<int64_t>() > int64_t{kMaxMemoryBudgetMb}) {
+      return absl::InvalidArgumentError("$.params.memory_budget_mb must be an integer in [" +
+                                        std::to_string(kMinMemoryBudgetMb) + ", " +
+                                        std::to_string(kMaxMemoryBudgetMb) + "]");
+    }
+    p.memory_budget_mb = it->second.get<size_t>();
+  }
+  if (auto it = kp.extra.find("buckets"); it != kp.extra.end()) {
+    if (!it->second.is_number_integer() || it->second.get<int64_t>() < 1 ||
+        it->second.get<int64_t>() > int64_t{kMaxBuckets}) {
+      return absl::InvalidArgumentError("$.params.buckets must be an integer in [1, " +
+                                        std::to_string(kMaxBuckets) + "]");
+    }
+    p.buckets = it->second.get<uint32_t>();
   }
   return p;
 }
@@ -53,9 +82,12 @@ class EcdhPsiOperator final : public engine::Operator {
     info_.security_model = "semi-honest; two parties; no trusted third party";
     info_.parameters = "128-bit computational (DDH on the Curve25519 prime-order subgroup, random "
                        "oracle for hash-to-curve); 40-bit statistical for truncated comparisons";
-    info_.leaks = "both parties learn both sets' sizes (distinct keys); a receiver of "
+    info_.leaks = "both parties learn both sets' row counts and distinct-key counts, per bucket "
+                  "(buckets are a public hash of the key, keyed by the job id; B follows from both "
+                  "row counts, key bytes in MiB and memory budgets); a receiver of "
                   "\"intersection\" learns which of its own rows matched; a receiver of \"size\" "
-                  "learns only the intersection size; the coordinator learns nothing about rows";
+                  "learns the intersection size of each bucket (only the total when B = 1); the "
+                  "coordinator learns nothing about rows";
     info_.outputs = {kIntersection, kSize};
     info_.min_parties = 2;
     info_.max_parties = 2;
@@ -71,49 +103,69 @@ class EcdhPsiOperator final : public engine::Operator {
   Status Run(engine::Session& session) const override {
     const engine::JobSpec& spec = session.spec();
     const std::string& self = session.self();
-    std::string peer;
-    for (const auto& n : spec.PartyNames()) {
-      if (n != self) peer = n;
-    }
+    const std::string peer = internal::OtherParty(spec, self);
     CONSORT_ASSIGN_OR_RETURN(Params params, ParseParams(spec, session.job_id()));
-    session.ReportProgress(0.0, "loading");
-    CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
-    // Validate every key before any cryptography, so bad input fails in seconds.
-    CONSORT_ASSIGN_OR_RETURN(
-        data::KeyedRows keys,
-        data::ExtractKeys(*table, spec.parties.at(self).columns, params.keys));
-    CONSORT_ASSIGN_OR_RETURN(net::Link * link, session.Peer(peer));
+    session.ReportProgress(0.0, "reading keys");
+    CONSORT_ASSIGN_OR_RETURN(std::string scratch, session.ScratchDir());
+    CONSORT_ASSIGN_OR_RETURN(std::string fingerprint, session.InputFingerprint());
+    InputOpener open = [&session]() { return session.OpenInput(kBatchRows); };
 
-    EcdhPsiOptions opts;
+    BucketedPsiOptions opts;
     opts.my_output = OutputOf(spec, self);
     opts.peer_output = OutputOf(spec, peer);
     opts.domain = session.job_id();
+    opts.key_columns = spec.parties.at(self).columns;
+    opts.keys = params.keys;
+    opts.memory_budget_mb = params.memory_budget_mb;
+    opts.force_buckets = params.buckets;
+    opts.scratch_dir = scratch;
+    opts.input_fingerprint = fingerprint;
     opts.cancelled = &session.cancelled();
-    opts.progress = [&session](double f) { session.ReportProgress(0.05 + 0.9 * f, "psi"); };
-    CONSORT_ASSIGN_OR_RETURN(PsiResult result, RunEcdhPsi(*link, keys.keys, opts));
+    opts.progress = [&session](double f, const std::string& stage) {
+      session.ReportProgress(0.95 * f, stage);
+    };
+    // Every key is validated (and duplicates found) before any cryptography, so bad input
+    // fails in seconds; the link is opened only then.
+    CONSORT_ASSIGN_OR_RETURN(net::Link * link, session.Peer(peer));
+    CONSORT_ASSIGN_OR_RETURN(BucketedPsiResult result, RunBucketedEcdhPsi(*link, open, opts));
 
     session.ReportProgress(0.95, "storing");
     Json summary = {{"operator", info_.name},
-                    {"my_rows", table->num_rows()},
-                    {"my_keys", keys.size()},
-                    {"peer_keys", result.peer_size}};
+                    {"my_rows", result.my_rows},
+                    {"my_keys", result.my_keys},
+                    {"peer_keys", result.peer_keys},
+                    {"buckets", result.buckets},
+                    {"resumed_at_bucket", result.first_bucket},
+                    {"buckets_run", result.buckets_run}};
+    if (!result.checkpoint_ignored.empty()) {
+      summary["checkpoint_ignored"] = result.checkpoint_ignored;
+    }
     if (opts.my_output == PsiOutput::kNone) {
       session.ReportProgress(1.0, "done");
       return OkStatus();
     }
     summary["intersection_size"] = result.intersection_size;
     if (opts.my_output == PsiOutput::kIntersection) {
-      std::vector<uint32_t> rows;
-      for (size_t k : result.matched) {
-        if (k >= keys.size()) return absl::InternalError("matched index out of range");
-        auto r = keys.RowsFor(k);
-        rows.insert(rows.end(), r.begin(), r.end());
+      if (result.matched_rows <= kInMemoryResultRows) {
+        CONSORT_ASSIGN_OR_RETURN(
+            data::Table matched,
+            CollectMatchedRows(open, result.matched_rows_path, result.matched_rows));
+        if (matched.num_columns() == 0) {
+          // An input without rows yields no batch to take the columns from.
+          CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
+          CONSORT_ASSIGN_OR_RETURN(matched, table->SelectRows({}));
+        }
+        CONSORT_RETURN_IF_ERROR(session.StoreTable(params.result_name, matched));
+      } else {
+        const std::string csv = JoinPath(scratch, "result.csv");
+        CONSORT_RETURN_IF_ERROR(WriteMatchedRowsCsv(open, result.matched_rows_path,
+                                                    result.matched_rows,
+                                                    params.memory_budget_mb, csv)
+                                    .status());
+        CONSORT_RETURN_IF_ERROR(session.StoreTableFile(params.result_name, csv));
       }
-      std::sort(rows.begin(), rows.end());
-      CONSORT_ASSIGN_OR_RETURN(data::Table matched, table->SelectRows(rows));
-      CONSORT_RETURN_IF_ERROR(session.StoreTable(params.result_name, matched));
       summary["result_dataset"] = params.result_name;
-      summary["matched_rows"] = rows.size();
+      summary["matched_rows"] = result.matched_rows;
     }
     CONSORT_RETURN_IF_ERROR(session.StoreSummary(summary));
     session.ReportProgress(1.0, "done");
@@ -133,6 +185,7 @@ void RegisterPsiOperators() {
   });
   RegisterPsiCardinalityOperator();
   RegisterPsiSumOperator();
+  RegisterKkrtPsiOperator();
 }
 
 }  // namespace consort::psi
