@@ -1,11 +1,12 @@
 #pragma once
 // Three-party replicated secret sharing over Z_2^64 (ABY3-style), no dealer, semi-honest.
 //
-// Paper: Mohassel, Rindal, "ABY3: A Mixed Protocol Framework for Machine Learning", CCS 2018:
-// Sec. 3.2 (replicated arithmetic and binary sharing, local addition, multiplication with a
-// zero sharing and one re-sharing message), Sec. 5.1 (truncation), Sec. 5.3 (share conversion:
-// arithmetic -> binary with a parallel-prefix adder), Sec. 5.4 (bit injection), App. / Sec. 2
-// (pairwise PRF keys for correlated randomness).
+// Papers: Mohassel, Rindal, "ABY3: A Mixed Protocol Framework for Machine Learning", CCS 2018
+// (eprint 2018/403): replicated arithmetic and binary sharing with pairwise PRF keys and
+// 3-out-of-3 zero sharings, multiplication with one re-sharing message (after Araki, Furukawa,
+// Lindell, Nof, Ohara, CCS 2016), the share-truncation section (Pi_trunc1 / Pi_trunc2;
+// see Trunc below for what is done instead) and the share-conversion section (bit
+// decomposition with a parallel-prefix adder, bit injection); cited by section title.
 //
 // Sharing: x = x0 + x1 + x2 mod 2^64 (binary: b = b0 ^ b1 ^ b2, bit-sliced in 64-bit words).
 // Party i holds the pair (x_i, x_{i+1}) (indices mod 3): Shared::s0 = x_i, Shared::s1 =
