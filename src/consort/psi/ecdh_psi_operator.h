@@ -7,13 +7,19 @@
 //   outputs: per receiver "intersection" (its own rows whose key matched, stored as a new local
 //            dataset) or "size" (only |X ∩ Y|); at least one receiver
 //   params:  duplicates "error" (default) | "dedupe"; trim, casefold (booleans, default false);
-//            result_name (the receiver's new dataset; default "psi_<first 12 hex of job id>")
+//            result_name (the receiver's new dataset; default "psi_<first 12 hex of job id>");
+//            memory_budget_mb (64 .. 2^20, default 1024) and buckets (1 .. 65536, forced B)
+// Runs bucketed ECDH-PSI (psi/bucketed_psi.h): the input is streamed (Session::OpenInput),
+// keys are validated and duplicates found before any cryptography, B buckets are processed one
+// by one with a checkpoint in Session::ScratchDir() after each, and a retried job resumes.
 //
 // Security model: semi-honest, two parties; 128-bit computational security (DDH in the
 // prime-order subgroup of Curve25519, random-oracle hash-to-curve).
-// Leaks: both parties learn both (distinct-key) set sizes; a receiver of "intersection" learns
-// which of its own rows matched; a receiver of "size" learns only |X ∩ Y|; a non-receiver
-// learns nothing more. Nothing reaches the coordinator.
+// Leaks: both parties learn both row counts and (distinct-key) set sizes, per bucket (a public
+// hash of the key decides the bucket), and the working set in MiB and budget that decide B; a
+// receiver of "intersection" learns which of its own rows matched; a receiver of "size" learns
+// |X ∩ Y| per bucket (only the total when B = 1); a non-receiver learns nothing more. Nothing
+// reaches the coordinator.
 
 namespace consort::psi {
 
