@@ -1,0 +1,368 @@
+// consort_kkrt_bench: two-party KKRT16 PSI (psi/kkrt_psi.h), each party in its own process,
+// talking over TCP on 127.0.0.1 (length-prefixed frames, bench/psi/socket_link.h), or both as
+// threads of one process over an in-memory link (--transport=memory; RSS then shared).
+//
+//   consort_kkrt_bench [--log2n=16,20] [--transport=tcp|memory] [--chunk=65536]
+//                      [--outputs=intersection,intersection]
+//
+// Party A (OPRF receiver) holds n items, party B (OPRF sender) n items, n/2 in common.
+// Floor: the same number of AES-128 blocks (ECB, one core, tight loop: code words, PRG
+// columns) plus the same number of BLAKE2b-128 hashes of 64 bytes (item digests, OPRF
+// outputs) that both parties compute, measured in this run on one core; floor_s is their sum
+// (all work on one core), so wall/floor < 1 means the two processes overlapped.
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/psi/socket_link.h"
+#include "consort/crypto/random.h"
+#include "consort/psi/internal/cuckoo.h"
+#include "consort/psi/kkrt_psi.h"
+
+namespace consort::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using psi::PsiOutput;
+
+struct Flags {
+  std::vector<int> log2n = {16, 20};
+  std::string transport = "tcp";
+  size_t chunk = size_t{1} << 16;
+  PsiOutput out_a = PsiOutput::kIntersection;
+  PsiOutput out_b = PsiOutput::kIntersection;
+};
+
+[[noreturn]] void Usage(const std::string& msg) {
+  std::fprintf(stderr,
+               "error: %s\nusage: consort_kkrt_bench [--log2n=16,20] [--transport=tcp|memory] "
+               "[--chunk=65536] [--outputs=intersection,intersection]\n",
+               msg.c_str());
+  std::exit(2);
+}
+
+PsiOutput ParseOutput(const std::string& s) {
+  if (s == "none") return PsiOutput::kNone;
+  if (s == "size") return PsiOutput::kSize;
+  if (s == "intersection") return PsiOutput::kIntersection;
+  Usage("unknown output " + s);
+}
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto eq = a.find('=');
+    if (a.rfind("--", 0) != 0 || eq == std::string::npos) Usage("bad flag " + a);
+    std::string key = a.substr(2, eq - 2), val = a.substr(eq + 1);
+    if (key == "log2n") {
+      f.log2n.clear();
+      std::stringstream ss(val);
+      for (std::string t; std::getline(ss, t, ',');) {
+        int k = std::atoi(t.c_str());
+        if (k < 1 || k > 26) Usage("log2n must be in [1, 26]");
+        f.log2n.push_back(k);
+      }
+    } else if (key == "transport") {
+      if (val != "tcp" && val != "memory") Usage("bad --transport");
+      f.transport = val;
+    } else if (key == "chunk") {
+      f.chunk = std::strtoull(val.c_str(), nullptr, 10);
+    } else if (key == "outputs") {
+      auto c = val.find(',');
+      if (c == std::string::npos) Usage("--outputs=A,B");
+      f.out_a = ParseOutput(val.substr(0, c));
+      f.out_b = ParseOutput(val.substr(c + 1));
+    } else {
+      Usage("unknown flag " + key);
+    }
+  }
+  return f;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// Seconds for `blocks` AES-128-ECB blocks on this thread (measured on a 1 MiB buffer).
+double AesSeconds(uint64_t blocks) {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  uint8_t key[16] = {1};
+  EVP_EncryptInit_ex(ctx, EVP_aes_128_ecb(), nullptr, key, nullptr);
+  EVP_CIPHER_CTX_set_padding(ctx, 0);
+  std::vector<uint8_t> buf(1 << 20);
+  const uint64_t per = buf.size() / 16;
+  const auto start = Clock::now();
+  for (uint64_t done = 0; done < blocks; done += per) {
+    int outl = 0;
+    const uint64_t m = std::min(per, blocks - done);
+    EVP_EncryptUpdate(ctx, buf.data(), &outl, buf.data(), static_cast<int>(m * 16));
+  }
+  EVP_CIPHER_CTX_free(ctx);
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Seconds for `count` BLAKE2b-128 hashes of 64 bytes with salt and personalization.
+double HashSeconds(uint64_t count) {
+  uint8_t row[64] = {0}, salt[16] = {0}, pers[16] = {0}, out[16];
+  const auto start = Clock::now();
+  for (uint64_t i = 0; i < count; ++i) {
+    salt[0] = static_cast<uint8_t>(i);
+    crypto_generichash_blake2b_salt_personal(out, 16, row, 64, nullptr, 0, salt, pers);
+    row[i & 63] ^= out[0];
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::vector<std::string> MakeItems(char party, uint64_t n) {
+  const uint64_t first = party == 'a' ? 0 : n / 2;  // n/2 in common
+  std::vector<std::string> items;
+  items.reserve(n);
+  char buf[32];
+  for (uint64_t i = first; i < first + n; ++i) {
+    std::snprintf(buf, sizeof(buf), "c%013" PRIu64, i);  // 14 chars: no heap allocation
+    items.emplace_back(buf);
+  }
+  return items;
+}
+
+struct Report {
+  bool ok = false;
+  double wall_s = 0, cpu_s = 0;
+  uint64_t bytes_sent = 0;
+  long max_rss_kb = 0;
+  uint64_t intersection = 0, matched = 0;
+  std::string error;
+};
+
+std::string Serialize(const Report& r) {
+  std::ostringstream o;
+  if (!r.ok) {
+    o << "ERR " << r.error << "\n";
+  } else {
+    o << "OK " << r.wall_s << " " << r.cpu_s << " " << r.bytes_sent << " " << r.max_rss_kb << " "
+      << r.intersection << " " << r.matched << "\n";
+  }
+  return o.str();
+}
+
+Report Deserialize(const std::string& line) {
+  Report r;
+  std::istringstream in(line);
+  std::string tag;
+  in >> tag;
+  if (tag == "OK") {
+    r.ok = true;
+    in >> r.wall_s >> r.cpu_s >> r.bytes_sent >> r.max_rss_kb >> r.intersection >> r.matched;
+  } else {
+    std::getline(in, r.error);
+    if (r.error.empty()) r.error = "party process died without a report";
+  }
+  return r;
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+long MaxRssKb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
+  const std::vector<std::string> items = MakeItems(party, n);
+  psi::KkrtPsiOptions o;
+  o.my_output = party == 'a' ? f.out_a : f.out_b;
+  o.peer_output = party == 'a' ? f.out_b : f.out_a;
+  o.role = psi::ChooseKkrtRole(o.my_output, o.peer_output, party == 'a');
+  o.domain = "bench-kkrt-" + std::to_string(n);
+  o.chunk_bins = f.chunk;
+  link.set_timeout(std::chrono::minutes(10));
+  const double cpu_start = CpuSeconds();
+  const auto start = Clock::now();
+  auto r = psi::RunKkrtPsi(link, items, o);
+  Report rep;
+  rep.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  rep.cpu_s = CpuSeconds() - cpu_start;
+  rep.bytes_sent = link.bytes_sent();
+  rep.max_rss_kb = MaxRssKb();
+  if (!r.ok()) {
+    rep.error = r.status().ToString();
+    return rep;
+  }
+  rep.ok = true;
+  rep.intersection = r->intersection_size;
+  rep.matched = r->matched.size();
+  return rep;
+}
+
+std::string ReadLine(int fd) {
+  std::string s;
+  char c;
+  while (read(fd, &c, 1) == 1 && c != '\n') s.push_back(c);
+  return s;
+}
+
+void WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t w = write(fd, s.data() + off, s.size() - off);
+    if (w <= 0) return;
+    off += static_cast<size_t>(w);
+  }
+}
+
+int TcpConnected(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f) {
+  int listener = -1;
+  uint16_t port = 0;
+  if (f.transport == "tcp") {
+    listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(listener, 1) != 0 ||
+        getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      std::perror("tcp listen");
+      std::exit(1);
+    }
+    port = ntohs(addr.sin_port);
+  }
+  const int parties = f.transport == "memory" ? 1 : 2;
+  int report_pipe[2][2];
+  pid_t pids[2] = {0, 0};
+  for (int c = 0; c < parties; ++c) {
+    if (pipe(report_pipe[c]) != 0) std::abort();
+    pids[c] = fork();
+    if (pids[c] < 0) std::abort();
+    if (pids[c] == 0) {
+      close(report_pipe[c][0]);
+      std::string out;
+      if (f.transport == "memory") {
+        auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
+        Report rb;
+        std::thread tb([&, &lb = lb] { rb = RunParty(*lb, 'b', n, f); });
+        Report ra = RunParty(*la, 'a', n, f);
+        tb.join();
+        out = Serialize(ra) + Serialize(rb);
+      } else {
+        int fd = -1;
+        if (c == 0) {  // A connects
+          fd = socket(AF_INET, SOCK_STREAM, 0);
+          sockaddr_in addr{};
+          addr.sin_family = AF_INET;
+          addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+          addr.sin_port = htons(port);
+          if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(1);
+        } else {  // B accepts
+          fd = accept(listener, nullptr, nullptr);
+        }
+        close(listener);
+        auto link = CreateSocketLink(TcpConnected(fd), c == 0 ? "b" : "a");
+        out = Serialize(RunParty(*link, c == 0 ? 'a' : 'b', n, f));
+      }
+      WriteAll(report_pipe[c][1], out);
+      _exit(0);
+    }
+    close(report_pipe[c][1]);
+  }
+  if (listener >= 0) close(listener);
+  Report r[2];
+  if (f.transport == "memory") {
+    r[0] = Deserialize(ReadLine(report_pipe[0][0]));
+    r[1] = Deserialize(ReadLine(report_pipe[0][0]));
+  } else {
+    for (int c = 0; c < 2; ++c) r[c] = Deserialize(ReadLine(report_pipe[c][0]));
+  }
+  for (int c = 0; c < parties; ++c) {
+    close(report_pipe[c][0]);
+    waitpid(pids[c], nullptr, 0);
+  }
+  return {r[0], r[1]};
+}
+
+int Main(int argc, char** argv) {
+  const Flags f = ParseFlags(argc, argv);
+  crypto::InitCrypto();
+  std::printf("KKRT16 PSI benchmark: transport %s; chunk %zu bins; outputs A=%s B=%s; A is the "
+              "OPRF receiver; n/2 items in common.\nload average at start: %s\n",
+              f.transport == "tcp" ? "TCP 127.0.0.1, one process per party"
+                                   : "in-memory link, both parties in one process",
+              f.chunk, std::string(psi::PsiOutputName(f.out_a)).c_str(),
+              std::string(psi::PsiOutputName(f.out_b)).c_str(), LoadAverage().c_str());
+  std::printf("%-5s %-5s %9s %8s %7s %8s %10s %9s %9s %10s  %s\n", "log2n", "party", "items",
+              "wall_s", "cpu_s", "sent_MB", "peakRSS_MB", "aes_fl_s", "hash_fl_s", "wall/floor",
+              "result");
+  std::fflush(stdout);
+  int failures = 0;
+  for (int k : f.log2n) {
+    const uint64_t n = uint64_t{1} << k;
+    const uint64_t m = psi::internal::CuckooBins(n);
+    // AES blocks: R: code 4m + PRG 2*512*m/128; S: PRG 512*m/128 + code 12n.
+    const uint64_t aes_blocks = 4 * m + 8 * m + 4 * m + 12 * n;
+    // BLAKE2b: digests 2n; OPRF outputs: R n, S 3n.
+    const uint64_t hashes = 2 * n + n + 3 * n;
+    const double aes_s = AesSeconds(aes_blocks);
+    const double hash_s = HashSeconds(hashes);
+    auto [ra, rb] = RunOnce(n, f);
+    const Report* reps[2] = {&ra, &rb};
+    for (int c = 0; c < 2; ++c) {
+      const Report& r = *reps[c];
+      if (!r.ok) {
+        std::printf("%-5d %-5s %9" PRIu64 "  FAILED: %s\n", k, c == 0 ? "A" : "B", n,
+                    r.error.c_str());
+        ++failures;
+        continue;
+      }
+      const PsiOutput out = c == 0 ? f.out_a : f.out_b;
+      const bool right = out == PsiOutput::kNone || r.intersection == n / 2;
+      if (!right) ++failures;
+      std::printf("%-5d %-5s %9" PRIu64 " %8.3f %7.3f %8.1f %10.1f %9.3f %9.3f %10.2f  |X∩Y|=%" PRIu64
+                  "%s\n",
+                  k, c == 0 ? "A" : "B", n, r.wall_s, r.cpu_s, r.bytes_sent / 1e6,
+                  r.max_rss_kb / 1024.0, aes_s, hash_s, r.wall_s / (aes_s + hash_s),
+                  r.intersection, right ? "" : " WRONG (expected n/2)");
+    }
+    std::fflush(stdout);
+  }
+  std::printf("load average at end: %s\n", LoadAverage().c_str());
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace consort::bench
+
+int main(int argc, char** argv) { return consort::bench::Main(argc, argv); }
