@@ -63,8 +63,11 @@ Json Schemas() {
                   {"name", "version", "tls_fingerprint", "signing_key", "grpc_listen",
                    "api_listen"});
 
-  Json party_input = Obj({{"dataset", Type("string")}, {"columns", ArrayOf(Type("string"))}},
-                         {"dataset", "columns"});
+  // A data party ({dataset, columns}) or a dataless party in a role ({role}).
+  Json party_input = Obj({{"dataset", Type("string")},
+                          {"columns", ArrayOf(Type("string"))},
+                          {"role", Type("string", "Role of a dataless party, e.g. dealer.")}},
+                         {});
   party_input["additionalProperties"] = false;
   s["JobSpec"] = Obj({{"operator", Type("string", "Operator name, e.g. psi.ecdh.")},
                       {"name", Type("string")},
@@ -88,6 +91,7 @@ Json Schemas() {
       {"submitted_by", Type("string", "\"node:<name>\" or \"api:<token name>\".")},
       {"created_at", Format("string", "date-time", "RFC 3339, UTC.")},
       {"updated_at", Format("string", "date-time", "RFC 3339, UTC.")},
+      {"attempt", Type("integer", "0 for the first run; + 1 per `job retry`.")},
       {"approvals", MapOf({{"type", "string"}, {"enum", {"approved", "rejected", "pending"}}})},
       {"rejections", MapOf(Type("string", "The rejecting party's reason."))},
       {"progress",
@@ -97,7 +101,7 @@ Json Schemas() {
                  {}))}};
   std::vector<std::string> summary_required = {
       "job_id",   "operator", "name",       "state",      "reason",    "parties",
-      "outputs",  "submitted_by", "created_at", "updated_at", "approvals", "progress"};
+      "outputs",  "submitted_by", "created_at", "updated_at", "attempt", "approvals", "progress"};
   s["JobSummary"] = Obj(summary_props, summary_required);
   Json job_props = summary_props;
   job_props["spec"] = Ref("JobSpec");
@@ -136,9 +140,10 @@ Json Schemas() {
                            {"leaks", Type("string", "What the operator reveals beyond outputs.")},
                            {"outputs", ArrayOf(Type("string"))},
                            {"min_parties", Type("integer")},
-                           {"max_parties", Type("integer")}},
+                           {"max_parties", Type("integer")},
+                           {"roles", ArrayOf(Type("string", "Roles a dataless party may take."))}},
                           {"name", "title", "description", "security_model", "parameters",
-                           "leaks", "outputs", "min_parties", "max_parties"});
+                           "leaks", "outputs", "min_parties", "max_parties", "roles"});
 
   Json author_props = {
       {"kind", {{"type", "string"}, {"pattern", "^[a-z0-9_]+(\\.[a-z0-9_]+)*$"},

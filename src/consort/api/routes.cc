@@ -161,6 +161,28 @@ std::vector<Route> BuildRoutes() {
                Obj({{"reason", Str("Why (optional).")}}, {}), Ref("JobSummary"),
                {400, 401, 403, 404, 413}});
 
+  r.push_back({"POST", "/v1/jobs/{id}/retry", "job.retry", RouteAuth::kBearer, "Retry a failed job",
+               "Schedules a failed job again under the same id and signatures (attempt + 1); "
+               "operators that checkpoint resume from their last checkpoint. Refused while a "
+               "party has not finished the previous attempt.",
+               {JobIdParam()}, Obj({{"reason", Str("Why (optional; recorded in the audit log).")}}, {}),
+               Ref("JobSummary"), {400, 401, 403, 404, 409, 413}});
+
+  r.push_back({"GET", "/v1/models", "model.list", RouteAuth::kBearer, "List model metadata",
+               "Metadata only (owner, name, training job, kind, columns, metrics); every party "
+               "keeps its part of a model on its own node.",
+               {{"owner", false, "owner", ParamType::kString, false, "Only this party's models."}},
+               nullptr,
+               Obj({{"models",
+                     ArrayOf(Obj({{"owner", Str("Party holding this part.")},
+                                  {"name", Str("Model name.")},
+                                  {"job_id", Str("The training job.")},
+                                  {"metadata", {{"type", "object"}}},
+                                  {"registered_at", Str("RFC 3339, UTC.")}},
+                                 {"owner", "name", "job_id", "metadata", "registered_at"}))}},
+                   {"models"}),
+               {400, 401}});
+
   r.push_back({"GET", "/v1/audit", "audit.range", RouteAuth::kBearer, "Read the audit log",
                "Entries [from, from+limit) and the coordinator's signed head.",
                {{"from", false, "from", ParamType::kInteger, false,

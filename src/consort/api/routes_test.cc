@@ -34,6 +34,8 @@ TEST(Routes, TableMirrorsMethodsMd) {
       {"POST", "/v1/jobs/{id}/approve", "job.approve"},
       {"POST", "/v1/jobs/{id}/reject", "job.reject"},
       {"POST", "/v1/jobs/{id}/cancel", "job.cancel"},
+      {"POST", "/v1/jobs/{id}/retry", "job.retry"},
+      {"GET", "/v1/models", "model.list"},
       {"GET", "/v1/audit", "audit.range"},
       {"GET", "/v1/health", ""},
       {"GET", "/openapi.json", ""},

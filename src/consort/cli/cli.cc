@@ -503,6 +503,41 @@ Status JobCancel(const Args& a) {
   return OkStatus();
 }
 
+Status JobRetry(const Args& a) {
+  CONSORT_ASSIGN_OR_RETURN(auto n, OpenNode(a));
+  CONSORT_ASSIGN_OR_RETURN(std::string id, ResolveJobId(*n, a.positional()[0]));
+  CONSORT_ASSIGN_OR_RETURN(Json r, n->Call("job.retry", {{"job_id", id}}));
+  if (a.json()) PrintJson(r);
+  else std::cout << "retrying " << Short(id) << " (attempt " << r.value("attempt", 0) << ")" << std::endl;
+  return OkStatus();
+}
+
+// --- models ----------------------------------------------------------------------------------
+
+Status ModelList(const Args& a) {
+  CONSORT_ASSIGN_OR_RETURN(auto n, OpenNode(a));
+  Json out;
+  if (a.Has("local")) {
+    CONSORT_ASSIGN_OR_RETURN(out, n->ListModels());
+  } else {
+    CONSORT_ASSIGN_OR_RETURN(Json r, n->Call("model.list", Json::object()));
+    out = r["models"];
+  }
+  if (a.json()) {
+    PrintJson(out);
+    return OkStatus();
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : out) {
+    const Json& meta = m["metadata"];
+    rows.push_back({m.value("name", ""), m.value("owner", n->name()),
+                    meta.is_object() ? meta.value("kind", "-") : "-",
+                    Short(m.value("job_id", ""))});
+  }
+  PrintTable({"NAME", "PARTY", "KIND", "JOB"}, rows);
+  return OkStatus();
+}
+
 Status JobResult(const Args& a) {
   CONSORT_ASSIGN_OR_RETURN(auto n, OpenNode(a));
   std::string id = a.positional()[0];
@@ -519,13 +554,21 @@ Status JobResult(const Args& a) {
 Status PolicyAdd(const Args& a) {
   CONSORT_ASSIGN_OR_RETURN(auto n, OpenNode(a));
   node::PolicyRule r;
-  CONSORT_ASSIGN_OR_RETURN(r.dataset, a.Require("dataset"));
+  if (a.Has("role") == a.Has("dataset")) {
+    return absl::InvalidArgumentError("give exactly one of --dataset and --role");
+  }
+  if (a.Has("role")) {
+    r.role = a.Get("role");
+    CONSORT_RETURN_IF_ERROR(engine::ValidateName(r.role, "--role"));
+  } else {
+    CONSORT_ASSIGN_OR_RETURN(r.dataset, a.Require("dataset"));
+    CONSORT_ASSIGN_OR_RETURN(std::string cols, a.Require("columns"));
+    r.columns = SplitList(cols);
+  }
   CONSORT_ASSIGN_OR_RETURN(std::string partners, a.Require("partners"));
   CONSORT_ASSIGN_OR_RETURN(std::string ops, a.Require("operators"));
-  CONSORT_ASSIGN_OR_RETURN(std::string cols, a.Require("columns"));
   r.partners = SplitList(partners);
   r.operators = SplitList(ops);
-  r.columns = SplitList(cols);
   r.partner_outputs = SplitList(a.Get("partner-outputs"));
   if (a.Has("expires")) {
     CONSORT_ASSIGN_OR_RETURN(r.expires_ms, ParseRfc3339(a.Get("expires")));
@@ -548,7 +591,8 @@ Status PolicyList(const Args& a) {
   };
   for (const auto& r : rules) {
     arr.push_back(r.ToJson());
-    rows.push_back({std::to_string(r.id), r.dataset, join(r.partners), join(r.operators),
+    rows.push_back({std::to_string(r.id), r.role.empty() ? r.dataset : "role:" + r.role,
+                    join(r.partners), join(r.operators),
                     join(r.columns), join(r.partner_outputs),
                     r.expires_ms ? FormatRfc3339(r.expires_ms) : "never"});
   }
@@ -700,14 +744,25 @@ std::vector<Command> Commands() {
       {{"job cancel", "ID", "Cancel a job this node is a party of.", "",
         {kHomeNode, {"reason", "why"}, kOutFlag}, 1, 1},
        JobCancel},
+      {{"job retry", "ID", "Retry a failed job (same id and signatures; resumes from checkpoints).",
+        "Every party must have finished the failed attempt. Operators that checkpoint (e.g. "
+        "bucketed psi.ecdh) continue from their last finished step.",
+        {kHomeNode, kOutFlag}, 1, 1},
+       JobRetry},
+      {{"model list", "", "List models: the catalog's metadata, or --local for this node's parts.", "",
+        {kHomeNode, {"local", "only the models stored on this node", true}, kOutFlag}},
+       ModelList},
       {{"job result", "ID", "Show this node's result of a job (results never leave the receiving node).", "",
         {kHomeNode}, 1, 1},
        JobResult},
       {{"policy add", "", "Add a standing approval rule (kept on this node only).",
         "A job is signed automatically when it uses --dataset, every other party is in --partners "
         "(or *), its operator is in --operators, every column it reads is in --columns, every "
-        "partner output is in --partner-outputs (if given), and the rule has not expired.",
-        {kHomeNode, {"dataset", "dataset name"}, {"partners", "comma list of parties, or *"},
+        "partner output is in --partner-outputs (if given), and the rule has not expired. "
+        "A rule with --role instead of --dataset/--columns signs jobs in which this node takes "
+        "part without data in that role (e.g. --role dealer for two-party MPC).",
+        {kHomeNode, {"dataset", "dataset name"}, {"role", "dataless role, e.g. dealer"},
+         {"partners", "comma list of parties, or *"},
          {"operators", "comma list, e.g. psi.ecdh"}, {"columns", "comma list of allowed columns"},
          {"partner-outputs", "comma list of outputs partners may get (e.g. size)"},
          {"expires", "YYYY-MM-DD or RFC 3339 time"}, kOutFlag}},

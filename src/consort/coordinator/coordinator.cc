@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS datasets (
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, spec_json TEXT NOT NULL, operator TEXT NOT NULL, name TEXT NOT NULL,
   state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', submitted_by TEXT NOT NULL,
-  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, attempt INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS job_parties (
   job_id TEXT NOT NULL REFERENCES jobs(id), party TEXT NOT NULL,
   decision TEXT NOT NULL DEFAULT 'pending', signature TEXT NOT NULL DEFAULT '',
@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS job_parties (
   fraction REAL NOT NULL DEFAULT 0, stage TEXT NOT NULL DEFAULT '',
   last_report_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, party));
 CREATE INDEX IF NOT EXISTS job_parties_party ON job_parties(party);
+CREATE TABLE IF NOT EXISTS models (
+  owner TEXT NOT NULL, name TEXT NOT NULL, job_id TEXT NOT NULL, metadata_json TEXT NOT NULL,
+  registered_ms INTEGER NOT NULL, PRIMARY KEY (owner, name));
 CREATE TABLE IF NOT EXISTS tokens (
   token_hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_ms INTEGER NOT NULL);
 )sql";
@@ -243,6 +246,9 @@ StatusOr<Json> Coordinator::DispatchUnchecked(const Caller& caller, const std::s
       {"job.approve", &Coordinator::ApproveJob},
       {"job.reject", &Coordinator::RejectJob},
       {"job.cancel", &Coordinator::CancelJob},
+      {"job.retry", &Coordinator::RetryJob},
+      {"model.register", &Coordinator::RegisterModel},
+      {"model.list", &Coordinator::ListModels},
       {"node.poll", &Coordinator::Poll},
       {"job.progress", &Coordinator::ReportProgress},
       {"job.report", &Coordinator::ReportOutcome},
@@ -548,7 +554,7 @@ StatusOr<Json> Coordinator::SubmitJob(const Caller& c, const Json& body) {
 StatusOr<Json> Coordinator::JobJson(const std::string& id, bool with_spec) {
   CONSORT_ASSIGN_OR_RETURN(
       auto rows, db_->Query("SELECT spec_json, operator, name, state, reason, submitted_by, "
-                            "created_ms, updated_ms FROM jobs WHERE id = ?",
+                            "created_ms, updated_ms, attempt FROM jobs WHERE id = ?",
                             {id}));
   if (rows.empty()) return absl::NotFoundError("no job " + id);
   const auto& r = rows[0];
@@ -561,6 +567,7 @@ StatusOr<Json> Coordinator::JobJson(const std::string& id, bool with_spec) {
             {"submitted_by", AsText(r[5])},
             {"created_at", FormatRfc3339(AsInt(r[6]))},
             {"updated_at", FormatRfc3339(AsInt(r[7]))},
+            {"attempt", AsInt(r[8])},
             {"parties", Json::array()},
             {"outputs", spec.value("outputs", Json::object())},
             {"approvals", Json::object()},
@@ -742,6 +749,114 @@ StatusOr<Json> Coordinator::CancelJob(const Caller& c, const Json& body) {
     return SetState(id, JobState::kCancelled, reason);
   }));
   return JobJson(id, false);
+}
+
+StatusOr<Json> Coordinator::RetryJob(const Caller& c, const Json& body) {
+  CONSORT_ASSIGN_OR_RETURN(std::string id, JobIdField(body));
+  CONSORT_RETURN_IF_ERROR(RequireAuthenticated(c));
+  if (c.kind == Caller::Kind::kNode) {
+    CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT 1 FROM job_parties WHERE job_id = ? AND "
+                                                   "party = ?",
+                                                   {id, c.name}));
+    if (rows.empty()) {
+      return absl::PermissionDeniedError("only a party of the job or an admin may retry it");
+    }
+  }
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_ASSIGN_OR_RETURN(JobState state, StateOf(id));
+    if (state != JobState::kFailed) {
+      return absl::FailedPreconditionError("only a failed job can be retried; job " +
+                                           id.substr(0, 12) + " is " + JobStateName(state));
+    }
+    // Every party must have finished the previous attempt, or two attempts would overlap.
+    CONSORT_ASSIGN_OR_RETURN(auto busy, db_->Query("SELECT party FROM job_parties WHERE job_id = ? "
+                                                   "AND run_state = 'started' ORDER BY party",
+                                                   {id}));
+    if (!busy.empty()) {
+      return absl::FailedPreconditionError("party '" + AsText(busy[0][0]) +
+                                           "' has not finished the previous attempt yet; retry "
+                                           "when it has reported (or is restarted)");
+    }
+    CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT attempt FROM jobs WHERE id = ?", {id}));
+    int64_t attempt = AsInt(rows[0][0]) + 1;
+    int64_t now = NowUnixMillis();
+    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE jobs SET state = 'scheduled', reason = '', attempt = ?, "
+                                     "updated_ms = ? WHERE id = ?",
+                                     {attempt, now, id}));
+    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET run_state = '', fraction = 0, stage = '', "
+                                     "last_report_ms = ? WHERE job_id = ?",
+                                     {now, id}));
+    std::string reason = "retry " + std::to_string(attempt) + " requested by " + c.name;
+    std::string why = body.value("reason", "");
+    if (why.size() > 1000) return absl::InvalidArgumentError("$.reason is longer than 1000 characters");
+    if (!why.empty()) reason += ": " + why;
+    CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
+        "job.state", {{"job_id", id}, {"from", "failed"}, {"to", "scheduled"}, {"reason", reason},
+                      {"attempt", attempt}}));
+    CONSORT_LOG(INFO) << "job " << id.substr(0, 12) << ": failed -> scheduled (" << reason << ")";
+    return OkStatus();
+  }));
+  Notify();
+  return JobJson(id, false);
+}
+
+StatusOr<Json> Coordinator::RegisterModel(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireNode(c));
+  CONSORT_ASSIGN_OR_RETURN(const Json* entry_json, GetObject(body, "entry", "$"));
+  CONSORT_ASSIGN_OR_RETURN(auto entry, audit::Entry::FromSubmissionJson(*entry_json));
+  if (entry.kind != "model.registered" || entry.author != c.name) {
+    return absl::PermissionDeniedError("model entry must be kind model.registered by '" + c.name + "'");
+  }
+  CONSORT_ASSIGN_OR_RETURN(std::string owner, GetString(entry.body, "owner", "$.entry.body"));
+  CONSORT_ASSIGN_OR_RETURN(std::string name, GetString(entry.body, "name", "$.entry.body"));
+  CONSORT_ASSIGN_OR_RETURN(std::string job_id, GetString(entry.body, "job_id", "$.entry.body"));
+  CONSORT_ASSIGN_OR_RETURN(const Json* metadata, GetObject(entry.body, "metadata", "$.entry.body"));
+  if (owner != c.name) {
+    return absl::PermissionDeniedError("node '" + c.name + "' cannot register a model for '" + owner + "'");
+  }
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "model name"));
+  CONSORT_RETURN_IF_ERROR(engine::ValidateJobId(job_id));
+  if (metadata->dump().size() > 64 * 1024) {
+    return absl::InvalidArgumentError("model metadata is larger than 64 KiB (keep weights out of it)");
+  }
+  CONSORT_ASSIGN_OR_RETURN(auto party, db_->Query("SELECT 1 FROM job_parties WHERE job_id = ? AND "
+                                                  "party = ?",
+                                                  {job_id, c.name}));
+  if (party.empty()) {
+    return absl::PermissionDeniedError("'" + c.name + "' is not a party of job " + job_id.substr(0, 12));
+  }
+  CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
+    CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT 1 FROM models WHERE owner = ? AND name = ?",
+                                                   {owner, name}));
+    if (!rows.empty()) {
+      return absl::AlreadyExistsError("'" + owner + "' already has a model named '" + name + "'");
+    }
+    CONSORT_RETURN_IF_ERROR(log_->Append(entry).status());
+    return db_->Run("INSERT INTO models (owner, name, job_id, metadata_json, registered_ms) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    {owner, name, job_id, metadata->dump(), NowUnixMillis()});
+  }));
+  return Json{{"owner", owner}, {"name", name}};
+}
+
+StatusOr<Json> Coordinator::ListModels(const Caller& c, const Json& body) {
+  CONSORT_RETURN_IF_ERROR(RequireAuthenticated(c));
+  std::string owner = body.value("owner", "");
+  CONSORT_ASSIGN_OR_RETURN(
+      auto rows,
+      owner.empty()
+          ? db_->Query("SELECT owner, name, job_id, metadata_json, registered_ms FROM models "
+                       "ORDER BY name, owner")
+          : db_->Query("SELECT owner, name, job_id, metadata_json, registered_ms FROM models "
+                       "WHERE owner = ? ORDER BY name",
+                       {owner}));
+  Json out = Json::array();
+  for (const auto& r : rows) {
+    CONSORT_ASSIGN_OR_RETURN(Json meta, ParseJson(AsText(r[3]), "model metadata"));
+    out.push_back({{"owner", AsText(r[0])}, {"name", AsText(r[1])}, {"job_id", AsText(r[2])},
+                   {"metadata", meta}, {"registered_at", FormatRfc3339(AsInt(r[4]))}});
+  }
+  return Json{{"models", out}};
 }
 
 StatusOr<Json> Coordinator::Poll(const Caller& c, const Json&) {

@@ -110,6 +110,9 @@ class Coordinator {
   StatusOr<Json> ApproveJob(const Caller& c, const Json& body);
   StatusOr<Json> RejectJob(const Caller& c, const Json& body);
   StatusOr<Json> CancelJob(const Caller& c, const Json& body);
+  StatusOr<Json> RetryJob(const Caller& c, const Json& body);
+  StatusOr<Json> RegisterModel(const Caller& c, const Json& body);
+  StatusOr<Json> ListModels(const Caller& c, const Json& body);
   StatusOr<Json> Poll(const Caller& c, const Json& body);
   StatusOr<Json> ReportProgress(const Caller& c, const Json& body);
   StatusOr<Json> ReportOutcome(const Caller& c, const Json& body);

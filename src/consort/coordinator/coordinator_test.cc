@@ -266,6 +266,79 @@ TEST_F(CoordinatorTest, RunReportsDriveTheJobToItsEnd) {
   EXPECT_EQ((*job)["reason"], "shop: peer bank disconnected");
 }
 
+TEST_F(CoordinatorTest, FailedJobIsRetriedUnderItsIdOnceEveryPartyHasStopped) {
+  Setup2();
+  std::string id = Submit(Spec());
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  ASSERT_TRUE(Approve(shop_, id).ok());
+  auto report = [&](const std::string& node, const std::string& outcome) {
+    return Call(Caller::Node(node), "job.report", {{"job_id", id}, {"outcome", outcome}, {"reason", "killed"}});
+  };
+  // Not failed yet: nothing to retry.
+  EXPECT_EQ(Call(Caller::Node("bank"), "job.retry", {{"job_id", id}}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(report("bank", "started").ok());
+  ASSERT_TRUE(report("shop", "started").ok());
+  ASSERT_TRUE(report("shop", "failed").ok());
+  EXPECT_EQ(State(id), "failed");
+  // bank has not reported the end of the first attempt yet.
+  auto busy = Call(Caller::Node("shop"), "job.retry", {{"job_id", id}});
+  EXPECT_EQ(busy.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(busy.status().message()).find("'bank'"), std::string::npos);
+  ASSERT_TRUE(report("bank", "failed").ok());
+  // Only parties (or an admin) may retry.
+  FakeNode media = Register("media");
+  EXPECT_EQ(Call(Caller::Node("media"), "job.retry", {{"job_id", id}}).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto r = Call(Caller::Node("shop"), "job.retry", {{"job_id", id}, {"reason", "node restarted"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)["state"], "scheduled");
+  EXPECT_EQ((*r)["attempt"], 1);
+  EXPECT_EQ((*r)["progress"]["bank"]["run_state"], "");
+  // The nodes are told to run it again, and it can now succeed.
+  auto poll = Call(Caller::Node("bank"), "node.poll", Json::object());
+  ASSERT_TRUE(poll.ok());
+  EXPECT_EQ((*poll)["run"], Json::array({id}));
+  ASSERT_TRUE(report("bank", "started").ok());
+  ASSERT_TRUE(report("shop", "started").ok());
+  ASSERT_TRUE(report("bank", "succeeded").ok());
+  ASSERT_TRUE(report("shop", "succeeded").ok());
+  EXPECT_EQ(State(id), "succeeded");
+  EXPECT_EQ(Call(Admin(), "job.retry", {{"job_id", id}}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CoordinatorTest, ModelMetadataIsRegisteredByPartiesOnly) {
+  Setup2();
+  std::string id = Submit(Spec());
+  auto entry = [&](const FakeNode& n, const std::string& owner, const std::string& name) {
+    Json body = {{"owner", owner}, {"name", name}, {"job_id", id},
+                 {"metadata", {{"kind", "hetero_lr"}, {"columns", {"x1"}}}}};
+    return audit::MakeAuthorPart("model.registered", n.name, NowUnixMillis(), body, n.key)->SubmissionJson();
+  };
+  auto r = Call(Caller::Node("bank"), "model.register", {{"entry", entry(bank_, "bank", "credit")}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Call(Caller::Node("bank"), "model.register", {{"entry", entry(bank_, "bank", "credit")}})
+                .status().code(),
+            absl::StatusCode::kAlreadyExists);
+  // A node cannot register for another party, nor for a job it is not part of.
+  EXPECT_EQ(Call(Caller::Node("shop"), "model.register", {{"entry", entry(bank_, "bank", "x")}})
+                .status().code(),
+            absl::StatusCode::kPermissionDenied);
+  FakeNode media = Register("media");
+  EXPECT_EQ(Call(Caller::Node("media"), "model.register", {{"entry", entry(media, "media", "x")}})
+                .status().code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(Call(Caller::Node("shop"), "model.register", {{"entry", entry(shop_, "shop", "credit")}}).ok());
+  auto list = Call(Admin(), "model.list", Json::object());
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ((*list)["models"].size(), 2u);
+  EXPECT_EQ((*list)["models"][0]["owner"], "bank");
+  EXPECT_EQ((*list)["models"][0]["metadata"]["kind"], "hetero_lr");
+  auto only = Call(Admin(), "model.list", {{"owner", "shop"}});
+  ASSERT_EQ((*only)["models"].size(), 1u);
+}
+
 TEST_F(CoordinatorTest, RejectionEndsTheJobWithTheSignedReason) {
   Setup2();
   std::string id = Submit(Spec());

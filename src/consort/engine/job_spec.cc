@@ -27,6 +27,22 @@ std::vector<std::string> JobSpec::PartyNames() const {
   return names;  // std::map keeps them sorted
 }
 
+std::vector<std::string> JobSpec::DataPartyNames() const {
+  std::vector<std::string> names;
+  for (const auto& [n, in] : parties) {
+    if (in.has_data()) names.push_back(n);
+  }
+  return names;
+}
+
+std::vector<std::string> JobSpec::PartiesWithRole(const std::string& role) const {
+  std::vector<std::string> names;
+  for (const auto& [n, in] : parties) {
+    if (!in.has_data() && in.role == role) names.push_back(n);
+  }
+  return names;
+}
+
 const std::string* JobSpec::OutputFor(const std::string& party) const {
   auto it = outputs.find(party);
   return it == outputs.end() ? nullptr : &it->second;
@@ -60,11 +76,20 @@ StatusOr<JobSpec> ParseJobSpec(const Json& doc) {
     CONSORT_RETURN_IF_ERROR(ValidateName(party, path + " (party name)"));
     if (!input.is_object()) return absl::InvalidArgumentError(path + " must be an object");
     for (const auto& [key, _] : input.items()) {
-      if (key != "dataset" && key != "columns") {
+      if (key != "dataset" && key != "columns" && key != "role") {
         return absl::InvalidArgumentError("unknown field " + path + "." + key);
       }
     }
     PartyInput in;
+    if (input.contains("role")) {
+      CONSORT_ASSIGN_OR_RETURN(in.role, GetString(input, "role", path));
+      CONSORT_RETURN_IF_ERROR(ValidateName(in.role, path + ".role"));
+      if (input.contains("dataset") || input.contains("columns")) {
+        return absl::InvalidArgumentError(path + ": a party with a role brings no dataset or columns");
+      }
+      spec.parties.emplace(party, std::move(in));
+      continue;
+    }
     CONSORT_ASSIGN_OR_RETURN(in.dataset, GetString(input, "dataset", path));
     CONSORT_RETURN_IF_ERROR(ValidateName(in.dataset, path + ".dataset"));
     CONSORT_ASSIGN_OR_RETURN(const Json* cols, GetArray(input, "columns", path));

@@ -6,7 +6,8 @@
 //     "name": "bank-shop-overlap",            (optional)
 //     "description": "...",                   (optional)
 //     "parties": { "bank": {"dataset": "customers", "columns": ["phone"]},
-//                  "shop": {"dataset": "buyers",    "columns": ["phone"]} },
+//                  "shop": {"dataset": "buyers",    "columns": ["phone"]},
+//                  "media": {"role": "dealer"} },    (a dataless party, if the operator uses one)
 //     "outputs": { "bank": "intersection", "shop": "size" },
 //     "params":  { "duplicates": "error" },   (optional, operator-specific)
 //     "nonce":   "9f2c..."                    (optional; makes a re-run a new job)
@@ -24,9 +25,15 @@
 
 namespace consort::engine {
 
+// One party's entry. A data party names its dataset and the columns the job reads; a dataless
+// party takes part in a role instead ({"role": "dealer"}: e.g. the Beaver-triple dealer of
+// two-party MPC), and every party, dataless or not, signs the job.
 struct PartyInput {
-  std::string dataset;
-  std::vector<std::string> columns;
+  std::string dataset;               // "" for a dataless party
+  std::vector<std::string> columns;  // empty for a dataless party
+  std::string role;                  // "" for a data party; a name otherwise
+
+  bool has_data() const { return !dataset.empty(); }
 };
 
 struct JobSpec {
@@ -41,6 +48,10 @@ struct JobSpec {
 
   // Parties in a fixed order (sorted by name); protocols use it to assign roles.
   std::vector<std::string> PartyNames() const;
+  // The parties that bring data (has_data()), sorted by name.
+  std::vector<std::string> DataPartyNames() const;
+  // The dataless parties whose role is `role`, sorted by name.
+  std::vector<std::string> PartiesWithRole(const std::string& role) const;
   const std::string* OutputFor(const std::string& party) const;
 };
 

@@ -24,6 +24,27 @@ TEST(JobSpec, ParsesAndOrdersParties) {
   EXPECT_EQ(spec->OutputFor("shop"), nullptr);
 }
 
+TEST(JobSpec, DatalessPartiesTakeARole) {
+  auto spec = ParseJobSpecText(R"({"operator": "stats.joint",
+    "parties": {"bank": {"dataset": "customers", "columns": ["id"]}, "media": {"role": "dealer"},
+                "shop": {"dataset": "orders", "columns": ["id"]}},
+    "outputs": {"bank": "statistics"}})", "spec.json");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->parties.at("media").has_data());
+  EXPECT_EQ(spec->parties.at("media").role, "dealer");
+  EXPECT_EQ(spec->DataPartyNames(), (std::vector<std::string>{"bank", "shop"}));
+  EXPECT_EQ(spec->PartiesWithRole("dealer"), (std::vector<std::string>{"media"}));
+  EXPECT_EQ(spec->PartyNames().size(), 3u);
+
+  auto both = ParseJobSpecText(R"({"operator": "x", "outputs": {"a": "s"},
+    "parties": {"a": {"role": "dealer", "dataset": "d", "columns": ["c"]}}})", "spec.json");
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(both.status().message()).find("$.parties.a"), std::string::npos);
+  auto bad = ParseJobSpecText(R"({"operator": "x", "outputs": {"a": "s"},
+    "parties": {"a": {"role": "de aler"}}})", "spec.json");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(JobSpec, IdIsSha256OfCanonicalJsonWhateverTheFormatting) {
   auto a = ParseJson(kSpec);
   auto b = ParseJson(

@@ -13,7 +13,8 @@ Json OperatorInfo::ToJson() const {
           {"leaks", leaks},
           {"outputs", outputs},
           {"min_parties", min_parties},
-          {"max_parties", max_parties}};
+          {"max_parties", max_parties},
+          {"roles", roles}};
 }
 
 OperatorRegistry& OperatorRegistry::Global() {
@@ -47,18 +48,30 @@ std::vector<const Operator*> OperatorRegistry::List() const {
 Status ValidateJob(const JobSpec& spec, const CatalogView& catalog) {
   CONSORT_ASSIGN_OR_RETURN(const Operator* op, OperatorRegistry::Global().Find(spec.op));
   const OperatorInfo& info = op->info();
-  int n = static_cast<int>(spec.parties.size());
+  int n = static_cast<int>(spec.DataPartyNames().size());
   if (n < info.min_parties || n > info.max_parties) {
     return absl::InvalidArgumentError(
         "operator " + info.name + " takes " + std::to_string(info.min_parties) +
         (info.max_parties == info.min_parties ? "" : " to " + std::to_string(info.max_parties)) +
-        " parties, the spec names " + std::to_string(n));
+        " data parties, the spec names " + std::to_string(n));
+  }
+  for (const auto& [party, input] : spec.parties) {
+    if (input.has_data()) continue;
+    if (std::find(info.roles.begin(), info.roles.end(), input.role) == info.roles.end()) {
+      std::string allowed;
+      for (const auto& r : info.roles) allowed += (allowed.empty() ? "" : ", ") + r;
+      return absl::InvalidArgumentError("$.parties." + party + ".role: operator " + info.name +
+                                        " has no role '" + input.role + "'" +
+                                        (allowed.empty() ? " (it takes no dataless parties)"
+                                                         : " (allowed: " + allowed + ")"));
+    }
   }
   for (const auto& [party, input] : spec.parties) {
     if (!catalog.IsMember(party)) {
       return absl::NotFoundError("$.parties." + party + ": no federation member named '" +
                                  party + "'");
     }
+    if (!input.has_data()) continue;  // a dataless party: the operator checks its role
     auto ds = catalog.Dataset(party, input.dataset);
     if (!ds.ok()) {
       return absl::NotFoundError("$.parties." + party + ".dataset: party '" + party +

@@ -29,8 +29,12 @@ struct OperatorInfo {
   std::string parameters;      // e.g. "128-bit computational (DDH on Curve25519)"
   std::string leaks;           // the Leaks: statement
   std::vector<std::string> outputs;  // output kinds a receiver may ask for
+  // Bounds on the number of data parties (those with a dataset).
   int min_parties = 2;
   int max_parties = 2;
+  // Roles a dataless party may take in this operator's jobs (e.g. {"dealer"}); a spec naming
+  // any other role is refused by ValidateJob.
+  std::vector<std::string> roles;
 
   Json ToJson() const;
 };

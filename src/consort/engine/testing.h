@@ -17,15 +17,25 @@ namespace consort::engine::testing {
 
 struct PartyOutcome {
   Status status;
-  std::map<std::string, data::Table> tables;  // StoreTable() calls
+  std::map<std::string, data::Table> tables;  // StoreTable() and StoreTableFile() calls
   Json summary;                               // StoreSummary(), null if none
+  std::map<std::string, StoredModel> models;  // StoreModel() calls
   uint64_t bytes_sent = 0;
 };
 
 struct LocalRunOptions {
   std::chrono::milliseconds link_timeout{30'000};
-  // Party whose links are closed after it sent this many messages (fault injection); "" = none.
+  // Fault injection: `fail_party` dies (all its links close, as when its process is killed)
+  // once it has sent `fail_after_messages` messages in all (0 = before it sends anything; its
+  // Run is then not called at all). "" = no fault.
   std::string fail_party;
+  uint64_t fail_after_messages = 0;
+  // Each party's ScratchDir() is <scratch_root>/<party>/scratch/<job id> and its CacheDir(k)
+  // <scratch_root>/<party>/cache/<k>. Pass the same directory to two RunLocally calls to test
+  // resume and reuse; "" = a fresh temporary directory, removed at the end of the run.
+  std::string scratch_root;
+  // Models each party already holds (for prediction jobs).
+  std::map<std::string, std::map<std::string, StoredModel>> models;
 };
 
 // A catalog held in memory: members and dataset metadata, for operator Validate tests.
@@ -49,7 +59,8 @@ std::shared_ptr<const data::Table> CsvTable(const std::string& text);
 JobSpec MakeSpec(const std::string& op, const std::map<std::string, PartyInput>& parties,
                  const std::map<std::string, std::string>& outputs, Json params = Json::object());
 
-// Runs `spec` with `inputs` (party -> table). Every party's Run is called concurrently.
+// Runs `spec` with `inputs` (party -> table; dataless parties have none). Every party's Run is
+// called concurrently. A party's InputFingerprint() is the SHA-256 of its table as CSV.
 std::map<std::string, PartyOutcome> RunLocally(
     const Operator& op, const std::string& job_id, const JobSpec& spec,
     const std::map<std::string, std::shared_ptr<const data::Table>>& inputs,

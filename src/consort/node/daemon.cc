@@ -147,7 +147,13 @@ void Node::HandleApproval(const std::string& job_id) {
 
 void Node::StartRun(const std::string& job_id) {
   std::lock_guard<std::mutex> lock(runs_mu_);
-  if (runs_.count(job_id)) return;
+  auto existing = runs_.find(job_id);
+  if (existing != runs_.end()) {
+    if (!existing->second->done) return;
+    // A finished earlier attempt: the job was retried (`consort job retry`).
+    if (existing->second->thread.joinable()) existing->second->thread.join();
+    runs_.erase(existing);
+  }
   auto run = std::make_shared<Run>();
   run->job_id = job_id;
   runs_[job_id] = run;
@@ -182,17 +188,27 @@ void Node::ExecuteRun(Run& run) {
   };
   auto finish = [&] { run.done = true; };
 
-  // A run this node started before it was restarted cannot be resumed (its peers have moved
-  // on): report how it ended instead of running it twice.
+  auto job = CallPatiently("job.get", {{"job_id", job_id}}, std::chrono::seconds(60));
+  if (!job.ok()) {
+    CONSORT_LOG(WARNING) << "job " << short_id << ": cannot fetch it: " << job.status();
+    report("failed", "cannot fetch the job: " + std::string(job.status().message()), Json());
+    return finish();
+  }
+  const int64_t attempt = job->value("attempt", int64_t{0});
+
+  // A run of this attempt that this node started before it was restarted cannot be continued
+  // (its peers have moved on): report how it ended instead of running it twice. A retry is a
+  // new attempt and runs again (operators resume from their checkpoints in ScratchDir()).
   std::optional<std::pair<std::string, std::string>> previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto rows = db_->Query("SELECT state, reason FROM runs WHERE job_id = ?", {job_id});
-    if (rows.ok() && !rows->empty()) {
+    auto rows = db_->Query("SELECT state, reason, attempt FROM runs WHERE job_id = ?", {job_id});
+    if (rows.ok() && !rows->empty() && AsInt((*rows)[0][2]) >= attempt) {
       previous.emplace(AsText((*rows)[0][0]), AsText((*rows)[0][1]));
     } else {
-      (void)db_->Run("INSERT INTO runs (job_id, state, started_ms) VALUES (?, 'running', ?)",
-                     {job_id, NowUnixMillis()});
+      (void)db_->Run("INSERT OR REPLACE INTO runs (job_id, state, started_ms, attempt) "
+                     "VALUES (?, 'running', ?, ?)",
+                     {job_id, NowUnixMillis(), attempt});
     }
   }
   if (previous) {
@@ -206,12 +222,6 @@ void Node::ExecuteRun(Run& run) {
   }
 
   report("started", "", Json());
-  auto job = CallPatiently("job.get", {{"job_id", job_id}}, std::chrono::seconds(60));
-  if (!job.ok()) {
-    record("failed", std::string(job.status().message()), 0, 0);
-    report("failed", "cannot fetch the job: " + std::string(job.status().message()), Json());
-    return finish();
-  }
   auto spec = VerifyJobForRun(job_id, *job);
   if (!spec.ok()) {
     CONSORT_LOG(WARNING) << "job " << short_id << " refused: " << spec.status();
@@ -254,6 +264,7 @@ void Node::ExecuteRun(Run& run) {
   if (!st.ok() && run.abort) st = absl::CancelledError("job aborted (failed or cancelled elsewhere)");
   if (st.ok()) {
     record("succeeded", "", sent, received);
+    RemoveScratchDir(job_id);  // checkpoints are only kept for a retry
     Json entry;
     if (session->delivered()) {
       auto e = audit::MakeAuthorPart("result.delivered", config_.name, NowUnixMillis(),

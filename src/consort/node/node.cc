@@ -9,6 +9,7 @@
 #include "consort/common/files.h"
 #include "consort/common/logging.h"
 #include "consort/common/time.h"
+#include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/data/csv.h"
 #include "consort/data/describe.h"
@@ -33,7 +34,11 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE TABLE IF NOT EXISTS runs (
   job_id TEXT PRIMARY KEY, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
   started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL DEFAULT 0,
-  bytes_sent INTEGER NOT NULL DEFAULT 0, bytes_received INTEGER NOT NULL DEFAULT 0);
+  bytes_sent INTEGER NOT NULL DEFAULT 0, bytes_received INTEGER NOT NULL DEFAULT 0,
+  attempt INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS models (
+  name TEXT PRIMARY KEY, job_id TEXT NOT NULL, metadata_json TEXT NOT NULL, path TEXT NOT NULL,
+  digest TEXT NOT NULL, created_ms INTEGER NOT NULL, published INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS results (
   job_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL DEFAULT '',
   summary_json TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL, PRIMARY KEY (job_id, name));
@@ -217,6 +222,8 @@ StatusOr<LocalDataset> Node::AddDataset(const std::string& name, const DatasetSo
   }
   // Validate the whole source before anything is stored or published.
   CONSORT_ASSIGN_OR_RETURN(data::Table table, ReadSource(source, {}));
+  // State derived from an earlier version of this dataset must not outlive it.
+  std::filesystem::remove_all(JoinPath(JoinPath(home_, "cache"), name), ec);
   CONSORT_ASSIGN_OR_RETURN(std::string fp, data::FileFingerprint(source.path));
   engine::DatasetInfo info = InfoFor(config_.name, name, table, description);
   CONSORT_ASSIGN_OR_RETURN(auto entry, audit::MakeAuthorPart("dataset.registered", config_.name,
@@ -310,9 +317,11 @@ StatusOr<Json> Node::ApproveJob(const std::string& job_id, const std::string& vi
   if (mine == spec.parties.end()) {
     return absl::PermissionDeniedError("node " + config_.name + " is not a party of this job");
   }
-  CONSORT_ASSIGN_OR_RETURN(LocalDataset ds, FindLocalDataset(mine->second.dataset));
-  CONSORT_ASSIGN_OR_RETURN(auto info, engine::DatasetInfo::FromJson(ds.info));
-  for (const auto& c : mine->second.columns) CONSORT_RETURN_IF_ERROR(info.Column(c).status());
+  if (mine->second.has_data()) {
+    CONSORT_ASSIGN_OR_RETURN(LocalDataset ds, FindLocalDataset(mine->second.dataset));
+    CONSORT_ASSIGN_OR_RETURN(auto info, engine::DatasetInfo::FromJson(ds.info));
+    for (const auto& c : mine->second.columns) CONSORT_RETURN_IF_ERROR(info.Column(c).status());
+  }
   auto sig = key_->SignFor("job-approval", AsBytes(job_id));
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -452,6 +461,133 @@ Status Node::StoreResultSummary(const std::string& job_id, const Json& summary) 
   return db_->Run("INSERT OR REPLACE INTO results (job_id, name, kind, summary_json, created_ms) "
                   "VALUES (?, 'summary', 'summary', ?, ?)",
                   {job_id, summary.dump(), NowUnixMillis()});
+}
+
+Status Node::StoreResultTableFile(const std::string& job_id, const std::string& name,
+                                  const std::string& csv_path) {
+  data::CsvReadOptions opts;
+  opts.source_name = name + ".csv";
+  CONSORT_ASSIGN_OR_RETURN(data::Table t, data::ReadCsv(csv_path, opts));
+  std::string path = JoinPath(JoinPath(home_, "results"), job_id.substr(0, 16) + "-" + name + ".csv");
+  CONSORT_RETURN_IF_ERROR(MakeDirs(JoinPath(home_, "results")));
+  std::error_code ec;
+  std::filesystem::rename(csv_path, path, ec);
+  if (ec) {
+    // A different file system: copy, then remove the original.
+    std::filesystem::copy_file(csv_path, path, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return absl::InternalError("cannot move result file into results/: " + ec.message());
+    std::filesystem::remove(csv_path, ec);
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               ec);
+  CONSORT_ASSIGN_OR_RETURN(std::string fp, data::FileFingerprint(path));
+  engine::DatasetInfo info = InfoFor(config_.name, name, t, "result of job " + job_id.substr(0, 12));
+  DatasetSource src{"result", path, ""};
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&]() -> Status {
+    CONSORT_RETURN_IF_ERROR(db_->Run(
+        "INSERT OR REPLACE INTO results (job_id, name, kind, path, created_ms) VALUES (?, ?, 'table', ?, ?)",
+        {job_id, name, path, NowUnixMillis()}));
+    return db_->Run(
+        "INSERT OR REPLACE INTO datasets (name, source_json, info_json, fingerprint, published, "
+        "registered_ms) VALUES (?, ?, ?, ?, 0, ?)",
+        {name, src.ToJson().dump(), info.ToJson().dump(), fp, NowUnixMillis()});
+  });
+}
+
+// --- job working space -----------------------------------------------------------------------
+
+StatusOr<std::string> Node::ScratchDir(const std::string& job_id) {
+  CONSORT_RETURN_IF_ERROR(engine::ValidateJobId(job_id));
+  std::string dir = JoinPath(JoinPath(home_, "scratch"), job_id);
+  CONSORT_RETURN_IF_ERROR(MakeDirs(dir));
+  return dir;
+}
+
+void Node::RemoveScratchDir(const std::string& job_id) {
+  if (!engine::ValidateJobId(job_id).ok()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(JoinPath(JoinPath(home_, "scratch"), job_id), ec);
+}
+
+StatusOr<std::string> Node::CacheDir(const std::string& dataset, const std::string& key) {
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(dataset, "dataset name"));
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(key, "cache key"));
+  std::string dir = JoinPath(JoinPath(JoinPath(home_, "cache"), dataset), key);
+  CONSORT_RETURN_IF_ERROR(MakeDirs(dir));
+  return dir;
+}
+
+// --- models ----------------------------------------------------------------------------------
+
+Status Node::StoreModel(const std::string& job_id, const std::string& name, const Json& metadata,
+                        ByteSpan blob) {
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "model name"));
+  if (!metadata.is_object()) return absl::InvalidArgumentError("model metadata must be a JSON object");
+  std::string dir = JoinPath(home_, "models");
+  CONSORT_RETURN_IF_ERROR(MakeDirs(dir));
+  std::string path = JoinPath(dir, name + ".model");
+  std::string digest = crypto::Sha256Hex(std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT 1 FROM models WHERE name = ?", {name}));
+    if (!rows.empty()) {
+      return absl::AlreadyExistsError("model '" + name + "' already exists on node " + config_.name);
+    }
+    CONSORT_RETURN_IF_ERROR(WriteFileAtomic(
+        path, std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()), 0600));
+    CONSORT_RETURN_IF_ERROR(db_->Run(
+        "INSERT INTO models (name, job_id, metadata_json, path, digest, created_ms, published) "
+        "VALUES (?, ?, ?, ?, ?, ?, 0)",
+        {name, job_id, metadata.dump(), path, digest, NowUnixMillis()}));
+  }
+  Json body = {{"owner", config_.name}, {"name", name}, {"job_id", job_id}, {"metadata", metadata}};
+  CONSORT_ASSIGN_OR_RETURN(auto entry, audit::MakeAuthorPart("model.registered", config_.name,
+                                                             NowUnixMillis(), body, *key_));
+  auto published = Call("model.register", {{"entry", entry.SubmissionJson()}});
+  if (!published.ok()) {
+    return Status(published.status().code(),
+                  "model '" + name + "' is stored on this node but was not published to the "
+                  "catalog: " + std::string(published.status().message()));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return db_->Run("UPDATE models SET published = 1 WHERE name = ?", {name});
+}
+
+StatusOr<engine::StoredModel> Node::LoadModel(const std::string& name) {
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "model name"));
+  std::string meta_text, path, digest;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query(
+        "SELECT metadata_json, path, digest FROM models WHERE name = ?", {name}));
+    if (rows.empty()) return absl::NotFoundError("no model '" + name + "' on node " + config_.name);
+    meta_text = AsText(rows[0][0]);
+    path = AsText(rows[0][1]);
+    digest = AsText(rows[0][2]);
+  }
+  auto blob = ReadFile(path);
+  if (!blob.ok()) return absl::DataLossError("model '" + name + "': its file is missing");
+  if (crypto::Sha256Hex(*blob) != digest) {
+    return absl::DataLossError("model '" + name + "': its file was altered since it was stored");
+  }
+  engine::StoredModel m;
+  CONSORT_ASSIGN_OR_RETURN(m.metadata, ParseJson(meta_text, "model metadata"));
+  m.blob.assign(blob->begin(), blob->end());
+  return m;
+}
+
+StatusOr<Json> Node::ListModels() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT name, job_id, metadata_json, created_ms, "
+                                                 "published FROM models ORDER BY name"));
+  Json out = Json::array();
+  for (const auto& r : rows) {
+    CONSORT_ASSIGN_OR_RETURN(Json meta, ParseJson(AsText(r[2]), "model metadata"));
+    out.push_back({{"name", AsText(r[0])}, {"job_id", AsText(r[1])}, {"metadata", meta},
+                   {"created", FormatRfc3339(AsInt(r[3]))}, {"published", AsInt(r[4]) != 0}});
+  }
+  return out;
 }
 
 StatusOr<Json> Node::Results(const std::string& job_id) {

@@ -9,6 +9,9 @@
 //   keys/signing.key     Ed25519 seed (hex, 0600)        keys/tls.key, keys/tls.crt
 //   node.db              SQLite (WAL): datasets, policies, decisions, runs, results, audit replica
 //   results/             result tables (CSV) written for jobs this node received output from
+//   models/<name>.model  this party's private part of each model it helped train (0600)
+//   scratch/<job id>/    a job's working files (checkpoints); kept until the job succeeds
+//   cache/<dataset>/<k>/ state reused across jobs over a dataset; emptied on re-registration
 //
 // One Node object per process. CLI commands (dataset add, job approve, ...) open the home
 // directly while the daemon (`consort node start`, Serve()) may be running: SQLite serializes
@@ -31,6 +34,7 @@
 #include "consort/crypto/sign.h"
 #include "consort/crypto/tls_identity.h"
 #include "consort/engine/job_spec.h"
+#include "consort/engine/session.h"
 #include "consort/node/policy.h"
 
 namespace consort::audit {
@@ -136,6 +140,27 @@ class Node {
   StatusOr<Json> Results(const std::string& job_id);
   Status StoreResultTable(const std::string& job_id, const std::string& name, const data::Table& t);
   Status StoreResultSummary(const std::string& job_id, const Json& summary);
+  // Validates `csv_path` as CSV and moves it into results/ as result dataset `name`.
+  Status StoreResultTableFile(const std::string& job_id, const std::string& name,
+                              const std::string& csv_path);
+
+  // --- job working space --------------------------------------------------------------------
+  // scratch/<job id>/ (created 0700). Kept across failures and retries; removed on success.
+  StatusOr<std::string> ScratchDir(const std::string& job_id);
+  void RemoveScratchDir(const std::string& job_id);
+  // cache/<dataset>/<key>/ (created 0700); AddDataset empties cache/<dataset>/.
+  StatusOr<std::string> CacheDir(const std::string& dataset, const std::string& key);
+
+  // --- models -------------------------------------------------------------------------------
+  // Stores this party's part of model `name` (trained by `job_id`) and publishes its metadata
+  // (never the blob) to the catalog. AlreadyExists if the name is taken on this node. If the
+  // coordinator is unreachable the model stays stored and unpublished, and the error says so.
+  Status StoreModel(const std::string& job_id, const std::string& name, const Json& metadata,
+                    ByteSpan blob);
+  // NotFound if this node has no model `name`; DataLoss if its file is missing or altered.
+  StatusOr<engine::StoredModel> LoadModel(const std::string& name);
+  // [{name, job_id, metadata, created, published}] of the models stored on this node.
+  StatusOr<Json> ListModels();
 
   // --- audit --------------------------------------------------------------------------------
   // Fetches new entries from the coordinator and ingests them (each re-verified). Returns the

@@ -18,10 +18,51 @@ NodeSession::~NodeSession() { CloseLinks(); }
 
 const std::string& NodeSession::self() const { return node_.name(); }
 
-StatusOr<std::shared_ptr<const data::Table>> NodeSession::LoadInput() {
+StatusOr<std::string> NodeSession::MyDataset() const {
   auto it = spec_.parties.find(self());
   if (it == spec_.parties.end()) return absl::PermissionDeniedError("this node is not a party");
-  return node_.LoadDataset(it->second.dataset, {});
+  if (!it->second.has_data()) {
+    return absl::FailedPreconditionError("this node takes part as '" + it->second.role +
+                                         "' and brings no dataset");
+  }
+  return it->second.dataset;
+}
+
+StatusOr<std::shared_ptr<const data::Table>> NodeSession::LoadInput() {
+  CONSORT_ASSIGN_OR_RETURN(std::string dataset, MyDataset());
+  return node_.LoadDataset(dataset, {});
+}
+
+StatusOr<std::string> NodeSession::InputFingerprint() {
+  CONSORT_ASSIGN_OR_RETURN(std::string dataset, MyDataset());
+  CONSORT_ASSIGN_OR_RETURN(LocalDataset d, node_.FindLocalDataset(dataset));
+  return d.fingerprint;
+}
+
+StatusOr<std::string> NodeSession::ScratchDir() { return node_.ScratchDir(job_id_); }
+
+StatusOr<std::string> NodeSession::CacheDir(const std::string& key) {
+  CONSORT_ASSIGN_OR_RETURN(std::string dataset, MyDataset());
+  return node_.CacheDir(dataset, key);
+}
+
+Status NodeSession::StoreTableFile(const std::string& name, const std::string& csv_path) {
+  if (!spec_.OutputFor(self())) {
+    return absl::PermissionDeniedError("this node receives no output from the job");
+  }
+  CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "result name"));
+  CONSORT_RETURN_IF_ERROR(node_.StoreResultTableFile(job_id_, name, csv_path));
+  std::lock_guard<std::mutex> lock(mu_);
+  delivered_ = true;
+  return OkStatus();
+}
+
+Status NodeSession::StoreModel(const std::string& name, const Json& metadata, ByteSpan blob) {
+  return node_.StoreModel(job_id_, name, metadata, blob);
+}
+
+StatusOr<engine::StoredModel> NodeSession::LoadModel(const std::string& name) {
+  return node_.LoadModel(name);
 }
 
 StatusOr<net::Link*> NodeSession::Peer(const std::string& peer) {

@@ -26,11 +26,17 @@ class NodeSession final : public engine::Session {
   const engine::JobSpec& spec() const override { return spec_; }
   const std::string& self() const override;
   StatusOr<std::shared_ptr<const data::Table>> LoadInput() override;
+  StatusOr<std::string> InputFingerprint() override;
+  StatusOr<std::string> ScratchDir() override;
+  StatusOr<std::string> CacheDir(const std::string& key) override;
   StatusOr<net::Link*> Peer(const std::string& peer) override;
   void ReportProgress(double fraction, const std::string& stage) override;
   const std::atomic<bool>& cancelled() const override { return cancelled_; }
   Status StoreTable(const std::string& name, const data::Table& table) override;
   Status StoreSummary(const Json& summary) override;
+  Status StoreTableFile(const std::string& name, const std::string& csv_path) override;
+  Status StoreModel(const std::string& name, const Json& metadata, ByteSpan blob) override;
+  StatusOr<engine::StoredModel> LoadModel(const std::string& name) override;
 
   // Cancels the run: sets cancelled() and closes every link so that blocked Send/Recv calls
   // return. Thread-safe; the links stay alive (the operator may still be inside them).
@@ -49,6 +55,8 @@ class NodeSession final : public engine::Session {
   engine::JobSpec spec_;
   std::shared_ptr<net::PeerTransport> transport_;
   std::chrono::milliseconds link_timeout_;
+  // This party's dataset name; FailedPrecondition for a dataless party.
+  StatusOr<std::string> MyDataset() const;
   std::atomic<bool> cancelled_{false};
   std::atomic<double> fraction_{0};
   mutable std::mutex mu_;

@@ -31,12 +31,15 @@ StatusOr<std::vector<std::string>> StringList(const Json& j, const char* key, bo
 }  // namespace
 
 Json PolicyRule::ToJson() const {
-  Json j = {{"id", id},
-            {"dataset", dataset},
-            {"partners", partners},
+  Json j = {{"id", id}, {"partners", partners},
             {"operators", operators},
             {"columns", columns},
             {"partner_outputs", partner_outputs}};
+  if (role.empty()) {
+    j["dataset"] = dataset;
+  } else {
+    j["role"] = role;
+  }
   j["expires"] = expires_ms ? FormatRfc3339(expires_ms) : "";
   return j;
 }
@@ -45,10 +48,18 @@ StatusOr<PolicyRule> PolicyRule::FromJson(const Json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("policy rule must be an object");
   PolicyRule r;
   if (j.contains("id") && j["id"].is_number_integer()) r.id = j["id"];
-  CONSORT_ASSIGN_OR_RETURN(r.dataset, GetString(j, "dataset", "policy rule"));
+  if (j.contains("role") == j.contains("dataset")) {
+    return absl::InvalidArgumentError("policy rule must have exactly one of \"dataset\" and \"role\"");
+  }
+  if (j.contains("role")) {
+    CONSORT_ASSIGN_OR_RETURN(r.role, GetString(j, "role", "policy rule"));
+    CONSORT_RETURN_IF_ERROR(engine::ValidateName(r.role, "policy rule role"));
+  } else {
+    CONSORT_ASSIGN_OR_RETURN(r.dataset, GetString(j, "dataset", "policy rule"));
+  }
   CONSORT_ASSIGN_OR_RETURN(r.partners, StringList(j, "partners", true));
   CONSORT_ASSIGN_OR_RETURN(r.operators, StringList(j, "operators", true));
-  CONSORT_ASSIGN_OR_RETURN(r.columns, StringList(j, "columns", true));
+  CONSORT_ASSIGN_OR_RETURN(r.columns, StringList(j, "columns", r.role.empty()));
   CONSORT_ASSIGN_OR_RETURN(r.partner_outputs, StringList(j, "partner_outputs", false));
   std::string expires = j.value("expires", "");
   if (!expires.empty()) {
@@ -66,7 +77,13 @@ bool RuleMatches(const PolicyRule& rule, const engine::JobSpec& spec, const std:
   auto mine = spec.parties.find(self);
   if (mine == spec.parties.end()) return fail("this node is not a party");
   if (rule.expires_ms != 0 && now_ms >= rule.expires_ms) return fail("expired");
-  if (mine->second.dataset != rule.dataset) return fail("dataset differs");
+  if (mine->second.has_data()) {
+    if (!rule.role.empty()) return fail("the rule is for role " + rule.role + ", not for data");
+    if (mine->second.dataset != rule.dataset) return fail("dataset differs");
+  } else if (rule.role.empty() || mine->second.role != rule.role) {
+    return fail("this node takes part as '" + mine->second.role + "', the rule is for " +
+                (rule.role.empty() ? "dataset " + rule.dataset : "role " + rule.role));
+  }
   if (!Contains(rule.operators, spec.op)) return fail("operator " + spec.op + " not allowed");
   bool any_partner = Contains(rule.partners, "*");
   for (const auto& [party, _] : spec.parties) {

@@ -2,7 +2,9 @@
 // Standing approval rules ("grants"), kept on the node and never on the coordinator.
 //
 // A rule lets this node sign a job without a person, when every condition holds:
-//   dataset     the job uses this node's dataset of that name
+//   dataset     the job uses this node's dataset of that name, or
+//   role        this node takes part without data in that role (e.g. "dealer"); a rule has
+//               exactly one of dataset and role
 //   partners    every other party of the job is listed (or the list is ["*"])
 //   operators   the job's operator is listed
 //   columns     every column the job reads from this node's dataset is listed
@@ -23,7 +25,8 @@ namespace consort::node {
 
 struct PolicyRule {
   int64_t id = 0;  // assigned by the node's store
-  std::string dataset;
+  std::string dataset;  // "" for a role rule
+  std::string role;     // "" for a dataset rule
   std::vector<std::string> partners;  // ["*"] = any member
   std::vector<std::string> operators;
   std::vector<std::string> columns;

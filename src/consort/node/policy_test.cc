@@ -88,3 +88,43 @@ TEST(Policy, JsonRoundTripAndValidation) {
 
 }  // namespace
 }  // namespace consort::node
+
+namespace consort::node {
+namespace {
+
+TEST(Policy, RoleRulesSignOnlyDatalessParticipation) {
+  Json doc = {{"operator", "stats.joint"},
+              {"parties",
+               {{"bank", {{"dataset", "customers"}, {"columns", {"id"}}}},
+                {"shop", {{"dataset", "orders"}, {"columns", {"id"}}}},
+                {"media", {{"role", "dealer"}}}}},
+              {"outputs", {{"bank", "statistics"}}}};
+  auto spec = engine::ParseJobSpec(doc);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto rule = PolicyRule::FromJson(
+      {{"role", "dealer"}, {"partners", {"*"}}, {"operators", {"stats.joint"}}});
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  EXPECT_TRUE(RuleMatches(*rule, *spec, "media", 0));
+  // The same rule does not let a data party's dataset be used.
+  std::string why;
+  EXPECT_FALSE(RuleMatches(*rule, *spec, "bank", 0, &why));
+  EXPECT_NE(why.find("for role dealer"), std::string::npos) << why;
+  // A dataset rule does not sign dealer participation.
+  PolicyRule ds = *rule;
+  ds.role = "";
+  ds.dataset = "customers";
+  ds.columns = {"id"};
+  EXPECT_FALSE(RuleMatches(ds, *spec, "media", 0, &why));
+  EXPECT_NE(why.find("takes part as 'dealer'"), std::string::npos) << why;
+  // Exactly one of dataset and role.
+  EXPECT_EQ(PolicyRule::FromJson({{"role", "dealer"}, {"dataset", "x"}, {"partners", {"*"}},
+                                  {"operators", {"x"}}, {"columns", {"c"}}})
+                .status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto back = PolicyRule::FromJson(rule->ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->role, "dealer");
+}
+
+}  // namespace
+}  // namespace consort::node
