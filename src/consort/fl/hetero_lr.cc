@@ -1,0 +1,575 @@
+#include "consort/fl/hetero_lr.h"
+
+#include <cmath>
+#include <memory>
+
+#include "consort/crypto/paillier.h"
+#include "consort/fl/internal/lr_loop.h"
+#include "consort/fl/internal/shared_ops.h"
+#include "consort/fl/internal/wire.h"
+#include "consort/fl/metrics.h"
+
+namespace consort::fl {
+namespace {
+
+using internal::RecvDoubles;
+using internal::SendDoubles;
+
+const char* VariantName(HeteroLrVariant v) {
+  return v == HeteroLrVariant::kMpc ? "mpc" : "paillier";
+}
+
+Status CheckLocal(HeteroRole role, const Matrix& x, const std::vector<double>* labels) {
+  if (x.data.size() != x.rows * x.cols) return absl::InvalidArgumentError("hetero lr: bad matrix");
+  if (x.rows < 2) return absl::InvalidArgumentError("hetero lr: fewer than 2 aligned rows");
+  for (double v : x.data) {
+    if (!std::isfinite(v)) return absl::InvalidArgumentError("hetero lr: non-finite feature");
+  }
+  if (role == HeteroRole::kGuest) {
+    if (labels == nullptr || labels->size() != x.rows) {
+      return absl::InvalidArgumentError("hetero lr: the guest needs one label per row");
+    }
+    for (double y : *labels) {
+      if (y != 0.0 && y != 1.0) return absl::InvalidArgumentError("hetero lr: label not 0/1");
+    }
+  } else if (labels != nullptr) {
+    return absl::InvalidArgumentError("hetero lr: the host has no labels");
+  }
+  return OkStatus();
+}
+
+struct PeerInfo {
+  size_t cols = 0;  // the peer's feature columns (guest: + 1 for the intercept)
+};
+
+// Guest sends first; both check rows, variant and params agree.
+StatusOr<PeerInfo> ExchangeHello(net::Link& peer, HeteroRole role, HeteroLrVariant variant,
+                                 size_t rows, size_t cols, const LrParams& params) {
+  const Json mine = {{"protocol", "fl.hetero_lr/1"},
+                     {"variant", VariantName(variant)},
+                     {"role", role == HeteroRole::kGuest ? "guest" : "host"},
+                     {"rows", rows},
+                     {"cols", cols},
+                     {"params", LrParamsToJson(params)}};
+  Json theirs;
+  if (role == HeteroRole::kGuest) {
+    CONSORT_RETURN_IF_ERROR(internal::SendJson(peer, mine));
+    CONSORT_ASSIGN_OR_RETURN(theirs, internal::RecvJson(peer, "hello"));
+  } else {
+    CONSORT_ASSIGN_OR_RETURN(theirs, internal::RecvJson(peer, "hello"));
+    CONSORT_RETURN_IF_ERROR(internal::SendJson(peer, mine));
+  }
+  if (theirs.value("protocol", "") != "fl.hetero_lr/1" || !theirs.contains("rows") ||
+      !theirs["rows"].is_number_unsigned() || !theirs.contains("cols") ||
+      !theirs["cols"].is_number_unsigned()) {
+    return absl::InvalidArgumentError("hetero lr: malformed hello from peer");
+  }
+  const std::string expected_role = role == HeteroRole::kGuest ? "host" : "guest";
+  if (theirs.value("role", "") != expected_role) {
+    return absl::FailedPreconditionError("hetero lr: peer does not play the " + expected_role);
+  }
+  if (theirs.value("variant", "") != VariantName(variant)) {
+    return absl::FailedPreconditionError("hetero lr: peer runs another variant");
+  }
+  if (theirs["rows"].get<uint64_t>() != rows) {
+    return absl::FailedPreconditionError("hetero lr: peer has " +
+                                         std::to_string(theirs["rows"].get<uint64_t>()) +
+                                         " aligned rows, this party " + std::to_string(rows));
+  }
+  if (theirs.value("params", Json()) != mine["params"]) {
+    return absl::FailedPreconditionError("hetero lr: peer's training parameters differ");
+  }
+  PeerInfo info;
+  info.cols = theirs["cols"].get<uint64_t>();
+  if (info.cols > (size_t{1} << 20)) return absl::InvalidArgumentError("hetero lr: peer cols");
+  return info;
+}
+
+// This party's scaled features (guest: + a column of ones for the intercept).
+struct Prepared {
+  internal::Split split;
+  Scaler scaler;
+  Matrix x;
+  bool has_intercept = false;
+};
+
+Prepared Prepare(HeteroRole role, const Matrix& raw, const LrParams& params) {
+  Prepared p;
+  p.split = internal::SplitRows(raw.rows, params.validation_fraction, params.seed);
+  p.scaler = Scaler::Fit(raw, p.split.train, params.standardize);
+  Matrix x = raw;
+  p.scaler.Apply(x);
+  p.has_intercept = role == HeteroRole::kGuest && params.fit_intercept;
+  if (!p.has_intercept) {
+    p.x = std::move(x);
+    return p;
+  }
+  p.x = Matrix{x.rows, x.cols + 1, {}};
+  p.x.data.reserve(p.x.rows * p.x.cols);
+  for (size_t r = 0; r < x.rows; ++r) {
+    for (size_t c = 0; c < x.cols; ++c) p.x.data.push_back(x.at(r, c));
+    p.x.data.push_back(1.0);
+  }
+  return p;
+}
+
+std::vector<double> LinearScores(const Matrix& x, const std::vector<size_t>& rows,
+                                 const std::vector<double>& w) {
+  std::vector<double> u(rows.size(), 0.0);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const double* xr = &x.data[rows[i] * x.cols];
+    double s = 0;
+    for (size_t c = 0; c < x.cols; ++c) s += xr[c] * w[c];
+    u[i] = s;
+  }
+  return u;
+}
+
+// The per-batch gradient protocol of one variant: returns this party's gradient sum over the
+// batch (sum_r x_r d_r for its own columns).
+class BatchGradient {
+ public:
+  virtual ~BatchGradient() = default;
+  virtual StatusOr<std::vector<double>> Compute(const std::vector<size_t>& batch,
+                                                const std::vector<double>& u_own) = 0;
+};
+
+class MpcGradient : public BatchGradient {
+ public:
+  MpcGradient(mpc::Backend& be, HeteroRole role) : be_(be), me_(role == HeteroRole::kGuest ? 0 : 1) {}
+
+  Status Setup(const Prepared& prep, size_t peer_cols, const std::vector<double>* labels) {
+    const size_t n = prep.x.rows;
+    guest_cols_ = me_ == 0 ? prep.x.cols : peer_cols;
+    host_cols_ = me_ == 0 ? peer_cols : prep.x.cols;
+    std::span<const double> mine(prep.x.data), none;
+    CONSORT_ASSIGN_OR_RETURN(xg_, be_.InputFixed(0, mpc::Shape{n, guest_cols_}, me_ == 0 ? mine : none));
+    CONSORT_ASSIGN_OR_RETURN(xh_, be_.InputFixed(1, mpc::Shape{n, host_cols_}, me_ == 1 ? mine : none));
+    std::span<const double> y = labels ? std::span<const double>(*labels) : none;
+    CONSORT_ASSIGN_OR_RETURN(y_, be_.InputFixed(0, mpc::Shape{n, 1}, y));
+    return OkStatus();
+  }
+
+  StatusOr<std::vector<double>> Compute(const std::vector<size_t>& batch,
+                                        const std::vector<double>& u_own) override {
+    const size_t b = batch.size();
+    std::span<const double> none;
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared ug, be_.InputFixed(0, mpc::Shape{b, 1}, me_ == 0 ? std::span<const double>(u_own) : none));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared uh, be_.InputFixed(1, mpc::Shape{b, 1}, me_ == 1 ? std::span<const double>(u_own) : none));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared z, be_.Add(ug, uh));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared p, internal::PiecewiseSigmoidShared(be_, z));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared d, be_.Sub(p, internal::GatherRows(y_, batch)));
+    mpc::Shared xt = internal::Transpose(internal::ConcatCols(internal::GatherRows(xg_, batch),
+                                                              internal::GatherRows(xh_, batch)));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared g, be_.MatMul(xt, d));  // 2f fractional bits
+    // Leaks: each party's own gradient sum (see the header).
+    CONSORT_ASSIGN_OR_RETURN(mpc::RingTensor gg,
+                             be_.RevealTo(internal::SliceRows(g, 0, guest_cols_), 0));
+    CONSORT_ASSIGN_OR_RETURN(
+        mpc::RingTensor gh,
+        be_.RevealTo(internal::SliceRows(g, guest_cols_, guest_cols_ + host_cols_), 1));
+    const mpc::RingTensor& own = me_ == 0 ? gg : gh;
+    const size_t own_cols = me_ == 0 ? guest_cols_ : host_cols_;
+    if (own.data.size() != own_cols) return absl::InternalError("hetero lr: reveal size");
+    const double scale = std::ldexp(1.0, -2 * be_.fxp().frac_bits());
+    std::vector<double> grad(own_cols);
+    for (size_t i = 0; i < own_cols; ++i) {
+      grad[i] = static_cast<double>(static_cast<int64_t>(own.data[i])) * scale;
+    }
+    return grad;
+  }
+
+ private:
+  mpc::Backend& be_;
+  int me_;
+  size_t guest_cols_ = 0, host_cols_ = 0;
+  mpc::Shared xg_, xh_, y_;
+};
+
+constexpr int kPaillierFracBits = 16;
+
+StatusOr<int64_t> ToFixed(double v) {
+  const double s = std::ldexp(v, kPaillierFracBits);
+  if (!(std::fabs(s) < std::ldexp(1.0, 62))) {
+    return absl::InvalidArgumentError("hetero lr: value out of the fixed-point range");
+  }
+  return static_cast<int64_t>(std::llround(s));
+}
+
+// sum_i k_i [[c_i]] for small signed k_i with only cheap ciphertext products: Pippenger-style
+// buckets per w-bit window of |k_i| (B + 2^(w+1) products per window instead of ~1.5 bits(k)
+// per term), positive and negative weights summed apart and the negative sum negated once.
+// (MultiplyScalar with a negative int64 would exponentiate by n - |k|, a full-size exponent.)
+crypto::PaillierCiphertext WeightedSum(const crypto::PaillierPublicKey& pk,
+                                       const std::vector<crypto::PaillierCiphertext>& cts,
+                                       const std::vector<int64_t>& k) {
+  constexpr int kWindow = 5;
+  auto multi_exp = [&](bool negative) {
+    uint64_t max_abs = 0;
+    std::vector<uint64_t> mag(k.size(), 0);
+    for (size_t i = 0; i < k.size(); ++i) {
+      if ((k[i] < 0) != negative || k[i] == 0) continue;
+      mag[i] = k[i] < 0 ? 0 - static_cast<uint64_t>(k[i]) : static_cast<uint64_t>(k[i]);
+      max_abs = std::max(max_abs, mag[i]);
+    }
+    crypto::PaillierCiphertext result = pk.Zero();
+    if (max_abs == 0) return result;
+    int bits = 0;
+    while (bits < 64 && (max_abs >> bits) != 0) ++bits;
+    const int windows = (bits + kWindow - 1) / kWindow;
+    std::vector<crypto::PaillierCiphertext> buckets(size_t{1} << kWindow);
+    std::vector<bool> used(buckets.size());
+    bool first = true;
+    for (int j = windows - 1; j >= 0; --j) {
+      if (!first) result = pk.MultiplyScalar(result, int64_t{1} << kWindow);
+      std::fill(used.begin(), used.end(), false);
+      for (size_t i = 0; i < k.size(); ++i) {
+        const size_t v = (mag[i] >> (kWindow * j)) & ((size_t{1} << kWindow) - 1);
+        if (v == 0) continue;
+        if (used[v]) {
+          pk.AddInPlace(buckets[v], cts[i]);
+        } else {
+          buckets[v] = cts[i];
+          used[v] = true;
+        }
+      }
+      // sum_v v * bucket[v] by running sums from the top bucket down.
+      crypto::PaillierCiphertext running = pk.Zero(), sum = pk.Zero();
+      bool any = false;
+      for (size_t v = buckets.size() - 1; v >= 1; --v) {
+        if (used[v]) {
+          pk.AddInPlace(running, buckets[v]);
+          any = true;
+        }
+        if (any) pk.AddInPlace(sum, running);
+      }
+      pk.AddInPlace(result, sum);
+      first = false;
+    }
+    return result;
+  };
+  crypto::PaillierCiphertext pos = multi_exp(false);
+  crypto::PaillierCiphertext neg = multi_exp(true);
+  return pk.Add(pos, pk.Negate(neg));
+}
+
+class PaillierGradient : public BatchGradient {
+ public:
+  PaillierGradient(net::Link& peer, HeteroRole role, const PaillierOptions& opt)
+      : peer_(peer), guest_(role == HeteroRole::kGuest), opt_(opt) {}
+
+  Status Setup(const Prepared& prep, size_t peer_cols, const std::vector<double>* labels) {
+    peer_cols_ = peer_cols;
+    if (opt_.key_bits < crypto::kPaillierMinBits && !opt_.insecure_small_keys_for_testing) {
+      return absl::InvalidArgumentError("hetero lr: paillier key_bits below the minimum");
+    }
+    auto sk = opt_.insecure_small_keys_for_testing
+                  ? crypto::PaillierSecretKey::GenerateForTesting(opt_.key_bits)
+                  : crypto::PaillierSecretKey::Generate(opt_.key_bits);
+    if (!sk.ok()) return sk.status();
+    sk_ = std::make_unique<crypto::PaillierSecretKey>(std::move(*sk));
+    // DJN fixed-base noise (crypto/paillier.h: short-exponent assumption, 256-bit exponents).
+    auto noise = crypto::PaillierFastNoise::Create(*sk_);
+    if (!noise.ok()) return noise.status();
+    noise_ = std::make_unique<crypto::PaillierFastNoise>(std::move(*noise));
+    const int min_bits = opt_.insecure_small_keys_for_testing ? 256 : crypto::kPaillierMinBits;
+    Bytes mine = sk_->public_key().ToBytes();
+    Bytes theirs;
+    if (guest_) {
+      CONSORT_RETURN_IF_ERROR(peer_.Send(mine));
+      CONSORT_ASSIGN_OR_RETURN(theirs, peer_.Recv());
+    } else {
+      CONSORT_ASSIGN_OR_RETURN(theirs, peer_.Recv());
+      CONSORT_RETURN_IF_ERROR(peer_.Send(mine));
+    }
+    auto pk = crypto::PaillierPublicKey::FromBytes(theirs, min_bits);
+    if (!pk.ok()) {
+      return absl::InvalidArgumentError("hetero lr: peer's public key: " +
+                                        std::string(pk.status().message()));
+    }
+    peer_pk_ = std::move(*pk);
+    x_int_.resize(prep.x.data.size());
+    cols_ = prep.x.cols;
+    for (size_t i = 0; i < x_int_.size(); ++i) {
+      CONSORT_ASSIGN_OR_RETURN(x_int_[i], ToFixed(prep.x.data[i]));
+    }
+    labels_ = labels;
+    return OkStatus();
+  }
+
+  StatusOr<std::vector<double>> Compute(const std::vector<size_t>& batch,
+                                        const std::vector<double>& u_own) override {
+    const size_t b = batch.size();
+    const crypto::PaillierPublicKey& own_pk = sk_->public_key();
+    // Own message: guest [[4a]] with 4a = u_g + 2 - 4y; host [[u_h]]. Both at 2^16 scale.
+    std::vector<int64_t> own_int(b);
+    std::vector<crypto::PaillierCiphertext> own_ct;
+    own_ct.reserve(b);
+    for (size_t i = 0; i < b; ++i) {
+      const double v = guest_ ? u_own[i] + 2.0 - 4.0 * (*labels_)[batch[i]] : u_own[i];
+      CONSORT_ASSIGN_OR_RETURN(own_int[i], ToFixed(v));
+      own_ct.push_back(own_pk.Encrypt(own_pk.Encode(own_int[i]), noise_->Generate()));
+    }
+    std::vector<crypto::PaillierCiphertext> peer_ct;
+    if (guest_) {
+      CONSORT_ASSIGN_OR_RETURN(peer_ct, internal::RecvCiphertexts(peer_, peer_pk_, b, "[[u_h]]"));
+      CONSORT_RETURN_IF_ERROR(internal::SendCiphertexts(peer_, own_pk, own_ct));
+    } else {
+      CONSORT_RETURN_IF_ERROR(internal::SendCiphertexts(peer_, own_pk, own_ct));
+      CONSORT_ASSIGN_OR_RETURN(peer_ct, internal::RecvCiphertexts(peer_, peer_pk_, b, "[[4a]]"));
+    }
+    // [[4d]] under the peer's key = peer's ciphertext + own plaintext; then the masked
+    // encrypted gradient sum_r x_rc [[4d_r]] + r_c.
+    std::vector<crypto::PaillierCiphertext> four_d(b);
+    for (size_t i = 0; i < b; ++i) {
+      four_d[i] = peer_pk_.AddPlaintext(peer_ct[i], peer_pk_.Encode(own_int[i]));
+    }
+    std::vector<crypto::PaillierPlaintext> masks(cols_);
+    std::vector<crypto::PaillierCiphertext> masked(cols_);
+    std::vector<int64_t> weights(b);
+    for (size_t c = 0; c < cols_; ++c) {
+      for (size_t i = 0; i < b; ++i) weights[i] = x_int_[batch[i] * cols_ + c];
+      masks[c] = peer_pk_.RandomPlaintext();
+      masked[c] = peer_pk_.AddPlaintext(WeightedSum(peer_pk_, four_d, weights), masks[c]);
+    }
+    // Exchange masked gradients (guest first), decrypt the peer's, return them.
+    std::vector<crypto::PaillierCiphertext> to_decrypt;
+    if (guest_) {
+      CONSORT_RETURN_IF_ERROR(internal::SendCiphertexts(peer_, peer_pk_, masked));
+      CONSORT_ASSIGN_OR_RETURN(to_decrypt, internal::RecvCiphertexts(peer_, own_pk, peer_cols_,
+                                                                     "masked gradient"));
+    } else {
+      CONSORT_ASSIGN_OR_RETURN(to_decrypt, internal::RecvCiphertexts(peer_, own_pk, peer_cols_,
+                                                                     "masked gradient"));
+      CONSORT_RETURN_IF_ERROR(internal::SendCiphertexts(peer_, peer_pk_, masked));
+    }
+    std::vector<crypto::PaillierPlaintext> decrypted;
+    for (const auto& ct : to_decrypt) decrypted.push_back(sk_->Decrypt(ct));
+    std::vector<crypto::PaillierPlaintext> mine_masked;
+    if (guest_) {
+      CONSORT_RETURN_IF_ERROR(internal::SendPlaintexts(peer_, own_pk, decrypted));
+      CONSORT_ASSIGN_OR_RETURN(mine_masked, internal::RecvPlaintexts(peer_, peer_pk_, cols_,
+                                                                     "masked gradient"));
+    } else {
+      CONSORT_ASSIGN_OR_RETURN(mine_masked, internal::RecvPlaintexts(peer_, peer_pk_, cols_,
+                                                                     "masked gradient"));
+      CONSORT_RETURN_IF_ERROR(internal::SendPlaintexts(peer_, own_pk, decrypted));
+    }
+    std::vector<double> grad(cols_);
+    const double scale = 0.25 * std::ldexp(1.0, -2 * kPaillierFracBits);
+    for (size_t c = 0; c < cols_; ++c) {
+      auto v = peer_pk_.DecodeInt64(peer_pk_.SubPlaintexts(mine_masked[c], masks[c]));
+      if (!v.ok()) return absl::InvalidArgumentError("hetero lr: gradient out of range");
+      grad[c] = static_cast<double>(*v) * scale;
+    }
+    return grad;
+  }
+
+ private:
+  net::Link& peer_;
+  bool guest_;
+  PaillierOptions opt_;
+  std::unique_ptr<crypto::PaillierSecretKey> sk_;
+  std::unique_ptr<crypto::PaillierFastNoise> noise_;
+  crypto::PaillierPublicKey peer_pk_;
+  std::vector<int64_t> x_int_;
+  size_t cols_ = 0, peer_cols_ = 0;
+  const std::vector<double>* labels_ = nullptr;
+};
+
+enum : uint8_t { kContinue = 0, kConverged = 1, kEarlyStop = 2, kImprovedBit = 4 };
+
+// The training loop shared by both variants.
+StatusOr<HeteroLrResult> RunTraining(HeteroRole role, net::Link& peer, const Prepared& prep,
+                                     const std::vector<double>* labels, const LrParams& params,
+                                     BatchGradient& grad_protocol, int max_batches) {
+  const bool guest = role == HeteroRole::kGuest;
+  HeteroLrResult result;
+  std::vector<double> w(prep.x.cols, 0.0), best_w = w;
+  internal::StopRule stop(params);
+  const std::vector<size_t>& monitor_rows =
+      prep.split.validation.empty() ? prep.split.train : prep.split.validation;
+  int batches_done = 0;
+  bool budget_hit = false;
+  for (int epoch = 0; epoch < params.epochs && !budget_hit; ++epoch) {
+    const double lr = internal::LearningRate(params, epoch);
+    for (const auto& batch :
+         internal::EpochBatches(prep.split.train, params.batch_size, params.seed, epoch)) {
+      std::vector<double> u = LinearScores(prep.x, batch, w);
+      CONSORT_ASSIGN_OR_RETURN(std::vector<double> g, grad_protocol.Compute(batch, u));
+      internal::GradientStep(params, lr, batch.size(), g, w, prep.has_intercept);
+      if (max_batches > 0 && ++batches_done >= max_batches) {
+        budget_hit = true;
+        break;
+      }
+    }
+    result.report.epochs_run = epoch + 1;
+    if (!stop.monitoring() || budget_hit) continue;
+    // Monitoring: the host sends its partial scores on the monitored rows to the guest.
+    std::vector<double> u = LinearScores(prep.x, monitor_rows, w);
+    uint8_t decision = kContinue;
+    if (guest) {
+      CONSORT_ASSIGN_OR_RETURN(std::vector<double> uh,
+                               RecvDoubles(peer, monitor_rows.size(), "monitor scores"));
+      std::vector<double> p(u.size()), y(u.size());
+      for (size_t i = 0; i < u.size(); ++i) {
+        p[i] = internal::Sigmoid(u[i] + uh[i]);
+        y[i] = (*labels)[monitor_rows[i]];
+      }
+      CONSORT_ASSIGN_OR_RETURN(double loss, LogLoss(p, y));
+      result.report.monitored_loss.push_back(loss);
+      bool improved = false;
+      auto d = stop.Observe(loss, &improved);
+      decision = d == internal::StopRule::Decision::kEarlyStop   ? kEarlyStop
+                 : d == internal::StopRule::Decision::kConverged ? kConverged
+                                                                 : kContinue;
+      if (improved) decision |= kImprovedBit;
+      CONSORT_RETURN_IF_ERROR(internal::SendByte(peer, decision));
+    } else {
+      CONSORT_RETURN_IF_ERROR(SendDoubles(peer, u));
+      CONSORT_ASSIGN_OR_RETURN(decision, internal::RecvByte(peer, "decision"));
+      if ((decision & ~kImprovedBit) > kEarlyStop) {
+        return absl::InvalidArgumentError("hetero lr: malformed decision from peer");
+      }
+    }
+    if (decision & kImprovedBit) best_w = w;
+    const uint8_t what = decision & ~kImprovedBit;
+    if (what == kEarlyStop) {
+      result.report.early_stopped = true;
+      w = best_w;
+      break;
+    }
+    if (what == kConverged) {
+      result.report.converged = true;
+      break;
+    }
+  }
+  // Final scores for the guest's metrics: the host's partial scores on every row.
+  std::vector<size_t> all(prep.x.rows);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  std::vector<double> u = LinearScores(prep.x, all, w);
+  if (guest) {
+    CONSORT_ASSIGN_OR_RETURN(std::vector<double> uh, RecvDoubles(peer, all.size(), "final scores"));
+    for (size_t r : prep.split.train) result.train_scores.push_back(internal::Sigmoid(u[r] + uh[r]));
+    for (size_t r : prep.split.validation) {
+      result.validation_scores.push_back(internal::Sigmoid(u[r] + uh[r]));
+    }
+  } else {
+    CONSORT_RETURN_IF_ERROR(SendDoubles(peer, u));
+  }
+  result.model.role = role;
+  result.model.scaler = prep.scaler;
+  if (prep.has_intercept) {
+    result.model.intercept = w.back();
+    w.pop_back();
+  }
+  result.model.weights = std::move(w);
+  result.report.train_rows = prep.split.train;
+  result.report.validation_rows = prep.split.validation;
+  return result;
+}
+
+}  // namespace
+
+StatusOr<HeteroLrVariant> ParseHeteroLrVariant(const std::string& name) {
+  if (name == "mpc") return HeteroLrVariant::kMpc;
+  if (name == "paillier") return HeteroLrVariant::kPaillier;
+  return absl::InvalidArgumentError("variant must be \"mpc\" or \"paillier\", not \"" + name +
+                                    "\"");
+}
+
+StatusOr<std::vector<double>> HeteroLrPartModel::PartialScores(const Matrix& raw) const {
+  if (raw.cols != weights.size() || raw.data.size() != raw.rows * raw.cols) {
+    return absl::InvalidArgumentError("hetero lr model: expected " +
+                                      std::to_string(weights.size()) + " feature columns, got " +
+                                      std::to_string(raw.cols));
+  }
+  Matrix x = raw;
+  scaler.Apply(x);
+  std::vector<double> u(x.rows, intercept);
+  for (size_t r = 0; r < x.rows; ++r) {
+    for (size_t c = 0; c < x.cols; ++c) u[r] += x.at(r, c) * weights[c];
+  }
+  return u;
+}
+
+Bytes HeteroLrPartModel::Serialize() const {
+  Json j = {{"role", role == HeteroRole::kGuest ? "guest" : "host"},
+            {"scaler", scaler.ToJson()},
+            {"weights", weights},
+            {"intercept", intercept}};
+  return ToBytes(j.dump());
+}
+
+StatusOr<HeteroLrPartModel> HeteroLrPartModel::Parse(ByteSpan blob) {
+  auto j = ParseJson(ToString(blob), "model");
+  if (!j.ok()) return absl::InvalidArgumentError("hetero lr model: " + std::string(j.status().message()));
+  try {
+    HeteroLrPartModel m;
+    const std::string role = j->at("role").get<std::string>();
+    if (role != "guest" && role != "host") throw std::runtime_error("bad role");
+    m.role = role == "guest" ? HeteroRole::kGuest : HeteroRole::kHost;
+    m.weights = j->at("weights").get<std::vector<double>>();
+    m.intercept = j->at("intercept").get<double>();
+    CONSORT_ASSIGN_OR_RETURN(m.scaler, Scaler::FromJson(j->at("scaler"), m.weights.size()));
+    for (double v : m.weights) {
+      if (!std::isfinite(v)) throw std::runtime_error("non-finite weight");
+    }
+    return m;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(std::string("hetero lr model: malformed: ") + e.what());
+  }
+}
+
+StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role, net::Link& peer,
+                                          const Matrix& x, const std::vector<double>* labels,
+                                          const LrParams& params) {
+  CONSORT_RETURN_IF_ERROR(ValidateLrParams(params));
+  CONSORT_RETURN_IF_ERROR(CheckLocal(role, x, labels));
+  if (backend.num_parties() != 2) {
+    return absl::InvalidArgumentError("hetero lr (mpc): needs a two-party backend");
+  }
+  const uint64_t sent0 = peer.bytes_sent();
+  Prepared prep = Prepare(role, x, params);
+  CONSORT_ASSIGN_OR_RETURN(PeerInfo info, ExchangeHello(peer, role, HeteroLrVariant::kMpc,
+                                                        x.rows, prep.x.cols, params));
+  MpcGradient protocol(backend, role);
+  CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, info.cols, labels));
+  CONSORT_ASSIGN_OR_RETURN(HeteroLrResult r,
+                           RunTraining(role, peer, prep, labels, params, protocol, 0));
+  r.bytes_sent = peer.bytes_sent() - sent0;
+  return r;
+}
+
+StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer, const Matrix& x,
+                                               const std::vector<double>* labels,
+                                               const LrParams& params,
+                                               const PaillierOptions& options) {
+  CONSORT_RETURN_IF_ERROR(ValidateLrParams(params));
+  CONSORT_RETURN_IF_ERROR(CheckLocal(role, x, labels));
+  const uint64_t sent0 = peer.bytes_sent();
+  Prepared prep = Prepare(role, x, params);
+  CONSORT_ASSIGN_OR_RETURN(PeerInfo info, ExchangeHello(peer, role, HeteroLrVariant::kPaillier,
+                                                        x.rows, prep.x.cols, params));
+  PaillierGradient protocol(peer, role, options);
+  CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, info.cols, labels));
+  CONSORT_ASSIGN_OR_RETURN(
+      HeteroLrResult r,
+      RunTraining(role, peer, prep, labels, params, protocol, options.max_batches));
+  r.bytes_sent = peer.bytes_sent() - sent0;
+  return r;
+}
+
+StatusOr<std::vector<double>> PredictHeteroLr(const HeteroLrPartModel& model, net::Link& peer,
+                                              const Matrix& x, bool is_receiver) {
+  CONSORT_ASSIGN_OR_RETURN(std::vector<double> u, model.PartialScores(x));
+  if (!is_receiver) {
+    CONSORT_RETURN_IF_ERROR(SendDoubles(peer, u));
+    return std::vector<double>();
+  }
+  CONSORT_ASSIGN_OR_RETURN(std::vector<double> other, RecvDoubles(peer, u.size(), "partial scores"));
+  for (size_t i = 0; i < u.size(); ++i) u[i] = internal::Sigmoid(u[i] + other[i]);
+  return u;
+}
+
+}  // namespace consort::fl

@@ -1,0 +1,109 @@
+#pragma once
+// Vertical (hetero) federated logistic regression between a guest (labels + some features)
+// and one host (more features) on rows already aligned by PSI (psi/align.h), and joint scoring.
+// Each party keeps its own plaintext weights (the guest also the intercept); the model is
+// sigmoid(X_g w_g + X_h w_h + b). Same batches, rates and updates as the plaintext reference
+// (plaintext_lr.h) for the same LrParams.
+//
+// Variant kMpc (default: measured faster, see docs/operators/fl-hetero-lr.md), over a
+// two-party mpc::Backend (two_party.h + a dealer; guest = party 0, host = party 1):
+//   setup   guest -> host: hello (rows, params digest); host -> guest: hello (rows, columns).
+//           X_g, X_h and y are secret-shared once (Input: no messages in 2PC).
+//   batch   u_i = X_i[batch] w_i locally; [z] = Input_0(u_g) + Input_1(u_h);
+//           [p] = piecewise-linear sigmoid([z]) (9 knots in [-5, 5], max error 0.012; one
+//           LessThanZero over 9B values, one Mul, one Trunc: 10 rounds);
+//           [d] = [p] - [y]; [G] = MatMul([X_batch]^T, [d]) (1 round);
+//           RevealTo(G_g, guest), RevealTo(G_h, host); each party steps its own weights.
+//   Leaks: each party learns its own gradient sum X_i^T d per batch (the brief's accepted
+//   leakage; the same as FATE's hetero LR). When monitoring (tolerance / early stopping) the
+//   guest learns z = X w on the monitored rows each epoch, and at the end on all rows (for the
+//   training metrics); with the guest's own u_g this is the host's partial score u_h per row.
+//   The dealer learns only shapes (dealer.h).
+// Variant kPaillier (as FATE's two-party hetero LR without arbiter; each party has its own
+// Paillier key, crypto/paillier.h), with the first-order Taylor sigmoid(z) ~ 0.5 + z/4:
+//   setup   hellos as above + each party's public key.
+//   batch   host -> guest: [[u_h]]_H; guest -> host: [[4a]]_G with a = u_g/4 + 1/2 - y.
+//           guest: [[4d]]_H = [[u_h]]_H + 4a, [[G_g + r_g]]_H = sum_r x_r [[4d_r]]_H + r_g,
+//           host:  [[4d]]_G = [[4a]]_G + u_h, [[G_h + r_h]]_G likewise; each sends its masked
+//           encrypted gradient to the key owner, who decrypts and returns G + r (r uniform in
+//           Z_n: the key owner sees a uniform value); the owner of G removes r.
+//   Leaks: as kMpc (own gradient per batch; monitored scores to the guest: the host sends
+//   u_h in the clear for the monitored rows, the same information as revealing z).
+// Security: semi-honest, guest and host do not collude with the dealer (kMpc); 128-bit
+// computational (2PC PRG), Paillier 2048-bit by default (112-bit); masks perfect (uniform).
+// Fixed point: kMpc 18 fractional bits (mpc default); kPaillier 16.
+// Thread safety: one thread per party; the link (and backend) are used only by this call.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "consort/common/bytes.h"
+#include "consort/common/json.h"
+#include "consort/common/status.h"
+#include "consort/fl/plaintext_lr.h"
+#include "consort/mpc/backend.h"
+#include "consort/net/link.h"
+
+namespace consort::fl {
+
+enum class HeteroLrVariant { kMpc, kPaillier };
+// "mpc" / "paillier"; InvalidArgument otherwise.
+StatusOr<HeteroLrVariant> ParseHeteroLrVariant(const std::string& name);
+inline constexpr HeteroLrVariant kDefaultHeteroLrVariant = HeteroLrVariant::kMpc;
+
+enum class HeteroRole { kGuest, kHost };
+
+// This party's private part of a trained model.
+struct HeteroLrPartModel {
+  HeteroRole role = HeteroRole::kGuest;
+  Scaler scaler;
+  std::vector<double> weights;  // one per feature column of this party
+  double intercept = 0;         // guest only
+  // Linear partial score u = scale(x) w (+ intercept at the guest) per row of raw features.
+  // InvalidArgument if the column count differs.
+  StatusOr<std::vector<double>> PartialScores(const Matrix& raw) const;
+  Bytes Serialize() const;                       // JSON text (private: holds the weights)
+  static StatusOr<HeteroLrPartModel> Parse(ByteSpan blob);  // InvalidArgument if malformed
+};
+
+struct HeteroLrResult {
+  HeteroLrPartModel model;
+  LrTrainReport report;
+  // Guest only: final probabilities on report.train_rows / report.validation_rows.
+  std::vector<double> train_scores, validation_scores;
+  // Bytes this party sent on the peer link (and, kMpc, to the dealer through the backend).
+  uint64_t bytes_sent = 0;
+};
+
+struct PaillierOptions {
+  int key_bits = 2048;
+  // Allows keys below 2048 bits (GenerateForTesting): tests only, never for real data.
+  bool insecure_small_keys_for_testing = false;
+  // Stop after this many batches in total (0 = no limit): benchmarks time part of an epoch.
+  int max_batches = 0;
+};
+
+// `x` is this party's raw feature matrix on the aligned rows; `labels` (guest only, {0, 1})
+// the guest's labels on the same rows, nullptr at the host. Both parties must pass the same
+// params (checked: FailedPrecondition if the peer's differ) and the same number of rows
+// (FailedPrecondition otherwise). InvalidArgument on bad params/labels/features or a malformed
+// peer message; the link's / backend's status when they fail.
+// kMpc: `backend` is this party's two-party backend (guest = party 0).
+StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role, net::Link& peer,
+                                          const Matrix& x, const std::vector<double>* labels,
+                                          const LrParams& params);
+StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer, const Matrix& x,
+                                               const std::vector<double>* labels,
+                                               const LrParams& params,
+                                               const PaillierOptions& options = {});
+
+// Joint scoring of aligned rows: the party that is not the receiver sends its partial scores
+// (doubles) to the receiver, which returns sigmoid(u_g + u_h) per row; the other party gets an
+// empty vector. FailedPrecondition if the row counts differ.
+// Leaks: the receiver learns the scores and so (knowing its own partial score) the other
+// party's partial score per row; the sender learns nothing.
+StatusOr<std::vector<double>> PredictHeteroLr(const HeteroLrPartModel& model, net::Link& peer,
+                                              const Matrix& x, bool is_receiver);
+
+}  // namespace consort::fl

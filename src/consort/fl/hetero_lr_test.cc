@@ -1,0 +1,298 @@
+#include "consort/fl/hetero_lr.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "consort/fl/internal/fate_data.h"
+#include "consort/fl/internal/local_run.h"
+#include "consort/fl/internal/lr_loop.h"
+#include "consort/fl/internal/shared_ops.h"
+#include "consort/fl/metrics.h"
+#include "consort/mpc/testing.h"
+#include "consort/psi/align.h"
+#include "gtest/gtest.h"
+
+namespace consort::fl {
+namespace {
+
+using internal::HeteroSplit;
+
+const HeteroSplit& Breast() {
+  static const HeteroSplit s = [] {
+    auto r = internal::LoadFateHetero("breast");
+    CONSORT_CHECK(r.ok());
+    return *r;
+  }();
+  return s;
+}
+
+LrParams BreastParams() {
+  LrParams p;
+  p.epochs = 10;
+  p.batch_size = 64;
+  p.learning_rate = 0.15;
+  p.validation_fraction = 0.2;
+  return p;
+}
+
+std::vector<double> Pick(const std::vector<double>& v, const std::vector<size_t>& rows) {
+  std::vector<double> o;
+  for (size_t r : rows) o.push_back(v[r]);
+  return o;
+}
+
+struct Aucs {
+  double train, validation;
+};
+Aucs PlainAucs(const Matrix& x, const std::vector<double>& y, const LrParams& p) {
+  auto m = TrainPlaintextLr(x, y, p);
+  CONSORT_CHECK(m.ok());
+  std::vector<double> prob = m->PredictProba(x);
+  return {*Auc(Pick(prob, m->report.train_rows), Pick(y, m->report.train_rows)),
+          *Auc(Pick(prob, m->report.validation_rows), Pick(y, m->report.validation_rows))};
+}
+
+TEST(HeteroLrSigmoid, PiecewiseApproximationErrorAndMpcAgree) {
+  double max_err = 0;
+  for (int i = -1000; i <= 1000; ++i) {
+    const double z = i / 100.0;
+    max_err = std::max(max_err, std::fabs(internal::PiecewiseSigmoid(z) - internal::Sigmoid(z)));
+  }
+  EXPECT_LT(max_err, 0.0116);
+  EXPECT_GT(max_err, 0.005);  // it is an approximation, not the exact function
+  std::vector<double> zs = {-40, -5.5, -5, -2.2, -0.3, 0, 0.01, 0.9, 2.5, 4.99, 7, 30};
+  for (auto mode : {mpc::testing::Mode::kTwoPartyInProcessDealer,
+                    mpc::testing::Mode::kTwoPartyLinkDealer}) {
+    auto run = mpc::testing::Run(mode, [&](mpc::Backend& be) -> StatusOr<std::vector<uint64_t>> {
+      CONSORT_ASSIGN_OR_RETURN(
+          mpc::Shared z,
+          be.InputFixed(0, mpc::Shape::Vector(zs.size()), mpc::testing::InputOf(be, 0, zs)));
+      CONSORT_ASSIGN_OR_RETURN(mpc::Shared p, internal::PiecewiseSigmoidShared(be, z));
+      CONSORT_ASSIGN_OR_RETURN(mpc::RingTensor out, be.Reveal(p));
+      return out.data;
+    });
+    ASSERT_TRUE(run.outputs[0].ok()) << run.outputs[0].status();
+    const auto fxp = mpc::FixedPoint::Create().value();
+    std::vector<double> got = fxp.Decode(*run.outputs[0]);
+    for (size_t i = 0; i < zs.size(); ++i) {
+      EXPECT_NEAR(got[i], internal::PiecewiseSigmoid(zs[i]), 1e-4) << zs[i];
+    }
+  }
+}
+
+void ExpectCloseToPlaintext(const internal::LocalHeteroRun& run, const LrParams& p) {
+  ASSERT_TRUE(run.guest.ok()) << run.guest.status();
+  ASSERT_TRUE(run.host.ok()) << run.host.status();
+  const HeteroSplit& s = Breast();
+  Aucs plain = PlainAucs(internal::JoinColumns(s.guest, s.host), s.labels, p);
+  const auto& g = *run.guest;
+  const double train = *Auc(g.train_scores, Pick(s.labels, g.report.train_rows));
+  const double val = *Auc(g.validation_scores, Pick(s.labels, g.report.validation_rows));
+  EXPECT_GE(train, 0.987);
+  EXPECT_GE(val, 0.987);
+  EXPECT_NEAR(train, plain.train, 0.01 * plain.train);
+  EXPECT_NEAR(val, plain.validation, 0.01 * plain.validation);
+  EXPECT_EQ(run.host->train_scores.size(), 0u);  // only the guest gets scores
+  EXPECT_EQ(g.model.weights.size(), s.guest.cols);
+  EXPECT_EQ(run.host->model.weights.size(), s.host.cols);
+}
+
+TEST(HeteroLrMpc, BreastMatchesPlaintextTrainer) {
+  const HeteroSplit& s = Breast();
+  LrParams p = BreastParams();
+  auto run = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p);
+  ExpectCloseToPlaintext(run, p);
+  // Each party's weights are close to the plaintext model's (piecewise sigmoid, fixed point).
+  auto plain = TrainPlaintextLr(internal::JoinColumns(s.guest, s.host), s.labels, p);
+  ASSERT_TRUE(plain.ok());
+  for (size_t c = 0; c < s.guest.cols; ++c) {
+    EXPECT_NEAR(run.guest->model.weights[c], plain->weights[c], 0.1) << c;
+  }
+  for (size_t c = 0; c < s.host.cols; ++c) {
+    EXPECT_NEAR(run.host->model.weights[c], plain->weights[s.guest.cols + c], 0.1) << c;
+  }
+}
+
+TEST(HeteroLrPaillier, BreastMatchesPlaintextTrainer) {
+  const HeteroSplit& s = Breast();
+  LrParams p = BreastParams();
+  p.epochs = 3;
+  PaillierOptions opt;
+  opt.key_bits = 1024;
+  opt.insecure_small_keys_for_testing = true;
+  auto run = internal::RunHeteroLrLocal(HeteroLrVariant::kPaillier, s.guest, s.labels, s.host,
+                                        p, opt);
+  ExpectCloseToPlaintext(run, p);
+}
+
+TEST(HeteroLrPaillier, SmallKeysNeedTheTestingFlag) {
+  const HeteroSplit& s = Breast();
+  PaillierOptions opt;
+  opt.key_bits = 1024;
+  auto run = internal::RunHeteroLrLocal(HeteroLrVariant::kPaillier, s.guest, s.labels, s.host,
+                                        BreastParams(), opt);
+  EXPECT_EQ(run.guest.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// PSI alignment of shuffled ids with rows missing on either side, then training on the
+// aligned rows: same quality as on the pre-aligned data.
+TEST(HeteroLrMpc, ShuffledAndDroppedRowsAlignedByPsi) {
+  const HeteroSplit& s = Breast();
+  // Host: rows in a shuffled order, 30 rows dropped. Guest: 20 other rows dropped.
+  std::vector<size_t> host_order = internal::Permutation(s.host.rows, 99, 1);
+  host_order.resize(host_order.size() - 30);
+  std::vector<size_t> guest_rows;
+  for (size_t r = 0; r < s.guest.rows; ++r) {
+    if (r % 28 != 5) guest_rows.push_back(r);
+  }
+  auto keys_of = [](const std::vector<int64_t>& ids, const std::vector<size_t>& rows) {
+    std::vector<std::string> k;
+    for (size_t r : rows) k.push_back(std::to_string(ids[r]));
+    return k;
+  };
+  std::vector<std::string> gk = keys_of(s.guest_ids, guest_rows), hk = keys_of(s.host_ids, host_order);
+  auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
+  psi::AlignOptions opts;
+  opts.domain = "hetero-lr-test";
+  StatusOr<std::vector<size_t>> ha = absl::UnknownError("");
+  std::thread t([&, &lh = lh] { ha = psi::AlignByPsi(hk, {{"guest", lh.get()}}, "host", opts); });
+  auto ga = psi::AlignByPsi(gk, {{"host", lg.get()}}, "guest", opts);
+  t.join();
+  ASSERT_TRUE(ga.ok()) << ga.status();
+  ASSERT_TRUE(ha.ok()) << ha.status();
+  ASSERT_EQ(ga->size(), ha->size());
+  ASSERT_LT(ga->size(), s.guest.rows - 40);
+  std::vector<size_t> g_idx, h_idx;
+  for (size_t i : *ga) g_idx.push_back(guest_rows[i]);
+  for (size_t i : *ha) h_idx.push_back(host_order[i]);
+  for (size_t i = 0; i < g_idx.size(); ++i) ASSERT_EQ(s.guest_ids[g_idx[i]], s.host_ids[h_idx[i]]);
+  Matrix gx = s.guest.Rows(g_idx), hx = s.host.Rows(h_idx);
+  std::vector<double> y = Pick(s.labels, g_idx);
+  LrParams p = BreastParams();
+  auto run = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, gx, y, hx, p);
+  ASSERT_TRUE(run.guest.ok()) << run.guest.status();
+  ASSERT_TRUE(run.host.ok()) << run.host.status();
+  Aucs plain = PlainAucs(internal::JoinColumns(gx, hx), y, p);
+  const double val = *Auc(run.guest->validation_scores, Pick(y, run.guest->report.validation_rows));
+  EXPECT_GE(val, 0.98);
+  EXPECT_NEAR(val, plain.validation, 0.01 * plain.validation);
+}
+
+TEST(HeteroLrMpc, EarlyStoppingAgreesOnBothSides) {
+  const HeteroSplit& s = Breast();
+  LrParams p = BreastParams();
+  p.epochs = 200;
+  p.learning_rate = 1.0;
+  p.early_stopping_rounds = 2;
+  auto run = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p);
+  ASSERT_TRUE(run.guest.ok()) << run.guest.status();
+  ASSERT_TRUE(run.host.ok()) << run.host.status();
+  EXPECT_TRUE(run.guest->report.early_stopped);
+  EXPECT_TRUE(run.host->report.early_stopped);
+  EXPECT_EQ(run.guest->report.epochs_run, run.host->report.epochs_run);
+  EXPECT_LT(run.guest->report.epochs_run, 200);
+}
+
+TEST(HeteroLr, MismatchedParamsOrRowsFailPrecondition) {
+  const HeteroSplit& s = Breast();
+  auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
+  LrParams pg = BreastParams(), ph = BreastParams();
+  ph.learning_rate = 0.3;
+  PaillierOptions opt;
+  opt.key_bits = 1024;
+  opt.insecure_small_keys_for_testing = true;
+  StatusOr<HeteroLrResult> h = absl::UnknownError("");
+  std::thread t([&, &lh = lh] {
+    h = TrainHeteroLrPaillier(HeteroRole::kHost, *lh, s.host, nullptr, ph, opt);
+  });
+  auto g = TrainHeteroLrPaillier(HeteroRole::kGuest, *lg, s.guest, &s.labels, pg, opt);
+  t.join();
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kFailedPrecondition);
+
+  auto [lg2, lh2] = net::CreateInMemoryLinkPair("guest", "host");
+  Matrix fewer = s.host.Rows({0, 1, 2, 3, 4});
+  std::thread t2([&, &lh2 = lh2] {
+    h = TrainHeteroLrPaillier(HeteroRole::kHost, *lh2, fewer, nullptr, pg, opt);
+  });
+  g = TrainHeteroLrPaillier(HeteroRole::kGuest, *lg2, s.guest, &s.labels, pg, opt);
+  t2.join();
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(HeteroLr, BadLocalInputIsInvalidArgument) {
+  const HeteroSplit& s = Breast();
+  auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
+  std::vector<double> bad = s.labels;
+  bad[3] = 0.5;
+  EXPECT_EQ(TrainHeteroLrPaillier(HeteroRole::kGuest, *lg, s.guest, &bad, BreastParams()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TrainHeteroLrPaillier(HeteroRole::kGuest, *lg, s.guest, nullptr, BreastParams()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TrainHeteroLrPaillier(HeteroRole::kHost, *lh, s.host, &s.labels, BreastParams()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  LrParams p = BreastParams();
+  p.epochs = 0;
+  EXPECT_EQ(TrainHeteroLrPaillier(HeteroRole::kHost, *lh, s.host, nullptr, p).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseHeteroLrVariant("secureboost").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HeteroLr, MalformedPeerMessagesAreInvalidArgument) {
+  const HeteroSplit& s = Breast();
+  auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
+  ASSERT_TRUE(lh->Send(AsBytes("not json")).ok());
+  auto g = TrainHeteroLrPaillier(HeteroRole::kGuest, *lg, s.guest, &s.labels, BreastParams());
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kInvalidArgument);
+  // Partial scores with a bad length.
+  HeteroLrPartModel m;
+  m.scaler = Scaler::Fit(s.host, {}, Standardize::kNone);
+  m.weights.assign(s.host.cols, 0.1);
+  auto [a, b] = net::CreateInMemoryLinkPair("guest", "host");
+  Bytes bad_len;
+  AppendU64(bad_len, s.host.rows);
+  bad_len.resize(bad_len.size() + 4);  // 4 bytes instead of 8 per row
+  ASSERT_TRUE(b->Send(bad_len).ok());
+  EXPECT_EQ(PredictHeteroLr(m, *a, s.host, true).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HeteroLr, PredictMatchesLocalScoresAndModelRoundTrips) {
+  const HeteroSplit& s = Breast();
+  LrParams p = BreastParams();
+  p.epochs = 3;
+  auto run = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p);
+  ASSERT_TRUE(run.guest.ok() && run.host.ok());
+  auto gm = HeteroLrPartModel::Parse(run.guest->model.Serialize());
+  auto hm = HeteroLrPartModel::Parse(run.host->model.Serialize());
+  ASSERT_TRUE(gm.ok() && hm.ok());
+  EXPECT_EQ(gm->weights, run.guest->model.weights);
+  EXPECT_EQ(hm->role, HeteroRole::kHost);
+  auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
+  StatusOr<std::vector<double>> hs = absl::UnknownError("");
+  std::thread t([&, &lh = lh] { hs = PredictHeteroLr(*hm, *lh, s.host, false); });
+  auto gs = PredictHeteroLr(*gm, *lg, s.guest, true);
+  t.join();
+  ASSERT_TRUE(gs.ok() && hs.ok());
+  EXPECT_TRUE(hs->empty());
+  // The training run's final scores are the same function of the same rows.
+  const auto& train_rows = run.guest->report.train_rows;
+  for (size_t i = 0; i < train_rows.size(); i += 37) {
+    EXPECT_NEAR((*gs)[train_rows[i]], run.guest->train_scores[i], 1e-12);
+  }
+  // Row-count mismatch.
+  auto [lg2, lh2] = net::CreateInMemoryLinkPair("guest", "host");
+  Matrix fewer = s.host.Rows({0, 1});
+  std::thread t2([&, &lh2 = lh2] { hs = PredictHeteroLr(*hm, *lh2, fewer, false); });
+  gs = PredictHeteroLr(*gm, *lg2, s.guest, true);
+  t2.join();
+  EXPECT_EQ(gs.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(HeteroLrPartModel::Parse(AsBytes("{\"role\":\"x\"}")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gm->PartialScores(s.host).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace consort::fl

@@ -1,0 +1,63 @@
+#include "consort/fl/internal/local_run.h"
+
+#include <chrono>
+#include <thread>
+
+#include "consort/mpc/dealer.h"
+#include "consort/mpc/two_party.h"
+
+namespace consort::fl::internal {
+
+LocalHeteroRun RunHeteroLrLocal(HeteroLrVariant variant, const Matrix& guest_x,
+                                const std::vector<double>& labels, const Matrix& host_x,
+                                const LrParams& params, const PaillierOptions& paillier) {
+  LocalHeteroRun out;
+  auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
+  const auto start = std::chrono::steady_clock::now();
+  if (variant == HeteroLrVariant::kPaillier) {
+    std::thread host([&, &lh = lh] {
+      out.host = TrainHeteroLrPaillier(HeteroRole::kHost, *lh, host_x, nullptr, params, paillier);
+      if (!out.host.ok()) lh->Close();
+    });
+    out.guest = TrainHeteroLrPaillier(HeteroRole::kGuest, *lg, guest_x, &labels, params, paillier);
+    if (!out.guest.ok()) lg->Close();
+    host.join();
+  } else {
+    auto [d0, p0d] = net::CreateInMemoryLinkPair("dealer", "guest");
+    auto [d1, p1d] = net::CreateInMemoryLinkPair("dealer", "host");
+    mpc::Dealer dealer;
+    Status dealer_status;
+    std::thread dealer_thread([&, &d0 = d0, &d1 = d1] {
+      dealer_status = mpc::RunDealer(dealer, *d0, *d1);
+    });
+    auto party = [&](int p, net::Link& peer, net::Link& to_dealer) -> StatusOr<HeteroLrResult> {
+      CONSORT_ASSIGN_OR_RETURN(auto src, mpc::ConnectToDealer(p, to_dealer));
+      CONSORT_ASSIGN_OR_RETURN(mpc::FixedPoint fxp, mpc::FixedPoint::Create());
+      CONSORT_ASSIGN_OR_RETURN(auto be, mpc::TwoPartyBackend::Create(p, peer, std::move(src), fxp));
+      auto r = p == 0 ? TrainHeteroLrMpc(*be, HeteroRole::kGuest, peer, guest_x, &labels, params)
+                      : TrainHeteroLrMpc(*be, HeteroRole::kHost, peer, host_x, nullptr, params);
+      CONSORT_RETURN_IF_ERROR(be->Close());
+      return r;
+    };
+    std::thread host([&, &lh = lh, &p1d = p1d] {
+      out.host = party(1, *lh, *p1d);
+      if (!out.host.ok()) {
+        lh->Close();
+        p1d->Close();
+      }
+    });
+    out.guest = party(0, *lg, *p0d);
+    if (!out.guest.ok()) {
+      lg->Close();
+      p0d->Close();
+    }
+    host.join();
+    dealer_thread.join();
+    out.dealer_bytes = d0->bytes_sent() + d1->bytes_sent() + p0d->bytes_sent() + p1d->bytes_sent();
+  }
+  out.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+}  // namespace consort::fl::internal
