@@ -13,6 +13,8 @@
 #include "consort/psi/ecdh_psi_cardinality.h"
 #include "consort/psi/kkrt_psi_operator.h"
 #include "consort/psi/psi_sum_operator.h"
+#include "consort/psi/multiparty_psi_operator.h"
+#include "consort/psi/unbalanced_psi_operator.h"
 
 namespace consort::psi {
 namespace {
@@ -186,6 +188,8 @@ void RegisterPsiOperators() {
   RegisterPsiCardinalityOperator();
   RegisterPsiSumOperator();
   RegisterKkrtPsiOperator();
+  RegisterMultipartyPsiOperator();
+  RegisterUnbalancedPsiOperator();
 }
 
 }  // namespace consort::psi
