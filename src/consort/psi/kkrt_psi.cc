@@ -214,6 +214,11 @@ class KkrtPsiParty {
       }
       Progress(0.02 + 0.6 * static_cast<double>(c + 1) / NumChunks());
     }
+    // Digests and bins are no longer needed: free them before the index (peak memory).
+    std::vector<Block>().swap(digests_);
+    *table = internal::CuckooTable();
+    std::vector<Block>().swap(inputs);
+    std::vector<ot::KkrtRow>().swap(t);
     // Index of own values by their first 8 bytes.
     size_t cap = 16;
     while (cap < 2 * n) cap <<= 1;
@@ -245,7 +250,10 @@ class KkrtPsiParty {
         std::memcpy(&key, v, 8);
         for (size_t s = key & (cap - 1); index[s] != UINT32_MAX; s = (s + 1) & (cap - 1)) {
           const uint32_t i = index[s];
-          if (std::memcmp(own.data() + static_cast<size_t>(i) * L, v, L) == 0) {
+          const uint8_t* mine = own.data() + static_cast<size_t>(i) * L;
+          uint64_t mine_key;
+          std::memcpy(&mine_key, mine, 8);
+          if (mine_key == key && std::memcmp(mine + 8, v + 8, L - 8) == 0) {
             hit[i] = true;
             peer_positions.push_back(static_cast<uint32_t>((got + k) / 3));
           }
@@ -297,49 +305,66 @@ class KkrtPsiParty {
       crypto::Csprng rng;
       for (uint64_t k = n; k > 1; --k) std::swap(pos[k - 1], pos[rng.Uniform(k)]);
     }
-    // Bucket the (item, h) pairs by chunk of their bin (counting sort).
+    // The (item, h) pairs are bucketed by chunk of their bin (counting sort), a group of
+    // chunks at a time so that the bucket array stays near opts.sender_bucket_entries
+    // entries instead of 3n (one pass over the digests per group).
     const uint64_t chunks = NumChunks();
-    std::vector<uint64_t> start(chunks + 1, 0);
-    for (uint64_t k = 0; k < n; ++k) {
-      for (int h = 0; h < 3; ++h) ++start[internal::CuckooBin(digests_[k], h, bins_) / chunk_ + 1];
-    }
-    for (uint64_t c = 0; c < chunks; ++c) start[c + 1] += start[c];
-    std::vector<uint32_t> entries(3 * n);
-    {
-      std::vector<uint64_t> fill(start.begin(), start.end() - 1);
-      for (uint64_t k = 0; k < n; ++k) {
-        for (int h = 0; h < 3; ++h) {
-          entries[fill[internal::CuckooBin(digests_[k], h, bins_) / chunk_]++] =
-              static_cast<uint32_t>(k << 2 | h);
-        }
-      }
-    }
+    const uint64_t per_chunk = std::max<uint64_t>(1, 3 * n * chunk_ / std::max<uint64_t>(bins_, 1));
+    const uint64_t group = std::max<uint64_t>(1, opts_.sender_bucket_entries / per_chunk);
     std::vector<uint8_t> values(3 * n * L);
     std::vector<ot::KkrtRow> q, codes(kEvalBatch);
     std::vector<Block> inputs(kEvalBatch);
-    for (uint64_t c = 0; c < chunks; ++c) {
-      if (Status st = CheckCancelled(); !st.ok()) return Fail(st);
-      const uint64_t begin = c * chunk_, cnt = ChunkCount(c);
-      q.resize(cnt);
-      if (Status st = (*oprf)->Receive(cnt, q); !st.ok()) return Fail(st);
-      for (uint64_t e = start[c]; e < start[c + 1]; e += kEvalBatch) {
-        const size_t m = std::min<uint64_t>(kEvalBatch, start[c + 1] - e);
-        for (size_t j = 0; j < m; ++j) {
-          const uint32_t en = entries[e + j];
-          inputs[j] = Tweak(digests_[en >> 2], static_cast<int>(en & 3));
-        }
-        (*oprf)->Encode(std::span<const Block>(inputs.data(), m),
-                        std::span<ot::KkrtRow>(codes.data(), m));
-        for (size_t j = 0; j < m; ++j) {
-          const uint32_t en = entries[e + j];
-          const int h = static_cast<int>(en & 3);
-          const uint64_t bin = internal::CuckooBin(digests_[en >> 2], h, bins_);
-          Block v = (*oprf)->Evaluate(bin, q[bin - begin], codes[j]);
-          std::memcpy(values.data() + (3 * static_cast<size_t>(pos[en >> 2]) + h) * L, &v, L);
+    std::vector<uint32_t> entries;
+    std::vector<uint64_t> start;
+    for (uint64_t g0 = 0; g0 < chunks; g0 += group) {
+      const uint64_t g1 = std::min(chunks, g0 + group);
+      const uint64_t lo = g0 * chunk_, hi = std::min<uint64_t>(bins_, g1 * chunk_);
+      start.assign(g1 - g0 + 1, 0);
+      for (uint64_t k = 0; k < n; ++k) {
+        for (int h = 0; h < 3; ++h) {
+          const uint64_t bin = internal::CuckooBin(digests_[k], h, bins_);
+          if (bin >= lo && bin < hi) ++start[bin / chunk_ - g0 + 1];
         }
       }
-      Progress(0.02 + 0.6 * static_cast<double>(c + 1) / chunks);
+      for (uint64_t c = 0; c + 1 < start.size(); ++c) start[c + 1] += start[c];
+      entries.resize(start.back());
+      {
+        std::vector<uint64_t> fill(start.begin(), start.end() - 1);
+        for (uint64_t k = 0; k < n; ++k) {
+          for (int h = 0; h < 3; ++h) {
+            const uint64_t bin = internal::CuckooBin(digests_[k], h, bins_);
+            if (bin >= lo && bin < hi) {
+              entries[fill[bin / chunk_ - g0]++] = static_cast<uint32_t>(k << 2 | h);
+            }
+          }
+        }
+      }
+      for (uint64_t c = g0; c < g1; ++c) {
+        if (Status st = CheckCancelled(); !st.ok()) return Fail(st);
+        const uint64_t begin = c * chunk_, cnt = ChunkCount(c);
+        q.resize(cnt);
+        if (Status st = (*oprf)->Receive(cnt, q); !st.ok()) return Fail(st);
+        const uint64_t e_end = start[c - g0 + 1];
+        for (uint64_t e = start[c - g0]; e < e_end; e += kEvalBatch) {
+          const size_t m = std::min<uint64_t>(kEvalBatch, e_end - e);
+          for (size_t j = 0; j < m; ++j) {
+            const uint32_t en = entries[e + j];
+            inputs[j] = Tweak(digests_[en >> 2], static_cast<int>(en & 3));
+          }
+          (*oprf)->Encode(std::span<const Block>(inputs.data(), m),
+                          std::span<ot::KkrtRow>(codes.data(), m));
+          for (size_t j = 0; j < m; ++j) {
+            const uint32_t en = entries[e + j];
+            const int h = static_cast<int>(en & 3);
+            const uint64_t bin = internal::CuckooBin(digests_[en >> 2], h, bins_);
+            Block v = (*oprf)->Evaluate(bin, q[bin - begin], codes[j]);
+            std::memcpy(values.data() + (3 * static_cast<size_t>(pos[en >> 2]) + h) * L, &v, L);
+          }
+        }
+        Progress(0.02 + 0.6 * static_cast<double>(c + 1) / chunks);
+      }
     }
+    std::vector<Block>().swap(digests_);
     std::vector<uint32_t>().swap(entries);
     const uint64_t total = 3 * n;
     for (uint64_t off = 0; off < total; off += kValuesPerMessage) {

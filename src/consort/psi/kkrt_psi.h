@@ -68,6 +68,9 @@ struct KkrtPsiOptions {
   // Bins per OT-extension chunk (the OPRF receiver's value is used): a multiple of 128 in
   // [128, ot::kKkrtMaxChunk]. Memory is O(chunk) for the extension matrix.
   size_t chunk_bins = size_t{1} << 16;
+  // OPRF sender only: target size of its array of (item, hash) pairs bucketed by chunk (4 B
+  // each); the sender makes one pass over its digests per that many pairs. >= 1.
+  uint64_t sender_bucket_entries = uint64_t{1} << 23;
   // Called from the calling thread with the fraction done, in [0, 1], non-decreasing.
   std::function<void(double)> progress;
   // When set to true (from any thread) the run stops at the next chunk with Cancelled.

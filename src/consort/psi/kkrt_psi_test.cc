@@ -115,6 +115,24 @@ TEST(KkrtPsi, ManySmallChunks) {
                          1024);
 }
 
+TEST(KkrtPsi, SenderBucketsInManyGroups) {
+  // 1024-bin chunks, and ~2 chunks per bucketing pass of the sender.
+  auto a = Shuffled(Items(0, 5000), 6), b = Shuffled(Items(2500, 6000), 7);
+  auto [rl, sl] = net::CreateInMemoryLinkPair("r", "s");
+  KkrtPsiOptions ro = Opts(KkrtRole::kOprfReceiver, PsiOutput::kIntersection,
+                           PsiOutput::kIntersection, 1024);
+  KkrtPsiOptions so = Opts(KkrtRole::kOprfSender, PsiOutput::kIntersection,
+                           PsiOutput::kIntersection, 1024);
+  so.sender_bucket_entries = 2 * 3 * 6000 * 1024 / CuckooBins(5000);
+  StatusOr<PsiResult> s = absl::UnknownError("");
+  std::thread t([&, &sl = sl] { s = RunKkrtPsi(*sl, b, so); });
+  auto r = RunKkrtPsi(*rl, a, ro);
+  t.join();
+  ASSERT_TRUE(r.ok() && s.ok()) << r.status() << s.status();
+  EXPECT_EQ(r->matched, PlaintextIntersect(a, b).matched);
+  EXPECT_EQ(s->matched, PlaintextIntersect(b, a).matched);
+}
+
 TEST(KkrtPsi, EmptySets) {
   ExpectMatchesPlaintext({}, {});
   ExpectMatchesPlaintext({}, Items(0, 10));
