@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -24,6 +26,114 @@ StatusOr<crypto::SecretBytes> SeedFrom(Bytes m, const std::string& peer) {
                                       std::to_string(crypto::kPrgSeedBytes));
   }
   return seed;
+}
+
+// Words per element of one pipelined round's messages (0 = no message that way).
+struct Words {
+  size_t to_next = 0, to_prev = 0, from_next = 0, from_prev = 0;
+};
+
+Status CheckSize(const Bytes& m, size_t want_words, const net::Link& link, const char* op) {
+  if (m.size() != 8 * want_words) {
+    return absl::InvalidArgumentError(std::string("mpc ") + op + ": peer " + link.peer() +
+                                      " sent " + std::to_string(m.size()) +
+                                      " bytes, expected " + std::to_string(8 * want_words));
+  }
+  return OkStatus();
+}
+
+// One round over n elements in blocks of kThreePartyBlock, pipelined. A sender thread calls
+// prepare(off, len, slot, to_next, to_prev) to fill block j's outgoing words (w.to_next * len
+// and w.to_prev * len) and what finish needs in `slot` (slot_per * kThreePartyBlock words), then
+// sends them; this thread receives block j from both neighbours first, then (once block j is
+// prepared) calls finish(off, len, slot, from_next, from_prev) -> Status. At most kSlots blocks
+// are in flight. Receiving before waiting on the own sender means no party's receiver waits
+// on its own sender, so parties blocked on full buffers cannot form a cycle as long as no
+// party sends to both neighbours while both of them do the same. On a receive error both
+// links are closed (the parties are out of step), which also stops the sender.
+template <typename Prepare, typename Finish>
+Status BlockedRound(net::Link& next, net::Link& prev, std::vector<uint64_t>& scratch, size_t n,
+                    Words w, size_t slot_per, const char* op, Prepare prepare, Finish finish) {
+  constexpr size_t kSlots = 4;
+  constexpr size_t B = kThreePartyBlock;
+  const size_t slot_words = (slot_per + w.to_next + w.to_prev) * B;
+  const size_t blocks = (n + B - 1) / B;
+  if (scratch.size() < kSlots * slot_words) scratch.resize(kSlots * slot_words);
+  auto slot = [&](size_t j) { return scratch.data() + (j % kSlots) * slot_words; };
+  auto out_next = [&](size_t j) { return slot(j) + slot_per * B; };
+  auto out_prev = [&](size_t j) { return slot(j) + (slot_per + w.to_next) * B; };
+  auto block_len = [&](size_t j) { return std::min(B, n - j * B); };
+  auto bytes = [](const uint64_t* p, size_t words) {
+    return ByteSpan(reinterpret_cast<const uint8_t*>(p), 8 * words);
+  };
+
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t produced = 0, consumed = 0;
+  bool abort = false;
+  Status send_status;
+  std::thread sender([&] {
+    for (size_t j = 0; j < blocks; ++j) {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return abort || produced - consumed < kSlots; });
+        if (abort) return;
+      }
+      const size_t len = block_len(j);
+      prepare(j * B, len, slot(j), out_next(j), out_prev(j));
+      Status st;
+      if (w.to_next > 0) st = next.Send(bytes(out_next(j), w.to_next * len));
+      if (st.ok() && w.to_prev > 0) st = prev.Send(bytes(out_prev(j), w.to_prev * len));
+      std::lock_guard<std::mutex> l(mu);
+      if (!st.ok()) {
+        send_status = st;
+        abort = true;
+      } else {
+        ++produced;
+      }
+      cv.notify_all();
+      if (abort) return;
+    }
+  });
+
+  Status recv_status = [&]() -> Status {
+    Bytes from_next, from_prev;
+    for (size_t j = 0; j < blocks; ++j) {
+      const size_t len = block_len(j);
+      if (w.from_next > 0) {
+        CONSORT_ASSIGN_OR_RETURN(from_next, next.Recv());
+        CONSORT_RETURN_IF_ERROR(CheckSize(from_next, w.from_next * len, next, op));
+      }
+      if (w.from_prev > 0) {
+        CONSORT_ASSIGN_OR_RETURN(from_prev, prev.Recv());
+        CONSORT_RETURN_IF_ERROR(CheckSize(from_prev, w.from_prev * len, prev, op));
+      }
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return abort || produced > j; });
+        if (abort) return OkStatus();  // the sender's status is reported
+      }
+      CONSORT_RETURN_IF_ERROR(
+          finish(j * B, len, slot(j), reinterpret_cast<const uint64_t*>(from_next.data()),
+                 reinterpret_cast<const uint64_t*>(from_prev.data())));
+      std::lock_guard<std::mutex> l(mu);
+      ++consumed;
+      cv.notify_all();
+    }
+    return OkStatus();
+  }();
+  if (!recv_status.ok()) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      abort = true;
+      cv.notify_all();
+    }
+    next.Close();
+    prev.Close();
+  }
+  sender.join();
+  CONSORT_RETURN_IF_ERROR(recv_status);
+  return send_status;
 }
 }  // namespace
 
@@ -158,15 +268,28 @@ StatusOr<Shared> ThreePartyBackend::MulImpl(const Shared& x, const Shared& y, bo
   CONSORT_RETURN_IF_ERROR(CheckShares(y, "mul"));
   const size_t n = x.shape.numel();
   if (n == 0) return Shared{x.shape, {}, {}};
-  std::vector<uint64_t> z(n);
-  const uint64_t *x0 = x.s0.data(), *x1 = x.s1.data(), *y0 = y.s0.data(), *y1 = y.s1.data();
-  if (binary) {
-    for (size_t i = 0; i < n; ++i) z[i] = (x0[i] & (y0[i] ^ y1[i])) ^ (x1[i] & y0[i]);
-  } else {
-    for (size_t i = 0; i < n; ++i) z[i] = x0[i] * (y0[i] + y1[i]) + x1[i] * y0[i];
-  }
-  AddZeroShare(z, binary);
-  return Reshare(x.shape, std::move(z));
+  Shared out{x.shape, std::vector<uint64_t>(n), std::vector<uint64_t>(n)};
+  // Block: z_i (cross terms + zero share) to prev; z_{i+1} from next.
+  auto prepare = [&](size_t off, size_t len, uint64_t*, uint64_t*, uint64_t* z) {
+    const uint64_t *x0 = x.s0.data() + off, *x1 = x.s1.data() + off;
+    const uint64_t *y0 = y.s0.data() + off, *y1 = y.s1.data() + off;
+    if (binary) {
+      for (size_t i = 0; i < len; ++i) z[i] = (x0[i] & (y0[i] ^ y1[i])) ^ (x1[i] & y0[i]);
+    } else {
+      for (size_t i = 0; i < len; ++i) z[i] = x0[i] * (y0[i] + y1[i]) + x1[i] * y0[i];
+    }
+    AddZeroShare({z, len}, binary);
+    std::copy(z, z + len, out.s0.data() + off);
+  };
+  auto finish = [&](size_t off, size_t len, uint64_t*, const uint64_t* from_next,
+                    const uint64_t*) -> Status {
+    std::copy(from_next, from_next + len, out.s1.data() + off);
+    return OkStatus();
+  };
+  CONSORT_RETURN_IF_ERROR(BlockedRound(next_, prev_, scratch_, n, Words{0, 1, 1, 0}, 0,
+                                       binary ? "and" : "mul", prepare, finish));
+  CountRounds(1);
+  return out;
 }
 
 StatusOr<Shared> ThreePartyBackend::Mul(const Shared& x, const Shared& y) {
@@ -177,13 +300,18 @@ StatusOr<Shared> ThreePartyBackend::MulFxp(const Shared& x, const Shared& y) {
   CONSORT_RETURN_IF_ERROR(CheckSameShape(x, y, "mul"));
   CONSORT_RETURN_IF_ERROR(CheckShares(x, "mul"));
   CONSORT_RETURN_IF_ERROR(CheckShares(y, "mul"));
-  const size_t n = x.shape.numel();
   const int d = fxp().frac_bits();
-  if (n == 0 || d == 0) return Mul(x, y);
-  std::vector<uint64_t> z(n);
-  for (size_t i = 0; i < n; ++i) z[i] = x.s0[i] * (y.s0[i] + y.s1[i]) + x.s1[i] * y.s0[i];
-  AddZeroShare(z, false);
-  return TruncImpl(x.shape, std::move(z), d, /*fused=*/true);
+  if (x.shape.numel() == 0 || d == 0) return Mul(x, y);
+  // The product's 3-out-of-3 shares, block by block (the zero share drawn in block order).
+  return TruncImpl(
+      x.shape,
+      [&](size_t off, size_t len, uint64_t* z) {
+        const uint64_t *x0 = x.s0.data() + off, *x1 = x.s1.data() + off;
+        const uint64_t *y0 = y.s0.data() + off, *y1 = y.s1.data() + off;
+        for (size_t i = 0; i < len; ++i) z[i] = x0[i] * (y0[i] + y1[i]) + x1[i] * y0[i];
+        AddZeroShare({z, len}, false);
+      },
+      d, /*fused=*/true);
 }
 
 StatusOr<Shared> ThreePartyBackend::MatMul(const Shared& x, const Shared& y) {
@@ -208,73 +336,113 @@ StatusOr<Shared> ThreePartyBackend::Trunc(const Shared& a, int bits) {
   if (bits == 0 || a.shape.numel() == 0) return a;
   // 3-out-of-3 view: party 1 takes x1, party 2 x2 + x0 (it holds both); party 0's x0 is
   // already counted by party 2 and is not sent.
-  std::vector<uint64_t> z = a.s0;
-  if (party_ == 2) RingAdd(z, a.s1, z);
-  return TruncImpl(a.shape, std::move(z), bits, /*fused=*/false);
+  const bool p2 = party_ == 2;
+  return TruncImpl(
+      a.shape,
+      [&](size_t off, size_t len, uint64_t* z) {
+        for (size_t i = 0; i < len; ++i) z[i] = a.s0[off + i] + (p2 ? a.s1[off + i] : 0);
+      },
+      bits, /*fused=*/false);
 }
 
-StatusOr<Shared> ThreePartyBackend::TruncImpl(Shape shape, std::vector<uint64_t> z, int d,
+StatusOr<Shared> ThreePartyBackend::TruncImpl(Shape shape, const BlockFn& zfn, int d,
                                               bool fused) {
   const size_t n = shape.numel();
+  const size_t z0_words = fused ? 1 : 0;  // party 0's share, sent ahead of its correction
   Shared out{shape, std::vector<uint64_t>(n), std::vector<uint64_t>(n)};
-  // PRG draws, in this order: k1 (parties 0, 1): r_a, m_1, y_1; k0 (parties 0, 2): r_b,
-  // h_2, y_0. r = r_a + r_b is the mask, h = r >> d, m = msb(r); y_0, y_1 are the output's
-  // components 0 and 1.
+  // PRG draws, per block in round 1: k1 (parties 0, 1): r_a, m_1; k0 (parties 0, 2): r_b, h_2
+  // (after the block's zero share when fused); then, for all elements: k1: y_1, k0: y_0.
+  // r = r_a + r_b is the mask, h = r >> d, m = msb(r); y_0, y_1 are the output's components
+  // 0 and 1.
   if (party_ == 0) {
-    std::vector<uint64_t> r_a = next_prg_.Next(n), m1 = next_prg_.Next(n);
+    // Block: to party 1 [z_0 | h - h_2], to party 2 [z_0 | m - m_1]; nothing received.
+    auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* to1, uint64_t* to2) {
+      constexpr size_t B = kThreePartyBlock;
+      uint64_t *z = s, *r_a = s + B, *m1 = s + 2 * B, *r_b = s + 3 * B, *h2 = s + 4 * B;
+      if (fused) zfn(off, len, z);
+      next_prg_.Fill({r_a, len});
+      next_prg_.Fill({m1, len});
+      own_prg_.Fill({r_b, len});
+      own_prg_.Fill({h2, len});
+      if (fused) {
+        std::copy(z, z + len, to1);
+        std::copy(z, z + len, to2);
+      }
+      uint64_t *c1 = to1 + z0_words * len, *c2 = to2 + z0_words * len;
+      for (size_t i = 0; i < len; ++i) {
+        const uint64_t r = r_a[i] + r_b[i];
+        c1[i] = (r >> d) - h2[i];
+        c2[i] = (r >> 63) - m1[i];
+      }
+    };
+    auto finish = [](size_t, size_t, uint64_t*, const uint64_t*, const uint64_t*) {
+      return OkStatus();
+    };
+    const size_t w = 1 + z0_words;
+    CONSORT_RETURN_IF_ERROR(BlockedRound(next_, prev_, scratch_, n, Words{w, w, 0, 0}, 5,
+                                         "trunc", prepare, finish));
     next_prg_.Fill(out.s1);  // y_1
-    std::vector<uint64_t> r_b = own_prg_.Next(n), h2 = own_prg_.Next(n);
-    own_prg_.Fill(out.s0);  // y_0
-    // To party 1: [z_0 |] h - h_2; to party 2: [z_0 |] m - m_1.
-    const size_t off = fused ? n : 0;
-    std::vector<uint64_t> to1(off + n), to2(off + n);
-    if (fused) {
-      std::copy(z.begin(), z.end(), to1.begin());
-      std::copy(z.begin(), z.end(), to2.begin());
-    }
-    for (size_t i = 0; i < n; ++i) {
-      const uint64_t r = r_a[i] + r_b[i];
-      to1[off + i] = (r >> d) - h2[i];
-      to2[off + i] = (r >> 63) - m1[i];
-    }
-    CONSORT_RETURN_IF_ERROR(Round(to1, to2, {}, {}));
+    own_prg_.Fill(out.s0);   // y_0
     CountRounds(2);  // party 0 is idle in the second round
     return out;
   }
   const bool p1 = party_ == 1;
   crypto::Prg& prg = p1 ? own_prg_ : next_prg_;  // k1 at party 1, k0 at party 2
-  std::vector<uint64_t> mask = prg.Next(n), corr = prg.Next(n);  // r_a, m_1 | r_b, h_2
-  std::vector<uint64_t> y = prg.Next(n);                           // y_1 | y_0
-  // Round 1: exchange masked shares with the other computing party, receive party 0's words.
-  std::vector<uint64_t> mine(n), theirs(n), from0((fused ? 2 : 1) * n);
-  for (size_t i = 0; i < n; ++i) mine[i] = z[i] + mask[i] + (p1 ? kOffset : 0);
-  if (p1) {
-    CONSORT_RETURN_IF_ERROR(Round(mine, {}, theirs, from0));  // party 2 = next, 0 = prev
-  } else {
-    CONSORT_RETURN_IF_ERROR(Round({}, mine, from0, theirs));  // party 0 = next, 1 = prev
-  }
-  const uint64_t* z0 = from0.data();
-  const uint64_t* recv = from0.data() + (fused ? n : 0);  // h_1 at party 1, m_2 at party 2
+  // Round 1, block: [mine | corr] kept in the slot; mine = z + mask (+ 2^62 at party 1) goes to
+  // the other computing party; party 0's words come in. Each party ends with its 2-out-of-2
+  // share t of the result, kept in `t` until round 2.
+  std::vector<uint64_t> t(n);
+  auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* to_next,
+                     uint64_t* to_prev) {
+    uint64_t *mine = s, *corr = s + kThreePartyBlock;
+    zfn(off, len, mine);
+    uint64_t* mask = p1 ? to_next : to_prev;  // scratch until overwritten below
+    prg.Fill({mask, len});                    // r_a | r_b
+    prg.Fill({corr, len});                    // m_1 | h_2
+    const uint64_t add = p1 ? kOffset : 0;
+    for (size_t i = 0; i < len; ++i) mine[i] += mask[i] + add;
+    std::copy(mine, mine + len, mask);
+  };
   const uint64_t sub = p1 ? kOffset >> d : 0;
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t c = mine[i] + theirs[i] + (fused ? z0[i] : 0);  // x' + r, opened
-    const uint64_t h = p1 ? recv[i] : corr[i];
-    const uint64_t m = p1 ? corr[i] : recv[i];
-    // wrap = msb(r) (1 - msb(c)): linear in the shared msb(r) since c is known here.
-    const uint64_t wrap = (c >> 63) ? 0 : m << (64 - d);
-    const uint64_t t = (p1 ? c >> d : 0) - h + wrap - sub;  // 2-out-of-2 share of the result
-    mine[i] = t - y[i];
-  }
-  // Round 2: component 2 = (t_1 - y_1) + (t_2 - y_0).
-  if (p1) {
-    CONSORT_RETURN_IF_ERROR(Round(mine, {}, theirs, {}));
-    out.s0 = std::move(y);  // y_1
-    RingAdd(mine, theirs, out.s1);
-  } else {
-    CONSORT_RETURN_IF_ERROR(Round({}, mine, {}, theirs));
-    out.s1 = std::move(y);  // y_0
-    RingAdd(mine, theirs, out.s0);
-  }
+  auto finish = [&](size_t off, size_t len, uint64_t* s, const uint64_t* from_next,
+                    const uint64_t* from_prev) -> Status {
+    const uint64_t *mine = s, *corr = s + kThreePartyBlock;
+    const uint64_t* theirs = p1 ? from_next : from_prev;
+    const uint64_t* from0 = p1 ? from_prev : from_next;
+    const uint64_t* recv = from0 + z0_words * len;  // h_1 at party 1, m_2 at party 2
+    for (size_t i = 0; i < len; ++i) {
+      const uint64_t c = mine[i] + theirs[i] + (fused ? from0[i] : 0);  // x' + r, opened
+      const uint64_t h = p1 ? recv[i] : corr[i];
+      const uint64_t m = p1 ? corr[i] : recv[i];
+      // wrap = msb(r) (1 - msb(c)): linear in the shared msb(r) since c is known here.
+      const uint64_t wrap = (c >> 63) ? 0 : m << (64 - d);
+      t[off + i] = (p1 ? c >> d : 0) - h + wrap - sub;
+    }
+    return OkStatus();
+  };
+  const size_t w0 = 1 + z0_words;
+  const Words round1 = p1 ? Words{1, 0, 1, w0} : Words{0, 1, w0, 1};
+  CONSORT_RETURN_IF_ERROR(
+      BlockedRound(next_, prev_, scratch_, n, round1, 2, "trunc", prepare, finish));
+  // Round 2: component 2 = (t_1 - y_1) + (t_2 - y_0); this party keeps y and sends t - y.
+  std::vector<uint64_t>& y = p1 ? out.s0 : out.s1;       // y_1 | y_0
+  std::vector<uint64_t>& comp2 = p1 ? out.s1 : out.s0;
+  auto prepare2 = [&](size_t off, size_t len, uint64_t* s, uint64_t* to_next,
+                      uint64_t* to_prev) {
+    uint64_t* msg = p1 ? to_next : to_prev;
+    prg.Fill({y.data() + off, len});
+    for (size_t i = 0; i < len; ++i) msg[i] = t[off + i] - y[off + i];
+    std::copy(msg, msg + len, s);
+  };
+  auto finish2 = [&](size_t off, size_t len, uint64_t* s, const uint64_t* from_next,
+                     const uint64_t* from_prev) -> Status {
+    const uint64_t* theirs = p1 ? from_next : from_prev;
+    for (size_t i = 0; i < len; ++i) comp2[off + i] = s[i] + theirs[i];
+    return OkStatus();
+  };
+  const Words round2 = p1 ? Words{1, 0, 1, 0} : Words{0, 1, 0, 1};
+  CONSORT_RETURN_IF_ERROR(
+      BlockedRound(next_, prev_, scratch_, n, round2, 1, "trunc", prepare2, finish2));
   CountRounds(2);
   return out;
 }

@@ -66,6 +66,11 @@
 //   Reveal    party i sends x_i to party i+1. 1 round, 24 n.
 //   RevealTo(r)  party r-1 sends x_{r-1} to party r. 1 round, 8 n.
 // CostOf() returns these figures; the tests check them against the links' byte counters.
+// Elementwise rounds (Mul, the ANDs, both Trunc rounds) are pipelined in blocks of
+// kThreePartyBlock elements, one message per block and direction: a sender thread prepares and
+// sends block j + 1.. while block j is received and finished, so memory beyond the operands and
+// the result stays bounded. Input, MatMul and Reveal send whole tensors (messages of at most
+// 2^20 words, internal/wire.h).
 //
 // Security: semi-honest, honest majority (no two parties collude; any two together hold
 // every share). 128-bit computational (AES-128-CTR PRG, crypto/prg.h). Every message a party
@@ -78,6 +83,7 @@
 // (the parties are out of step; the backend must not be used again).
 // Thread safety: one thread per backend; the links must not be used by anyone else meanwhile.
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -90,6 +96,8 @@ namespace consort::mpc {
 
 // Bytes the three setup messages carry in all (one 32-byte seed per party).
 inline constexpr uint64_t kThreePartySetupBytes = 3 * crypto::kPrgSeedBytes;
+// Elements per message in the pipelined elementwise rounds.
+inline constexpr size_t kThreePartyBlock = size_t{1} << 16;
 // Largest shift Trunc accepts.
 inline constexpr int kMaxThreePartyTruncBits = 62;
 
@@ -140,8 +148,12 @@ class ThreePartyBackend : public Backend {
   StatusOr<Shared> Reshare(Shape shape, std::vector<uint64_t> z);
   // Local cross terms of a replicated product (arithmetic or AND).
   StatusOr<Shared> MulImpl(const Shared& x, const Shared& y, bool binary);
-  // Truncation from 3-out-of-3 shares `z` of x (party 2's includes x_0 when !fused).
-  StatusOr<Shared> TruncImpl(Shape shape, std::vector<uint64_t> z, int d, bool fused);
+  // Fills this party's 3-out-of-3 share of words [off, off + len) of the value to truncate
+  // (called in block order from one thread; may draw from the PRGs).
+  using BlockFn = std::function<void(size_t off, size_t len, uint64_t* z)>;
+  // Truncation from 3-out-of-3 shares of x (party 2's includes x_0 and party 0's is unused
+  // when !fused; when fused, party 0 sends its share to both others).
+  StatusOr<Shared> TruncImpl(Shape shape, const BlockFn& z, int d, bool fused);
   // A sharing of party 0's private words `u` with components (F(k0), u - F(k0) | u ^ F(k0),
   // 0): one message from party 0 to party 1. `u` is empty at parties 1 and 2.
   StatusOr<Shared> InputFromParty0(Shape shape, std::vector<uint64_t> u, bool binary);
@@ -159,6 +171,7 @@ class ThreePartyBackend : public Backend {
   net::Link& prev_;
   crypto::Prg own_prg_;   // k_party: shared with prev
   crypto::Prg next_prg_;  // k_{party+1}: shared with next
+  std::vector<uint64_t> scratch_;  // pipeline slots, reused across calls
 };
 
 }  // namespace consort::mpc

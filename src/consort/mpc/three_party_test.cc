@@ -105,7 +105,7 @@ TEST(ThreeParty, LinearOpsAndRingMulMatchPlaintextExactly) {
 }
 
 TEST(ThreeParty, FixedPointMulAndTruncWithinOneUlpIncludingTheRangeLimits) {
-  const size_t n = 20000;
+  const size_t n = kThreePartyBlock + 4000;  // two pipelined blocks
   const double lim = Fxp().limit();
   auto x = Uniform(n, -5.6, 5.6, 6), y = Uniform(n, -5.6, 5.6, 7);
   // Near the range limit: |x| just below 2^26 times |y| < 2^-12.
@@ -525,10 +525,15 @@ struct Script {
   size_t seed2 = 32;
 };
 
-// `words` zero words in the chunking of internal::SendWords (one word short if `short_one`).
-Status SendZeros(net::Link& l, size_t words, bool short_one) {
-  std::vector<uint64_t> w(words - (short_one ? 1 : 0), 0);
-  return internal::SendWords(l, w);
+// `words` zero words in messages of `per_message` words (the last one word short if
+// `short_one`): kThreePartyBlock for the pipelined rounds, internal::kChunkWords otherwise.
+Status SendZeros(net::Link& l, size_t words, bool short_one, size_t per_message) {
+  for (size_t off = 0; off < words; off += per_message) {
+    const bool last = off + per_message >= words;
+    const size_t len = std::min(per_message, words - off) - (short_one && last ? 1 : 0);
+    CONSORT_RETURN_IF_ERROR(l.Send(Bytes(8 * len, 0)));
+  }
+  return OkStatus();
 }
 
 Status RunScript(const Script& s, size_t n = 10) {
@@ -537,7 +542,9 @@ Status RunScript(const Script& s, size_t n = 10) {
   auto party0 = [&](net::Link& l) {
     (void)l.Recv();  // party 1's seed
     for (int k = 0; k < 3; ++k) {
-      if (!SendZeros(l, n, k == s.short0).ok()) return;
+      // Input (whole), trunc correction (pipelined), reveal (whole).
+      const size_t per = k == 1 ? kThreePartyBlock : internal::kChunkWords;
+      if (!SendZeros(l, n, k == s.short0, per).ok()) return;
     }
   };
   auto party2 = [&](net::Link& l) {
@@ -546,7 +553,8 @@ Status RunScript(const Script& s, size_t n = 10) {
         l.Close();
         return;
       }
-      Status st = k == 0 ? l.Send(Bytes(s.seed2, 7)) : SendZeros(l, n, k == s.short2);
+      Status st = k == 0 ? l.Send(Bytes(s.seed2, 7))
+                         : SendZeros(l, n, k == s.short2, kThreePartyBlock);
       if (!st.ok()) return;
     }
   };
@@ -567,7 +575,12 @@ TEST(ThreePartyPeer, MalformedMessagesAreInvalidArgument) {
     Script s;
     s.short2 = k;
     EXPECT_EQ(RunScript(s).code(), absl::StatusCode::kInvalidArgument) << "party 2 msg " << k;
+    // The last of three pipelined blocks short.
+    EXPECT_EQ(RunScript(s, 2 * kThreePartyBlock + 5).code(), absl::StatusCode::kInvalidArgument)
+        << "party 2 msg " << k << ", 3 blocks";
   }
+  const size_t n3 = 2 * kThreePartyBlock + 5;
+  EXPECT_TRUE(RunScript({}, n3).ok()) << RunScript({}, n3);
 }
 
 TEST(ThreePartyPeer, ClosedPeerIsUnavailable) {
