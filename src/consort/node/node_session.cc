@@ -1,5 +1,9 @@
 #include "consort/node/node_session.h"
 
+#include <algorithm>
+#include <filesystem>
+
+#include "consort/data/csv_reader.h"
 #include "consort/data/table.h"
 #include "consort/node/node.h"
 
@@ -31,6 +35,38 @@ StatusOr<std::string> NodeSession::MyDataset() const {
 StatusOr<std::shared_ptr<const data::Table>> NodeSession::LoadInput() {
   CONSORT_ASSIGN_OR_RETURN(std::string dataset, MyDataset());
   return node_.LoadDataset(dataset, {});
+}
+
+StatusOr<std::unique_ptr<data::TableReader>> NodeSession::OpenInput(size_t batch_rows) {
+  CONSORT_ASSIGN_OR_RETURN(std::string dataset, MyDataset());
+  CONSORT_ASSIGN_OR_RETURN(LocalDataset d, node_.FindLocalDataset(dataset));
+  if (d.source.kind == "sqlite") return engine::Session::OpenInput(batch_rows);
+  // As Node::LoadDataset reads it (ReadSource), but batch by batch: the column types come
+  // from the registration (inference needs every row), the fingerprint is checked while
+  // streaming instead of in a separate pass over the file.
+  data::CsvStreamOptions options;
+  options.read.source_name = std::filesystem::path(d.source.path).filename().string();
+  options.batch_rows = std::max<size_t>(batch_rows, 1);
+  options.expected_fingerprint = d.fingerprint;
+  if (d.info.is_object() && d.info.contains("columns") && d.info["columns"].is_array()) {
+    for (const Json& c : d.info["columns"]) {
+      if (!c.is_object() || !c.contains("name") || !c.contains("type") || !c["name"].is_string() ||
+          !c["type"].is_string()) {
+        continue;  // without a recorded type the reader infers it (one more pass)
+      }
+      StatusOr<data::ColumnType> type = data::ParseColumnType(c["type"].get<std::string>());
+      if (type.ok()) options.read.column_types[c["name"].get<std::string>()] = *type;
+    }
+  }
+  StatusOr<std::unique_ptr<data::TableReader>> reader =
+      data::OpenCsvReader(d.source.path, options);
+  if (!reader.ok() && reader.status().code() == absl::StatusCode::kNotFound) {
+    // The file or a registered column is gone: the dataset changed since registration.
+    return absl::FailedPreconditionError("dataset '" + dataset +
+                                         "' no longer matches its registration: " +
+                                         std::string(reader.status().message()));
+  }
+  return reader;
 }
 
 StatusOr<std::string> NodeSession::InputFingerprint() {

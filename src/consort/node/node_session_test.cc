@@ -1,0 +1,106 @@
+#include "consort/node/node_session.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "consort/crypto/sign.h"
+#include "consort/data/csv.h"
+#include "consort/node/node.h"
+
+namespace consort::node {
+namespace {
+
+class TempHome {
+ public:
+  TempHome() {
+    char tmpl[] = "/tmp/consort-node-session-XXXXXX";
+    CONSORT_CHECK(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempHome() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+engine::JobSpec SpecFor(const std::string& dataset) {
+  Json doc = {{"operator", "psi.ecdh"},
+              {"parties",
+               {{"bank", {{"dataset", dataset}, {"columns", {"id"}}}},
+                {"shop", {{"dataset", "x"}, {"columns", {"id"}}}}}},
+              {"outputs", {{"bank", "size"}}},
+              {"params", Json::object()}};
+  auto spec = engine::ParseJobSpec(doc);
+  CONSORT_CHECK(spec.ok());
+  return *spec;
+}
+
+// Everything a batch holds, as CSV text without the header.
+std::string Rows(const data::Table& t) {
+  std::string csv = *data::FormatCsv(t);
+  return csv.substr(csv.find('\n') + 1);
+}
+
+TEST(NodeSession, OpenInputStreamsTheRegisteredCsvWithItsTypesAndFingerprint) {
+  TempHome home;
+  NodeConfig config;
+  config.name = "bank";
+  config.coordinator_grpc = "127.0.0.1:1";  // nothing listens: publishing fails, locally kept
+  config.coordinator_api = "127.0.0.1:1";
+  config.coordinator_fingerprint = std::string(64, '0');
+  config.coordinator_key = crypto::EncodePublicKey(crypto::SigningKey::Generate().public_key());
+  ASSERT_TRUE(Node::InitHome(home.path + "/node", config).ok());
+  auto node = Node::Open(home.path + "/node");
+  ASSERT_TRUE(node.ok()) << node.status();
+  const std::string csv = home.path + "/customers.csv";
+  // "0044" keeps "phone" a string column although later values look like integers.
+  std::string text = "id,phone,score\n";
+  for (int i = 0; i < 10; ++i) {
+    text += std::to_string(i) + "," + (i == 0 ? "0044" : std::to_string(i * 7)) + "," +
+            std::to_string(i) + ".5\n";
+  }
+  WriteText(csv, text);
+  (void)(*node)->AddDataset("customers", {"csv", csv, ""}, "", false);
+  ASSERT_TRUE((*node)->FindLocalDataset("customers").ok());
+
+  NodeSession session(**node, std::string(64, 'a'), SpecFor("customers"), nullptr,
+                      std::chrono::milliseconds(1000));
+  auto whole = session.LoadInput();
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  auto reader = session.OpenInput(3);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  data::Table batch;
+  std::string streamed;
+  size_t batches = 0;
+  while (true) {
+    auto more = (*reader)->Next(&batch);
+    ASSERT_TRUE(more.ok()) << more.status();
+    if (!*more) break;
+    ++batches;
+    EXPECT_LE(batch.num_rows(), 3u);
+    // Types as registered: the last batch alone would infer "phone" as int64.
+    EXPECT_EQ(batch.schema(), (*whole)->schema());
+    EXPECT_EQ(batch.source(), "customers.csv");
+    streamed += Rows(batch);
+  }
+  EXPECT_EQ(batches, 4u);
+  EXPECT_EQ(streamed, Rows(**whole));
+
+  // The file changes after registration: the stream fails at its end, FailedPrecondition.
+  WriteText(csv, text + "10,70,10.5\n");
+  auto changed = session.OpenInput(100);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  auto more = (*changed)->Next(&batch);
+  EXPECT_EQ(more.status().code(), absl::StatusCode::kFailedPrecondition) << more.status();
+  // A registered column vanished: FailedPrecondition too.
+  WriteText(csv, "id,score\n1,2.5\n");
+  EXPECT_EQ(session.OpenInput(100).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace consort::node
