@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <mutex>
@@ -660,6 +661,36 @@ TEST(ThreePartyPeer, BadSharesAndReceiversAreInvalidArgument) {
   for (auto& o : r.outputs) {
     ASSERT_TRUE(o.ok()) << o.status();
     EXPECT_EQ(*o, (std::vector<uint64_t>{1, 4, 9}));
+  }
+}
+
+}  // namespace
+}  // namespace consort::mpc
+
+namespace consort::mpc {
+namespace {
+
+// The harness: a party whose program fails closes its links, so the others end with
+// Unavailable / Cancelled instead of waiting for the link timeout.
+TEST(ThreePartyHarness, AFailingPartyDoesNotHangTheOthers) {
+  const size_t n = 3 * kThreePartyBlock;
+  std::vector<uint64_t> x(n, 7);
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(n), InputOf(be, 0, x)));
+    if (be.HoldsInputOf(1)) return absl::InternalError("party 1 gives up");
+    CONSORT_ASSIGN_OR_RETURN(Shared z, be.MulFxp(a, a));
+    CONSORT_ASSIGN_OR_RETURN(RingTensor r, be.Reveal(z));
+    return r.data;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  RunResult r = testing::Run(Mode::kThreeParty, prog);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+  ASSERT_EQ(r.outputs.size(), 3u);
+  EXPECT_EQ(r.outputs[1].status().code(), absl::StatusCode::kInternal);
+  for (int p : {0, 2}) {
+    const auto code = r.outputs[p].status().code();
+    EXPECT_TRUE(code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kCancelled)
+        << p << ": " << r.outputs[p].status();
   }
 }
 
