@@ -447,13 +447,12 @@ StatusOr<Shared> ThreePartyBackend::TruncImpl(Shape shape, const BlockFn& zfn, i
   return out;
 }
 
-StatusOr<Shared> ThreePartyBackend::InputFromParty0(Shape shape, std::vector<uint64_t> u,
-                                                    bool binary) {
+StatusOr<Shared> ThreePartyBackend::InputFromParty0(Shape shape, std::vector<uint64_t> u) {
   const size_t n = shape.numel();
   Shared out{shape, std::vector<uint64_t>(n, 0), std::vector<uint64_t>(n, 0)};
   if (party_ == 0) {
     own_prg_.Fill(out.s0);  // component 0 = F(k0), shared with party 2
-    for (size_t i = 0; i < n; ++i) out.s1[i] = binary ? u[i] ^ out.s0[i] : u[i] - out.s0[i];
+    for (size_t i = 0; i < n; ++i) out.s1[i] = u[i] ^ out.s0[i];
     CONSORT_RETURN_IF_ERROR(Round(out.s1, {}, {}, {}));
   } else if (party_ == 1) {
     CONSORT_RETURN_IF_ERROR(Round({}, {}, {}, out.s0));  // component 1; component 2 = 0
@@ -482,25 +481,46 @@ StatusOr<Shared> ThreePartyBackend::BinaryU(const Shared& x) {
     u.resize(x.shape.numel());
     RingAdd(x.s0, x.s1, u);  // x0 + x1
   }
-  return InputFromParty0(x.shape, std::move(u), /*binary=*/true);
+  return InputFromParty0(x.shape, std::move(u));
 }
 
-StatusOr<Shared> ThreePartyBackend::BitInject(const Shared& b) {
-  const size_t n = b.shape.numel();
-  std::vector<uint64_t> a;
+StatusOr<Shared> ThreePartyBackend::BitInject(const Shared& bits) {
+  // b = b0 ^ b1 ^ b2 (bit 0). Output components: comp1 = s (PRG k1: parties 0, 1), comp2 = w
+  // (PRG k2: parties 1, 2), comp0 = b - w - s, which parties 0 and 2 obtain by two 3-party OTs
+  // with party 1 (knows b1, b2, s, w) as sender and the choice bit b0 known to both others:
+  // party 1 sends comp0(beta) = (beta ^ b1 ^ b2) - w - s for beta = 0, 1 to party 2 masked by
+  // rho_beta (k1, unknown to party 2) and to party 0 masked by sigma_beta (k2, unknown to
+  // party 0); party 0 sends party 2 rho_{b0}, party 2 sends party 0 sigma_{b0}. One round.
+  const size_t n = bits.shape.numel();
+  Shared out{bits.shape, std::vector<uint64_t>(n), std::vector<uint64_t>(n)};
   if (party_ == 0) {
-    a.resize(n);
-    for (size_t i = 0; i < n; ++i) a[i] = (b.s0[i] ^ b.s1[i]) & 1;  // b0 ^ b1
+    next_prg_.Fill(out.s1);  // s
+    std::vector<uint64_t> rho = next_prg_.Next(2 * n), to2(n), from1(2 * n), from2(n);
+    for (size_t i = 0; i < n; ++i) to2[i] = rho[2 * i + (bits.s0[i] & 1)];
+    CONSORT_RETURN_IF_ERROR(Round({}, to2, from1, from2));
+    for (size_t i = 0; i < n; ++i) out.s0[i] = from1[2 * i + (bits.s0[i] & 1)] - from2[i];
+  } else if (party_ == 1) {
+    own_prg_.Fill(out.s0);   // s
+    next_prg_.Fill(out.s1);  // w
+    std::vector<uint64_t> rho = own_prg_.Next(2 * n), sigma = next_prg_.Next(2 * n);
+    std::vector<uint64_t> to2(2 * n), to0(2 * n);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t e = (bits.s0[i] ^ bits.s1[i]) & 1;  // b1 ^ b2
+      for (uint64_t beta = 0; beta < 2; ++beta) {
+        const uint64_t comp0 = (beta ^ e) - out.s0[i] - out.s1[i];
+        to2[2 * i + beta] = comp0 + rho[2 * i + beta];
+        to0[2 * i + beta] = comp0 + sigma[2 * i + beta];
+      }
+    }
+    CONSORT_RETURN_IF_ERROR(Round(to2, to0, {}, {}));
+  } else {
+    own_prg_.Fill(out.s0);  // w
+    std::vector<uint64_t> sigma = own_prg_.Next(2 * n), to0(n), from0(n), from1(2 * n);
+    for (size_t i = 0; i < n; ++i) to0[i] = sigma[2 * i + (bits.s1[i] & 1)];
+    CONSORT_RETURN_IF_ERROR(Round(to0, {}, from0, from1));
+    for (size_t i = 0; i < n; ++i) out.s1[i] = from1[2 * i + (bits.s1[i] & 1)] - from0[i];
   }
-  CONSORT_ASSIGN_OR_RETURN(Shared A, InputFromParty0(b.shape, std::move(a), /*binary=*/false));
-  Shared C = Component2(b, [](uint64_t v) { return v & 1; });  // b2, at parties 1 and 2
-  CONSORT_ASSIGN_OR_RETURN(Shared AC, MulImpl(A, C, false));
-  // b = a ^ c = a + c - 2 a c.
-  Shared out{b.shape, std::vector<uint64_t>(n), std::vector<uint64_t>(n)};
-  for (size_t i = 0; i < n; ++i) {
-    out.s0[i] = A.s0[i] + C.s0[i] - 2 * AC.s0[i];
-    out.s1[i] = A.s1[i] + C.s1[i] - 2 * AC.s1[i];
-  }
+  CountRounds(1);
   return out;
 }
 
@@ -633,10 +653,10 @@ Cost ThreePartyBackend::Costs(Op op, Shape a, Shape b) {
       return Cost{1, 8 * n, 0};
     case Op::kLessThanZero:
     case Op::kLessThan:
-      return Cost{10, 328 * n, 0};
+      return Cost{9, 344 * n, 0};
     case Op::kEqualZero:
     case Op::kEqual:
-      return Cost{9, 184 * n, 0};
+      return Cost{8, 200 * n, 0};
     default:
       return Cost{};  // add, sub, neg, add/mul public: local
   }

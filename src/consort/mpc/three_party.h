@@ -56,12 +56,16 @@
 //             carry tree of two_party.h: 6 levels (G, P) <- (G>>s ^ (P>>s & G), P>>s & P),
 //             s = 1..32 (2 ANDs per element per level, 1 on the last). 3PC AND: z_i =
 //             a_i b_i ^ a_i b_{i+1} ^ a_{i+1} b_i ^ alpha_i, re-shared as for Mul (1 round,
-//             24 bytes per word). Bit injection (2 rounds): for the shared bit b = b0^b1^b2,
-//             party 0 inputs a = b0 ^ b1 arithmetically (one message to party 1), c = b2 is
-//             known to parties 1 and 2, and b = a + c - 2 a c with one Mul.
-//             10 rounds, 328 n: 8 (input u) + 24 (g) + 264 (tree) + 32 (injection).
+//             24 bytes per word). Bit injection (the share-conversion section's 3-party OT;
+//             1 round): for the shared bit b = b0^b1^b2 the output components are comp1 = s
+//             (PRG of parties 0, 1), comp2 = w (PRG of parties 1, 2) and comp0 = b - w - s,
+//             which party 1 (knows b1, b2, s, w) offers for both values of b0 to party 0 and
+//             to party 2 in two OTs, each masked with a PRG pair of the sender and the other
+//             party; the party that also knows b0 sends the mask that opens the right one.
+//             Party 1 sends 2 words per element to each neighbour, parties 0 and 2 one each.
+//             9 rounds, 344 n: 8 (input u) + 24 (g) + 264 (tree) + 48 (injection).
 //   EqualZero x == 0 iff u == -x2: all 64 bits of ~(u ^ -x2) are 1; 6 levels of
-//             P <- P>>s & P (1 AND per element each), bit injection. 9 rounds, 184 n.
+//             P <- P>>s & P (1 AND per element each), bit injection. 8 rounds, 200 n.
 //   LessThan / Equal: on a - b, as above.  Select: one Mul.
 //   Reveal    party i sends x_i to party i+1. 1 round, 24 n.
 //   RevealTo(r)  party r-1 sends x_{r-1} to party r. 1 round, 8 n.
@@ -154,13 +158,13 @@ class ThreePartyBackend : public Backend {
   // Truncation from 3-out-of-3 shares of x (party 2's includes x_0 and party 0's is unused
   // when !fused; when fused, party 0 sends its share to both others).
   StatusOr<Shared> TruncImpl(Shape shape, const BlockFn& z, int d, bool fused);
-  // A sharing of party 0's private words `u` with components (F(k0), u - F(k0) | u ^ F(k0),
-  // 0): one message from party 0 to party 1. `u` is empty at parties 1 and 2.
-  StatusOr<Shared> InputFromParty0(Shape shape, std::vector<uint64_t> u, bool binary);
+  // A binary sharing of party 0's private words `u` with components (F(k0), u ^ F(k0), 0):
+  // one message from party 0 to party 1. `u` is empty at parties 1 and 2.
+  StatusOr<Shared> InputFromParty0(Shape shape, std::vector<uint64_t> u);
   // The replicated sharing whose only non-zero component is component 2 (held by parties 1
   // and 2): v = f(x2) for this party's copy of x2.
   Shared Component2(const Shared& x, uint64_t (*f)(uint64_t)) const;
-  // XOR-shared bit 0 of each word -> arithmetic 0/1 (2 rounds).
+  // XOR-shared bit 0 of each word -> arithmetic 0/1 (1 round, 3-party OTs).
   StatusOr<Shared> BitInject(const Shared& b);
   // Binary sharing of x (u = x0 + x1 from party 0) and of x2: returns (U, X2 component).
   StatusOr<Shared> BinaryU(const Shared& x);

@@ -469,9 +469,9 @@ TEST(ThreePartyCost, MatchesLinkCounters) {
   EXPECT_EQ(ThreePartyBackend::Costs(Op::kMul, Shape::Vector(1000), Shape::Vector(1000)),
             (Cost{1, 24 * 1000, 0}));
   EXPECT_EQ(ThreePartyBackend::Costs(Op::kLessThanZero, Shape::Vector(1000)),
-            (Cost{10, 328 * 1000, 0}));
+            (Cost{9, 344 * 1000, 0}));
   EXPECT_EQ(ThreePartyBackend::Costs(Op::kEqual, Shape::Vector(10), Shape::Vector(10)),
-            (Cost{9, 184 * 10, 0}));
+            (Cost{8, 200 * 10, 0}));
   EXPECT_EQ(ThreePartyBackend::Costs(Op::kMul, Shape::Vector(0), Shape::Vector(0)), Cost{});
 }
 
@@ -599,26 +599,25 @@ TEST(ThreePartyPeer, ClosedPeerIsUnavailable) {
 // Comparison messages: party 1 against scripts, one AND level cut short.
 TEST(ThreePartyPeer, MalformedComparisonMessageIsInvalidArgument) {
   const size_t n = 10;
-  for (int short_level : {-1, 0, 3, 6}) {
+  // -1: well-formed; 0: party 0's input; 1: g; 4: a middle tree level; 7: the last level.
+  for (int short_level : {-1, 0, 1, 4, 7}) {
     auto [fake0, prev] = net::CreateInMemoryLinkPair("p0", "p1");
     auto [next, fake2] = net::CreateInMemoryLinkPair("p1", "p2");
-    // LessThanZero at party 1: from party 0 the binary input u (n) and, after the tree, the
-    // injected bit's share (n); from party 2 the AND re-shares: g (n), 5 levels of 2n, 1 of n,
-    // then the injection's Mul (n).
+    // LessThanZero at party 1: from party 0 the binary input u (n); from party 2 the AND
+    // re-shares: g (n), 5 levels of 2n, 1 of n. The bit injection sends only (party 1 is the
+    // OT sender).
     std::thread t0([&, f = fake0.get()] {
       (void)f->Recv();
-      (void)f->Send(Bytes(8 * n, 0));
-      (void)f->Send(Bytes(8 * n, 0));
+      (void)f->Send(Bytes(8 * n - (short_level == 0 ? 8 : 0), 0));
     });
     std::thread t2([&, f = fake2.get()] {
       (void)f->Send(Bytes(32, 7));
       std::vector<size_t> sizes = {n};
       for (int l = 0; l < 5; ++l) sizes.push_back(2 * n);
       sizes.push_back(n);
-      sizes.push_back(n);
       for (size_t k = 0; k < sizes.size(); ++k) {
-        if (!f->Send(Bytes(8 * sizes[k] - (static_cast<int>(k) == short_level ? 8 : 0), 0)).ok())
-          return;
+        const bool cut = static_cast<int>(k) + 1 == short_level;
+        if (!f->Send(Bytes(8 * sizes[k] - (cut ? 8 : 0), 0)).ok()) return;
       }
     });
     Status st = [&]() -> Status {
