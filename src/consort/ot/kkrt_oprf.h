@@ -20,8 +20,10 @@
 // Both parties go chunk by chunk, so memory is O(chunk), not O(m), on both sides.
 //
 // Security model: semi-honest; 128-bit computational (AES as PRG/PRF, the base OTs, H
-// correlation robust); w = 512 >= 424 bits gives the code minimum distance >= 128 except with
-// probability 2^-40 for up to 2^32 instances (KKRT16 section 4, table 2).
+// correlation robust). KKRT16 section 4 needs codewords of distinct inputs at Hamming distance
+// >= 128 (the computational parameter); for a random 512-bit code a pair falls short with
+// probability 2^-102.3 (binomial tail), so even 2^30 inputs per run (2^59 pairs) stay below
+// 2^-43: w = 512 exceeds the brief's minimum of 424.
 // Leaks: S learns nothing about R's inputs; R learns F_i(r_i) only. Keys of different
 // instances are related (same s): each instance may be evaluated on many inputs, but the
 // values are pseudorandom only for inputs whose codes differ (distinct inputs).

@@ -1,6 +1,7 @@
 #include "consort/psi/kkrt_psi.h"
 
 #include <atomic>
+#include <cmath>
 #include <random>
 #include <set>
 #include <thread>
@@ -93,6 +94,17 @@ TEST(Cuckoo, PlacementNeverFailsAndEveryItemIsFound) {
       }
       for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(seen[i], 1) << "item " << i << " of " << n;
     }
+  }
+}
+
+TEST(Cuckoo, BinsBoundTheDominantFailureEventsBelowTwoToMinus40) {
+  for (uint64_t n = 1; n <= (uint64_t{1} << 28); n = n < 64 ? n + 1 : n * 5 / 4) {
+    const double m = static_cast<double>(CuckooBins(n)), dn = static_cast<double>(n);
+    EXPECT_GE(m, 1.35 * dn) << n;
+    // Two items in one bin: n^2/2 pairs, m^-5 each.
+    EXPECT_LE(std::log2(dn * dn / 2) - 5 * std::log2(m), -42.0) << n;
+    // Three items in two bins: C(n,3) C(m,2) (2/m)^9.
+    EXPECT_LE(std::log2(dn * dn * dn / 6 * m * m / 2) + 9 * (1 - std::log2(m)), -42.0) << n;
   }
 }
 
