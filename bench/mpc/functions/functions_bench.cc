@@ -2,12 +2,13 @@
 // with a Beaver-triple dealer, next to the same calls on the plaintext backend in the same run.
 //
 //   consort_mpc_functions_bench [--transport=tcp|memory] [--n=1000000]
-//                               [--ops=sigmoid,reciprocal,rsqrt,exp,max] [--costs_only=1]
+//                               [--ops=sigmoid,reciprocal,rsqrt,exp,max,log] [--costs_only=1]
 //
 // --costs_only=1 prints, without running anything, every function's cost function on n
 // elements for the two-party and the three-party backends (rounds, bytes per element).
 // Each op runs on n deterministic inputs (sigmoid: x in [-20, 20]; reciprocal and rsqrt:
-// x = 2^u, u in [-10, 20]; exp: x in [-20, 10]; max: the maximum of n values in [-1000, 1000]).
+// x = 2^u, u in [-10, 20] (log too, with --ops=...,log); exp: x in [-20, 10]; max: the
+// maximum of n values in [-1000, 1000]).
 // Inputs are shared first (no traffic); the timed section is the function call only (the
 // dealer produces its correlated randomness online, during the timed section). Results are
 // revealed afterwards and compared with exact double math (max_err: the largest
@@ -63,7 +64,7 @@ struct Flags {
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "%s\nusage: consort_mpc_functions_bench [--transport=tcp|memory] [--n=1000000] "
-               "[--ops=sigmoid,reciprocal,rsqrt,exp,max]\n",
+               "[--ops=sigmoid,reciprocal,rsqrt,exp,max,log] [--costs_only=1]\n",
                why);
   std::exit(2);
 }
@@ -88,7 +89,7 @@ Flags ParseFlags(int argc, char** argv) {
       std::string item;
       while (std::getline(ss, item, ',')) {
         if (item != "sigmoid" && item != "reciprocal" && item != "rsqrt" && item != "exp" &&
-            item != "max") {
+            item != "max" && item != "log") {
           Usage("bad --ops");
         }
         f.ops.push_back(item);
@@ -158,6 +159,15 @@ Op MakeOp(const std::string& name) {
               return u;
             },
             mpc::Rsqrt, mpc::RsqrtCost, [](double x) { return 1 / std::sqrt(x); }};
+  }
+  if (name == "log") {
+    return {name,
+            [](size_t n) {
+              auto u = Uniform(n, -10, 20, 6);
+              for (auto& x : u) x = std::exp2(x);
+              return u;
+            },
+            mpc::Log, mpc::LogCost, [](double x) { return std::log(x); }};
   }
   if (name == "exp") {
     return {name, [](size_t n) { return Uniform(n, -20, 10, 4); }, mpc::Exp, mpc::ExpCost,
@@ -337,6 +347,7 @@ void PrintCosts(size_t n) {
   const std::vector<Row> rows = {
       {"sigmoid", [&](const Backend& b) { return mpc::SigmoidCost(b, s); }},
       {"exp", [&](const Backend& b) { return mpc::ExpCost(b, s); }},
+      {"log", [&](const Backend& b) { return mpc::LogCost(b, s); }},
       {"reciprocal", [&](const Backend& b) { return mpc::ReciprocalCost(b, s); }},
       {"divide", [&](const Backend& b) { return mpc::DivideCost(b, s); }},
       {"divide_int", [&](const Backend& b) {

@@ -175,6 +175,7 @@ struct Normalized {
   Shared n;                  // X 2^S
   std::vector<Shared> acc;   // each accumulator: product over steps of mult[step][k_step]
   Shared cand_acc;           // sum_a e_a cand_a, times 2^(shift) of the later steps
+  Shared shift;              // S as a ring integer (if requested)
 };
 
 // Scales X in [1, 2^T) by 2^S, S = sum of the chosen shifts, so that X 2^S lands in
@@ -183,7 +184,8 @@ struct Normalized {
 // steps' shifts).
 StatusOr<Normalized> Normalize(Backend& be, const Shared& x, int T, const std::vector<Step>& steps,
                                const std::vector<Table>& tables, const std::vector<Shared>* cand,
-                               const std::vector<uint64_t>* cand_public) {
+                               const std::vector<uint64_t>* cand_public,
+                               bool want_shift = false) {
   const size_t n = x.shape.numel();
   const Shape vs = Shape::Vector(n);
   Normalized out;
@@ -196,6 +198,16 @@ StatusOr<Normalized> Normalize(Backend& be, const Shared& x, int T, const std::v
     CONSORT_ASSIGN_OR_RETURN(Shared bits, BelowThresholds(be, out.n, thr));
     std::vector<Shared> c;  // c[k-1] = [shift index >= k]
     for (int k = 0; k < st.count; ++k) c.push_back(Part(bits, k * n, vs));
+    if (want_shift) {
+      std::vector<std::pair<uint64_t, const Shared*>> terms;
+      for (int k = 0; k < st.count; ++k) terms.push_back({uint64_t(st.unit), &c[k]});
+      CONSORT_ASSIGN_OR_RETURN(Shared sh, Lin(be, terms, 0));
+      if (s == 0) {
+        out.shift = std::move(sh);
+      } else {
+        CONSORT_ASSIGN_OR_RETURN(out.shift, be.Add(out.shift, sh));
+      }
+    }
     // Multiplier of a table: m[0] + sum_k c_k (m[k] - m[k-1]).
     auto mult = [&](const std::vector<uint64_t>& m) -> StatusOr<Shared> {
       std::vector<std::pair<uint64_t, const Shared*>> terms;
@@ -738,6 +750,46 @@ StatusOr<Shared> Sqrt(Backend& be, const Shared& x) {
 
 Cost SqrtCost(const Backend& be, Shape x) {
   return DryRunCost(be, x, [&](Backend& b, const Shared& in) { return Sqrt(b, in).status(); });
+}
+
+namespace {
+// Chebyshev-node interpolant of ln(v) on [0.5, 1] in t = 4 v - 3 (degree 7, max error 2.6e-7).
+constexpr double kLogCoef[8] = {-0.28768189335413324, 0.3333332800443711,
+                                -0.055561270637485075, 0.012347379383214964,
+                                -0.0030582760052292207, 0.0008146746023728798,
+                                -0.0002719534906966049, 7.819757514038825e-05};
+constexpr int kLogF = 28;
+}  // namespace
+
+StatusOr<Shared> Log(Backend& be, const Shared& x) {
+  CONSORT_RETURN_IF_ERROR(CheckFrac(be, "log"));
+  if (x.shape.numel() == 0) return x;
+  const int f = be.fxp().frac_bits();
+  const int F = kLogF;
+  const int T = kRecipT;
+  CONSORT_ASSIGN_OR_RETURN(Normalized nx,
+                           Normalize(be, x, T, kRecipSteps, {}, nullptr, nullptr, true));
+  CONSORT_ASSIGN_OR_RETURN(Shared v, be.Trunc(nx.n, T - F));
+  CONSORT_ASSIGN_OR_RETURN(Shared t, Lin(be, {{4, &v}}, 0 - 3 * Pow2(F)));  // 4 v - 3
+  CONSORT_ASSIGN_OR_RETURN(Shared t2, MulTrunc(be, t, t, F));
+  CONSORT_ASSIGN_OR_RETURN(auto l2, MulTruncMany(be, {&t, &t2}, {&t2, &t2}, F));
+  const Shared& t3 = l2[0];
+  const Shared& t4 = l2[1];
+  CONSORT_ASSIGN_OR_RETURN(auto l3, MulTruncMany(be, {&t4, &t4, &t4}, {&t, &t2, &t3}, F));
+  const Shared* pw[8] = {nullptr, &t, &t2, &t3, &t4, &l3[0], &l3[1], &l3[2]};
+  // At 2F bits: sum_k c_k t^k + (T - f - S) ln 2 (x = v 2^(T - S - f)).
+  const uint64_t ln2 = EncodeConst(std::log(2.0), 2 * F);
+  std::vector<std::pair<uint64_t, const Shared*>> terms;
+  for (int k = 1; k <= 7; ++k) terms.push_back({EncodeConst(kLogCoef[k], F), pw[k]});
+  terms.push_back({0 - ln2, &nx.shift});
+  CONSORT_ASSIGN_OR_RETURN(
+      Shared acc, Lin(be, terms, EncodeConst(kLogCoef[0], 2 * F) + uint64_t(T - f) * ln2));
+  CONSORT_ASSIGN_OR_RETURN(Shared r, be.Trunc(acc, 2 * F - f));
+  return WithShape(std::move(r), x.shape);
+}
+
+Cost LogCost(const Backend& be, Shape x) {
+  return DryRunCost(be, x, [&](Backend& b, const Shared& in) { return Log(b, in).status(); });
 }
 
 // ---- Exponential and sigmoid ----------------------------------------------------------------

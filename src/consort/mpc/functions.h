@@ -132,6 +132,13 @@ Cost RsqrtCost(const Backend& be, Shape x);
 StatusOr<Shared> Sqrt(Backend& be, const Shared& x);
 Cost SqrtCost(const Backend& be, Shape x);
 
+// ln(x) for x in [2^-f, 2^(62-f)): the normalization's shift S (a local sum of its comparison
+// bits) gives the exponent, ln x = ln v + (62 - f - S) ln 2, ln v on [0.5, 1) by a degree-7
+// Chebyshev-node polynomial in t = 4v - 3 at F = 28 bits (fit error 2.6e-7).
+// Error: |err| <= 2 ulp. Rounds: 3 (r_c + 1) + 1 + 6 + 1 = 35 (2PC).
+StatusOr<Shared> Log(Backend& be, const Shared& x);
+Cost LogCost(const Backend& be, Shape x);
+
 // ---- Exponential and sigmoid -----------------------------------------------------------------
 
 // e^x for x <= 16 (x < -32 is clamped to -32: e^-32 < 2^-46 encodes as 0). Range reduction

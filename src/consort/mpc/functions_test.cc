@@ -260,6 +260,27 @@ TEST_P(FunctionsTest, RsqrtAndSqrtWithinBound) {
   }
 }
 
+TEST_P(FunctionsTest, LogWithinBound) {
+  auto x = LogUniform(2000, -18, 43.99, 14);
+  for (int e = -18; e <= 43; ++e) x.push_back(std::ldexp(1.0, e));
+  x.push_back(std::ldexp(1.0, 44) - kUlp);
+  x.push_back(1 + kUlp);
+  x.push_back(1 - kUlp);
+  x.push_back(2.718281828);
+  for (auto& v : x) v = Dec(Enc(v));
+  const Shape sh = Shape::Vector(x.size());
+  Outcome o = RunFn(GetParam(), sh, EncAll(x), EncAll(x), Unary(Log), LogCost);
+  std::vector<double> want;
+  for (double v : x) want.push_back(std::log(v));
+  size_t wi = 0;
+  const double worst = WorstRatio(o.out, want, 0, 2, &wi);
+  EXPECT_LE(worst, 1.0) << "x = " << x[wi] << " got " << Dec(o.out[wi]) << " want " << want[wi];
+  CheckCost(o);
+  if (TwoParty()) {
+    EXPECT_EQ(o.fn_cost.rounds, 35u);
+  }
+}
+
 TEST_P(FunctionsTest, ExpWithinBoundAndClampedBelow) {
   auto x = Uniform(2000, -40, 16, 8);
   for (double s : {0.0, 16.0, -32.0, -31.9, 1e-5, -1e-5, -1e3, -67108863.0, 12.3}) x.push_back(s);
