@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <numeric>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "consort/common/bytes.h"
@@ -380,6 +384,74 @@ StatusOr<BucketKeys> LoadBucket(const std::string& path, uint64_t count,
   return out;
 }
 
+// ---- keepalive during local work -----------------------------------------------------------
+
+// While this party works locally (reading and bucketing up to 10^9 keys can take minutes) the
+// peer waits in Recv, and a link fails after timeout() of silence. A LocalPhase sends a 1-byte
+// keepalive every timeout()/4 and drains the peer's keepalives, until Exchange() sends this
+// party's next real message and returns the peer's. Both parties run the same phases, so every
+// keepalive is consumed by the peer's phase that precedes the real message it trails.
+class LocalPhase {
+ public:
+  explicit LocalPhase(net::Link& link) : link_(link) {
+    const auto interval = std::clamp<std::chrono::milliseconds>(
+        link.timeout() / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(30'000));
+    pinger_ = std::thread([this, interval] {
+      std::unique_lock lock(mu_);
+      while (!cv_.wait_for(lock, interval, [&] { return stop_; })) {
+        lock.unlock();
+        const uint8_t k = internal::kMsgBucketKeepalive;
+        Status st = link_.Send(ByteSpan(&k, 1));
+        lock.lock();
+        if (!st.ok()) return;  // the real Send reports the failure
+      }
+    });
+    drainer_ = std::thread([this] {
+      while (true) {
+        StatusOr<Bytes> m = link_.Recv();
+        if (m.ok() && m->size() == 1 && (*m)[0] == internal::kMsgBucketKeepalive) continue;
+        peer_message_ = std::move(m);
+        return;
+      }
+    });
+  }
+  LocalPhase(const LocalPhase&) = delete;
+  LocalPhase& operator=(const LocalPhase&) = delete;
+  // On an error path: the link is closed so that the drainer's Recv returns.
+  ~LocalPhase() {
+    StopPinger();
+    if (drainer_.joinable()) {
+      link_.Close();
+      drainer_.join();
+    }
+  }
+
+  // Stops the keepalives, sends `mine`, and returns the peer's next real message.
+  StatusOr<Bytes> Exchange(ByteSpan mine) {
+    StopPinger();
+    CONSORT_RETURN_IF_ERROR(link_.Send(mine));
+    drainer_.join();
+    return std::move(peer_message_);
+  }
+
+ private:
+  void StopPinger() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (pinger_.joinable()) pinger_.join();
+  }
+
+  net::Link& link_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread pinger_, drainer_;
+  StatusOr<Bytes> peer_message_ = absl::InternalError("no message");
+};
+
 // ---- the run -------------------------------------------------------------------------------
 
 class BucketedRun {
@@ -430,10 +502,16 @@ class BucketedRun {
 
   Status RunInternal() {
     CONSORT_RETURN_IF_ERROR(ValidateOptions());
-    CONSORT_RETURN_IF_ERROR(SpillKeys());
-    CONSORT_RETURN_IF_ERROR(Plan());
-    CONSORT_RETURN_IF_ERROR(SplitAndCheck());
-    CONSORT_RETURN_IF_ERROR(AgreeOnStart());
+    {
+      LocalPhase phase(link_);
+      CONSORT_RETURN_IF_ERROR(SpillKeys());
+      CONSORT_RETURN_IF_ERROR(Plan(phase));
+    }
+    {
+      LocalPhase phase(link_);
+      CONSORT_RETURN_IF_ERROR(SplitAndCheck());
+      CONSORT_RETURN_IF_ERROR(AgreeOnStart(phase));
+    }
     for (uint32_t b = result_.first_bucket; b < buckets_; ++b) {
       CONSORT_RETURN_IF_ERROR(RunBucket(b));
     }
@@ -485,7 +563,7 @@ class BucketedRun {
   }
 
   // 2. Exchange what decides B and check that both run the same job.
-  Status Plan() {
+  Status Plan(LocalPhase& phase) {
     Progress(0.02, "planning buckets");
     internal::BucketPlan mine;
     mine.version = kBucketedPsiVersion;
@@ -496,8 +574,7 @@ class BucketedRun {
     mine.my_output = opts_.my_output;
     mine.peer_output = opts_.peer_output;
     mine.domain_hash = crypto::Sha256(std::string_view(opts_.domain));
-    CONSORT_RETURN_IF_ERROR(link_.Send(internal::EncodeBucketPlan(mine)));
-    CONSORT_ASSIGN_OR_RETURN(Bytes raw, link_.Recv());
+    CONSORT_ASSIGN_OR_RETURN(Bytes raw, phase.Exchange(internal::EncodeBucketPlan(mine)));
     CONSORT_ASSIGN_OR_RETURN(internal::BucketPlan peer, internal::DecodeBucketPlan(raw));
     if (peer.version != kBucketedPsiVersion) {
       return absl::FailedPreconditionError("bucketed PSI: protocol version mismatch (mine " +
@@ -600,7 +677,7 @@ class BucketedRun {
   }
 
   // 4. Both parties say how many buckets they finished; both start at the smaller count.
-  Status AgreeOnStart() {
+  Status AgreeOnStart(LocalPhase& phase) {
     binding_.job = opts_.domain;
     binding_.input = opts_.input_fingerprint;
     Json keys = {{"columns", opts_.key_columns},
@@ -623,8 +700,8 @@ class BucketedRun {
                         << "it is " << result_.checkpoint_ignored;
     }
     const uint32_t mine = cp ? cp->done : 0;
-    CONSORT_RETURN_IF_ERROR(link_.Send(internal::EncodeBucketResume({buckets_, mine})));
-    CONSORT_ASSIGN_OR_RETURN(Bytes raw, link_.Recv());
+    CONSORT_ASSIGN_OR_RETURN(Bytes raw,
+                             phase.Exchange(internal::EncodeBucketResume({buckets_, mine})));
     CONSORT_ASSIGN_OR_RETURN(internal::BucketResume peer, internal::DecodeBucketResume(raw));
     if (peer.buckets != buckets_) {
       return absl::FailedPreconditionError("bucketed PSI: the peer computed " +

@@ -58,7 +58,9 @@ std::shared_ptr<const data::Table> KeyTable(const std::vector<std::string>& keys
 // A link that dies (closes) once it has sent `limit` messages: a party killed mid-run.
 class DyingLink final : public net::Link {
  public:
-  DyingLink(net::Link& inner, uint64_t limit) : inner_(inner), limit_(limit) {}
+  DyingLink(net::Link& inner, uint64_t limit) : inner_(inner), limit_(limit) {
+    set_timeout(inner.timeout());
+  }
   const std::string& peer() const override { return inner_.peer(); }
   Status Send(ByteSpan m) override {
     if (sent_++ >= limit_) {
@@ -76,9 +78,25 @@ class DyingLink final : public net::Link {
   std::atomic<uint64_t> sent_{0};
 };
 
+// Delays every batch: a party whose first pass is slow.
+class SlowReader final : public data::TableReader {
+ public:
+  SlowReader(std::unique_ptr<data::TableReader> inner, std::chrono::milliseconds delay)
+      : inner_(std::move(inner)), delay_(delay) {}
+  StatusOr<bool> Next(data::Table* batch) override {
+    std::this_thread::sleep_for(delay_);
+    return inner_->Next(batch);
+  }
+
+ private:
+  std::unique_ptr<data::TableReader> inner_;
+  std::chrono::milliseconds delay_;
+};
+
 struct Party {
   std::shared_ptr<const data::Table> table;
   BucketedPsiOptions opts;
+  std::chrono::milliseconds batch_delay{0};
   StatusOr<BucketedPsiResult> result = absl::UnknownError("not run");
   uint64_t bytes_sent = 0;
   std::vector<std::string> stages;
@@ -100,14 +118,18 @@ BucketedPsiOptions Options(PsiOutput mine, PsiOutput peer, const std::string& sc
 }
 
 // Runs both parties; `kill_a_after` > 0 makes A's link die after that many sends.
-void RunPair(Party& a, Party& b, uint64_t kill_a_after = 0) {
+void RunPair(Party& a, Party& b, uint64_t kill_a_after = 0,
+             std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
   auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
-  la->set_timeout(std::chrono::milliseconds(10000));
-  lb->set_timeout(std::chrono::milliseconds(10000));
+  la->set_timeout(timeout);
+  lb->set_timeout(timeout);
   DyingLink dying(*la, kill_a_after ? kill_a_after : UINT64_MAX);
   auto run = [](Party& p, net::Link& link) {
     InputOpener open = [&p]() -> StatusOr<std::unique_ptr<data::TableReader>> {
-      return data::SliceTable(p.table, 7);
+      auto slices = data::SliceTable(p.table, 7);
+      if (p.batch_delay.count() == 0) return slices;
+      return std::unique_ptr<data::TableReader>(
+          std::make_unique<SlowReader>(std::move(slices), p.batch_delay));
     };
     p.stages.clear();
     p.opts.progress = [&p](double, const std::string& s) {
@@ -378,6 +400,28 @@ TEST(BucketedPsi, KilledRunResumesFromTheCheckpointWithTheSameResult) {
   ASSERT_TRUE(a.result.ok()) << a.result.status();
   EXPECT_EQ(a.result->checkpoint_ignored, "corrupt (digest mismatch)");
   EXPECT_EQ(MatchedRows(*a.result), PlainRows(xa, xb));
+}
+
+TEST(BucketedPsi, KeepalivesCarryAPeerThroughALongFirstPass) {
+  // A reads 8 batches at 150 ms each, 1.2 s in all; links time out after 400 ms of silence.
+  std::mt19937_64 rng(4);
+  auto xa = RandomKeys(50, "k", rng), xb = RandomKeys(5, "k", rng);
+  TempDir da, db;
+  Party a{KeyTable(xa), Options(kInter, kSize, da.path(), 1)};
+  a.batch_delay = std::chrono::milliseconds(150);
+  Party b{KeyTable(xb), Options(kSize, kInter, db.path(), 1)};
+  RunPair(a, b, 0, std::chrono::milliseconds(400));
+  ASSERT_TRUE(a.result.ok()) << a.result.status() << " / B: " << b.result.status();
+  ASSERT_TRUE(b.result.ok()) << b.result.status();
+  EXPECT_EQ(MatchedRows(*a.result), PlainRows(xa, xb));
+  // Everything A sent beyond the plan, the resume message and the ECDH-PSI run: keepalives.
+  const uint64_t ecdh = EcdhPsiBytesSent(xa.size(), 64, xb.size(), 64, kInter, kSize);
+  const uint64_t keepalives =
+      a.bytes_sent - internal::kBucketPlanBytes - internal::kBucketResumeBytes - ecdh;
+  EXPECT_GE(keepalives, 8u);   // about 1.2 s / 100 ms
+  EXPECT_LE(keepalives, 30u);
+  EXPECT_EQ(b.bytes_sent, internal::kBucketPlanBytes + internal::kBucketResumeBytes +
+                              EcdhPsiBytesSent(xb.size(), 64, xa.size(), 64, kSize, kInter));
 }
 
 TEST(BucketedPsi, MatchedRowsAsCsvOrTable) {

@@ -127,7 +127,7 @@ class EcdhPsiOperator final : public engine::Operator {
       session.ReportProgress(0.95 * f, stage);
     };
     // Every key is validated (and duplicates found) before any cryptography, so bad input
-    // fails in seconds; the link is opened only then.
+    // fails in seconds; meanwhile keepalives hold the link open.
     CONSORT_ASSIGN_OR_RETURN(net::Link * link, session.Peer(peer));
     CONSORT_ASSIGN_OR_RETURN(BucketedPsiResult result, RunBucketedEcdhPsi(*link, open, opts));
 

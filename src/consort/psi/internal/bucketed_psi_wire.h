@@ -6,6 +6,8 @@
 //   plan:   'B' | u32 version | u64 rows | u64 need MiB | u32 budget MiB | u32 forced buckets |
 //           u8 my output | u8 peer output | SHA-256(domain)                     (63 bytes)
 //   resume: 'R' | u32 buckets | u32 finished buckets                            (9 bytes)
+//   keepalive: 'K', every timeout/4 during a party's local work before 'B' and before 'R';
+//              skipped by the receiver                                          (1 byte)
 
 #include <array>
 #include <cstdint>
@@ -18,6 +20,7 @@ namespace consort::psi::internal {
 
 inline constexpr uint8_t kMsgBucketPlan = 'B';
 inline constexpr uint8_t kMsgBucketResume = 'R';
+inline constexpr uint8_t kMsgBucketKeepalive = 'K';
 inline constexpr size_t kBucketPlanBytes = 1 + 4 + 8 + 8 + 4 + 4 + 1 + 1 + 32;
 inline constexpr size_t kBucketResumeBytes = 1 + 4 + 4;
 
