@@ -56,7 +56,7 @@ inline constexpr uint64_t kKkrtPsiMaxSetSize = uint64_t{1} << 28;
 enum class KkrtRole : uint8_t { kOprfReceiver = 1, kOprfSender = 2 };
 
 // The role of a party: the one with the larger output (intersection > size > none) is the
-// OPRF receiver; on a tie, the first party (in the job's party order) is.
+// OPRF receiver; on a tie, the first party (e.g. by name, JobSpec::PartyNames) is.
 KkrtRole ChooseKkrtRole(PsiOutput mine, PsiOutput peer, bool i_am_first);
 
 struct KkrtPsiOptions {

@@ -58,11 +58,11 @@ class KkrtPsiOperator final : public engine::Operator {
         "without stash, truncated PRF values)";
     info_.leaks =
         "both parties learn both sets' sizes (distinct keys); the OPRF receiver (the party "
-        "with the larger output, or the first party on a tie) learns which of its own rows "
-        "matched even when it asked only for \"size\" (it stores only the size); the other "
-        "party learns which of its own rows matched if it asked for \"intersection\" (the "
-        "receiver sends the matched positions back), only the count for \"size\", else "
-        "nothing; the coordinator learns nothing about rows";
+        "with the larger output, or the one whose name sorts first on a tie) learns which of "
+        "its own rows matched even when it asked only for \"size\" (it stores only the "
+        "size); the other party learns which of its own rows matched if it asked for "
+        "\"intersection\" (the receiver sends the matched positions back), only the count "
+        "for \"size\", else nothing; the coordinator learns nothing about rows";
     info_.outputs = {kIntersection, kSize};
     info_.min_parties = 2;
     info_.max_parties = 2;

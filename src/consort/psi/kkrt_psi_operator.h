@@ -7,8 +7,9 @@
 //            dataset) or "size" (only |X ∩ Y|); at least one receiver
 //   params:  duplicates "error" (default) | "dedupe"; trim, casefold (booleans, default false);
 //            result_name (the receiver's new dataset; default "psi_<first 12 hex of job id>")
-// Roles: the party with the larger output (intersection > size > none; on a tie the first
-// party in spec order) is the OPRF receiver, the other the OPRF sender (ChooseKkrtRole).
+// Roles: the party with the larger output (intersection > size > none; on a tie the party
+// whose name sorts first, JobSpec::PartyNames) is the OPRF receiver, the other the OPRF
+// sender (ChooseKkrtRole).
 //
 // Security model: semi-honest, two parties; 128-bit computational (OT extension over
 // ristretto255 base OTs, AES-128, BLAKE2b), 40-bit statistical (cuckoo hashing without stash,

@@ -83,7 +83,7 @@ TEST(KkrtPsiOperator, BothReceiveTheirOwnRows) {
                         {{"bank", CsvTable(d.bank)}, {"shop", CsvTable(d.shop)}});
   ASSERT_TRUE(out["bank"].status.ok()) << out["bank"].status;
   ASSERT_TRUE(out["shop"].status.ok()) << out["shop"].status;
-  EXPECT_EQ(out["bank"].summary["role"], "oprf_receiver");  // first party on a tie
+  EXPECT_EQ(out["bank"].summary["role"], "oprf_receiver");  // "bank" sorts first: it wins the tie
   ExpectRowsIn(out["bank"].tables.at("m"), d.shop_keys, d.expected);
   ExpectRowsIn(out["shop"].tables.at("m"), d.bank_keys, d.expected);
 }
