@@ -267,9 +267,22 @@ StatusOr<UnbalancedPsiServerSet> UnbalancedPsiServerSet::Builder::Finish() {
   set.value_bytes = UnbalancedPsiValueBytes(set.n, set.max_client);
   for (auto& v : s_->values) std::fill(v.begin() + set.value_bytes, v.end(), 0);
   std::sort(s_->values.begin(), s_->values.end());
-  if (std::adjacent_find(s_->values.begin(), s_->values.end()) != s_->values.end()) {
+  if (s_->opts.dedupe) {
+    // Equal items give equal values (the rare truncation collision of two distinct items is
+    // merged too: the client could not tell them apart anyway).
+    s_->values.erase(std::unique(s_->values.begin(), s_->values.end()), s_->values.end());
+    set.n = s_->values.size();
+    if (set.value_bytes != UnbalancedPsiValueBytes(set.n, set.max_client)) {
+      // Fewer items may need fewer bytes: keep the formula exact for Load's check.
+      set.value_bytes = UnbalancedPsiValueBytes(set.n, set.max_client);
+      for (auto& v : s_->values) std::fill(v.begin() + set.value_bytes, v.end(), 0);
+      s_->values.erase(std::unique(s_->values.begin(), s_->values.end()), s_->values.end());
+      set.n = s_->values.size();
+    }
+  } else if (std::adjacent_find(s_->values.begin(), s_->values.end()) != s_->values.end()) {
     return absl::InvalidArgumentError(
-        "unbalanced PSI: the server set has duplicate items; PSI input must be distinct");
+        "unbalanced PSI: the server set has duplicate items (across input batches); PSI input "
+        "must be distinct");
   }
   Bytes blob = u::SerializeEncodedSet(set.id, set.value_bytes, set.max_client, s_->values);
   s_->values = {};
@@ -383,7 +396,7 @@ StatusOr<UnbalancedPsiServerSet> UnbalancedPsiServerSet::Load(const std::string&
 
 StatusOr<UnbalancedPsiServerSet> LoadOrPrepareUnbalancedPsiSet(
     const std::string& dir, const Json& tag,
-    const std::function<StatusOr<std::vector<std::string>>()>& load_items,
+    const std::function<Status(UnbalancedPsiServerSet::Builder&)>& feed,
     const UnbalancedPsiPrepareOptions& opts, bool* reused) {
   *reused = false;
   auto loaded = UnbalancedPsiServerSet::Load(dir);
@@ -395,9 +408,11 @@ StatusOr<UnbalancedPsiServerSet> LoadOrPrepareUnbalancedPsiSet(
       loaded.status().code() != absl::StatusCode::kDataLoss) {
     return loaded.status();
   }
-  CONSORT_ASSIGN_OR_RETURN(std::vector<std::string> items, load_items());
-  CONSORT_ASSIGN_OR_RETURN(UnbalancedPsiServerSet set,
-                           UnbalancedPsiServerSet::Prepare(items, opts));
+  // Wipe the old key before preparing: a failed preparation must not leave it behind.
+  CONSORT_RETURN_IF_ERROR(UnbalancedPsiServerSet::Wipe(dir));
+  UnbalancedPsiServerSet::Builder builder(opts);
+  CONSORT_RETURN_IF_ERROR(feed(builder));
+  CONSORT_ASSIGN_OR_RETURN(UnbalancedPsiServerSet set, builder.Finish());
   CONSORT_RETURN_IF_ERROR(set.Save(dir, tag));
   return set;
 }

@@ -71,6 +71,8 @@ struct UnbalancedPsiPrepareOptions {
   // The largest client set a job may bring (bounds the truncation), 1 .. 2^24.
   uint64_t max_client_size = kUnbalancedPsiDefaultMaxClientSize;
   int threads = 2;
+  // Equal items (across Add batches) are merged instead of failing Finish with InvalidArgument.
+  bool dedupe = false;
   // Items expected in total, for progress only (0 = unknown: no progress until Finish).
   uint64_t expected_items = 0;
   std::function<void(double)> progress;
@@ -86,7 +88,8 @@ class UnbalancedPsiServerSet {
   ~UnbalancedPsiServerSet();
 
   // Streams items into a new preprocessing: Add() any number of batches, then Finish().
-  // Items must be distinct across all batches (InvalidArgument from Finish otherwise).
+  // Items must be distinct across all batches (InvalidArgument from Finish otherwise) unless
+  // opts.dedupe. Memory: 16 B per item until Finish, plus the encoded set.
   class Builder {
    public:
     explicit Builder(const UnbalancedPsiPrepareOptions& opts);
@@ -140,12 +143,13 @@ class UnbalancedPsiServerSet {
   std::unique_ptr<State> s_;
 };
 
-// Loads the preprocessing in `dir` if its tag equals `tag`; otherwise (absent, different tag,
-// or corrupt) wipes it, prepares a new one from `load_items()` and saves it. *reused tells
-// which happened. Errors: those of load_items, Prepare and Save.
+// Loads the preprocessing in `dir` if its tag and max_client_size equal `tag` and
+// opts.max_client_size; otherwise (absent, different, or corrupt) wipes it, prepares a new one
+// by calling `feed` with a Builder (feed calls Add with every item) and saves it. *reused tells
+// which happened. Errors: those of feed, Builder and Save.
 StatusOr<UnbalancedPsiServerSet> LoadOrPrepareUnbalancedPsiSet(
     const std::string& dir, const Json& tag,
-    const std::function<StatusOr<std::vector<std::string>>()>& load_items,
+    const std::function<Status(UnbalancedPsiServerSet::Builder&)>& feed,
     const UnbalancedPsiPrepareOptions& opts, bool* reused);
 
 struct UnbalancedPsiServerOptions {

@@ -8,6 +8,7 @@
 #include "consort/crypto/hash.h"
 #include "consort/data/keys.h"
 #include "consort/data/table.h"
+#include "consort/data/table_reader.h"
 #include "consort/engine/operator.h"
 #include "consort/psi/internal/psi_params.h"
 #include "consort/psi/unbalanced_psi.h"
@@ -17,6 +18,7 @@ namespace {
 
 constexpr char kIntersection[] = "intersection";
 constexpr char kSize[] = "size";
+constexpr size_t kServerBatchRows = size_t{1} << 18;
 
 struct Params {
   data::KeyOptions keys;
@@ -142,16 +144,24 @@ class UnbalancedPsiOperator final : public engine::Operator {
     prep.threads = 2;
     prep.cancelled = &session.cancelled();
     prep.progress = [&session](double f) { session.ReportProgress(0.05 + 0.75 * f, "preparing"); };
-    auto load = [&]() -> StatusOr<std::vector<std::string>> {
+    prep.dedupe = p.keys.duplicates == data::DuplicateKeys::kDeduplicate;
+    // Streams the dataset: 16 B per key stay in memory, not the rows.
+    auto feed = [&](UnbalancedPsiServerSet::Builder& builder) -> Status {
       session.ReportProgress(0.01, "loading");
-      CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
-      CONSORT_ASSIGN_OR_RETURN(data::KeyedRows keys,
-                               data::ExtractKeys(*table, input.columns, p.keys));
-      return std::move(keys.keys);
+      CONSORT_ASSIGN_OR_RETURN(auto reader, session.OpenInput(kServerBatchRows));
+      data::Table batch;
+      while (true) {
+        CONSORT_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+        if (!more) break;
+        CONSORT_ASSIGN_OR_RETURN(data::KeyedRows keys,
+                                 data::ExtractKeys(batch, input.columns, p.keys));
+        CONSORT_RETURN_IF_ERROR(builder.Add(keys.keys));
+      }
+      return OkStatus();
     };
     bool reused = false;
     CONSORT_ASSIGN_OR_RETURN(UnbalancedPsiServerSet set,
-                             LoadOrPrepareUnbalancedPsiSet(dir, tag, load, prep, &reused));
+                             LoadOrPrepareUnbalancedPsiSet(dir, tag, feed, prep, &reused));
     CONSORT_LOG(INFO) << "psi.unbalanced: " << (reused ? "reusing" : "prepared")
                       << " server preprocessing " << set.id() << " (" << set.size()
                       << " keys)";

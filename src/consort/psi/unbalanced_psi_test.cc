@@ -196,9 +196,9 @@ TEST(UnbalancedPsi, PreprocessingIsReusedUntilTheTagChanges) {
   const std::string dir = tmp.Sub("server");
   int loads = 0;
   std::vector<std::string> items = Items("y", 0, 2000);
-  auto load = [&]() -> StatusOr<std::vector<std::string>> {
+  auto load = [&](UnbalancedPsiServerSet::Builder& b) -> Status {
     ++loads;
-    return items;
+    return b.Add(items);
   };
   UnbalancedPsiPrepareOptions o;
   o.max_client_size = 1000;
@@ -255,6 +255,24 @@ TEST(UnbalancedPsi, DuplicateServerItemsAndBadOptionsAreInvalidArgument) {
   auto dup = RunJob(set, {"q", "q"}, "");
   EXPECT_EQ(dup.client.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(dup.server.status().code(), absl::StatusCode::kUnavailable) << dup.server.status();
+}
+
+TEST(UnbalancedPsi, BuilderMergesDuplicatesAcrossBatchesOnlyWhenAsked) {
+  UnbalancedPsiPrepareOptions o;
+  UnbalancedPsiServerSet::Builder strict(o);
+  ASSERT_TRUE(strict.Add(std::vector<std::string>{"a", "b"}).ok());
+  ASSERT_TRUE(strict.Add(std::vector<std::string>{"a"}).ok());
+  EXPECT_EQ(strict.Finish().status().code(), absl::StatusCode::kInvalidArgument);
+  o.dedupe = true;
+  UnbalancedPsiServerSet::Builder merging(o);
+  ASSERT_TRUE(merging.Add(std::vector<std::string>{"a", "b"}).ok());
+  ASSERT_TRUE(merging.Add(std::vector<std::string>{"a", "c"}).ok());
+  auto set = merging.Finish();
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->size(), 3u);
+  auto out = RunJob(*set, {"c", "d", "a"}, "");
+  ASSERT_TRUE(out.client.ok()) << out.client.status();
+  EXPECT_EQ(out.client->psi.matched, (std::vector<size_t>{0, 2}));
 }
 
 TEST(UnbalancedPsi, ClientAboveMaxClientSizeIsInvalidArgumentOnBothSides) {
@@ -338,8 +356,17 @@ TEST(UnbalancedPsi, MalformedServerMessagesAreInvalidArgument) {
   r = ClientAgainst([&](net::Link& l, const u::ClientHello& ch) {
     Bytes bad = blob;
     const size_t rest = set.value_bytes() - 1, values = bad.size() - 300 * rest;
-    std::swap_ranges(bad.begin() + values, bad.begin() + values + rest,
-                     bad.begin() + values + rest);
+    // Swap the first two values of a bucket that holds at least two.
+    size_t first = 0;
+    for (size_t b = 0; b < 256; ++b) {
+      const uint32_t lo = ReadU32(&bad[u::kSetHeaderBytes + 4 * b]);
+      if (ReadU32(&bad[u::kSetHeaderBytes + 4 * (b + 1)]) >= lo + 2) {
+        first = lo;
+        break;
+      }
+    }
+    const size_t at = values + first * rest;
+    std::swap_ranges(bad.begin() + at, bad.begin() + at + rest, bad.begin() + at + rest);
     (void)l.Send(u::EncodeServerHello(HelloFor(bad, ch, 300, 16)));
     (void)l.Send(Chunk(bad));
   });
