@@ -136,17 +136,19 @@ class BatchGradient {
 
 class MpcGradient : public BatchGradient {
  public:
-  MpcGradient(mpc::Backend& be, HeteroRole role) : be_(be), me_(role == HeteroRole::kGuest ? 0 : 1) {}
+  // Party indices in the backend: the guest is `guest_party`, the host the other one.
+  MpcGradient(mpc::Backend& be, HeteroRole role, int guest_party)
+      : be_(be), me_(role == HeteroRole::kGuest ? 0 : 1), gi_(guest_party), hi_(1 - guest_party) {}
 
   Status Setup(const Prepared& prep, size_t peer_cols, const std::vector<double>* labels) {
     const size_t n = prep.x.rows;
     guest_cols_ = me_ == 0 ? prep.x.cols : peer_cols;
     host_cols_ = me_ == 0 ? peer_cols : prep.x.cols;
     std::span<const double> mine(prep.x.data), none;
-    CONSORT_ASSIGN_OR_RETURN(xg_, be_.InputFixed(0, mpc::Shape{n, guest_cols_}, me_ == 0 ? mine : none));
-    CONSORT_ASSIGN_OR_RETURN(xh_, be_.InputFixed(1, mpc::Shape{n, host_cols_}, me_ == 1 ? mine : none));
+    CONSORT_ASSIGN_OR_RETURN(xg_, be_.InputFixed(gi_, mpc::Shape{n, guest_cols_}, me_ == 0 ? mine : none));
+    CONSORT_ASSIGN_OR_RETURN(xh_, be_.InputFixed(hi_, mpc::Shape{n, host_cols_}, me_ == 1 ? mine : none));
     std::span<const double> y = labels ? std::span<const double>(*labels) : none;
-    CONSORT_ASSIGN_OR_RETURN(y_, be_.InputFixed(0, mpc::Shape{n, 1}, y));
+    CONSORT_ASSIGN_OR_RETURN(y_, be_.InputFixed(gi_, mpc::Shape{n, 1}, y));
     return OkStatus();
   }
 
@@ -154,8 +156,8 @@ class MpcGradient : public BatchGradient {
                                         const std::vector<double>& u_own) override {
     const size_t b = batch.size();
     std::span<const double> none;
-    CONSORT_ASSIGN_OR_RETURN(mpc::Shared ug, be_.InputFixed(0, mpc::Shape{b, 1}, me_ == 0 ? std::span<const double>(u_own) : none));
-    CONSORT_ASSIGN_OR_RETURN(mpc::Shared uh, be_.InputFixed(1, mpc::Shape{b, 1}, me_ == 1 ? std::span<const double>(u_own) : none));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared ug, be_.InputFixed(gi_, mpc::Shape{b, 1}, me_ == 0 ? std::span<const double>(u_own) : none));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared uh, be_.InputFixed(hi_, mpc::Shape{b, 1}, me_ == 1 ? std::span<const double>(u_own) : none));
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared z, be_.Add(ug, uh));
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared p, internal::PiecewiseSigmoidShared(be_, z));
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared d, be_.Sub(p, internal::GatherRows(y_, batch)));
@@ -164,10 +166,10 @@ class MpcGradient : public BatchGradient {
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared g, be_.MatMul(xt, d));  // 2f fractional bits
     // Leaks: each party's own gradient sum (see the header).
     CONSORT_ASSIGN_OR_RETURN(mpc::RingTensor gg,
-                             be_.RevealTo(internal::SliceRows(g, 0, guest_cols_), 0));
+                             be_.RevealTo(internal::SliceRows(g, 0, guest_cols_), gi_));
     CONSORT_ASSIGN_OR_RETURN(
         mpc::RingTensor gh,
-        be_.RevealTo(internal::SliceRows(g, guest_cols_, guest_cols_ + host_cols_), 1));
+        be_.RevealTo(internal::SliceRows(g, guest_cols_, guest_cols_ + host_cols_), hi_));
     const mpc::RingTensor& own = me_ == 0 ? gg : gh;
     const size_t own_cols = me_ == 0 ? guest_cols_ : host_cols_;
     if (own.data.size() != own_cols) return absl::InternalError("hetero lr: reveal size");
@@ -181,7 +183,8 @@ class MpcGradient : public BatchGradient {
 
  private:
   mpc::Backend& be_;
-  int me_;
+  int me_;  // 0 = guest, 1 = host (not the backend index)
+  int gi_, hi_;
   size_t guest_cols_ = 0, host_cols_ = 0;
   mpc::Shared xg_, xh_, y_;
 };
@@ -382,7 +385,8 @@ enum : uint8_t { kContinue = 0, kConverged = 1, kEarlyStop = 2, kImprovedBit = 4
 // The training loop shared by both variants.
 StatusOr<HeteroLrResult> RunTraining(HeteroRole role, net::Link& peer, const Prepared& prep,
                                      const std::vector<double>* labels, const LrParams& params,
-                                     BatchGradient& grad_protocol, int max_batches) {
+                                     BatchGradient& grad_protocol, int max_batches,
+                                     const HeteroLrHooks& hooks) {
   const bool guest = role == HeteroRole::kGuest;
   HeteroLrResult result;
   std::vector<double> w(prep.x.cols, 0.0), best_w = w;
@@ -395,6 +399,9 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, net::Link& peer, const Pre
     const double lr = internal::LearningRate(params, epoch);
     for (const auto& batch :
          internal::EpochBatches(prep.split.train, params.batch_size, params.seed, epoch)) {
+      if (hooks.cancelled != nullptr && hooks.cancelled->load()) {
+        return absl::CancelledError("hetero lr: cancelled");
+      }
       std::vector<double> u = LinearScores(prep.x, batch, w);
       CONSORT_ASSIGN_OR_RETURN(std::vector<double> g, grad_protocol.Compute(batch, u));
       internal::GradientStep(params, lr, batch.size(), g, w, prep.has_intercept);
@@ -404,6 +411,7 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, net::Link& peer, const Pre
       }
     }
     result.report.epochs_run = epoch + 1;
+    if (hooks.progress) hooks.progress(static_cast<double>(epoch + 1) / params.epochs);
     if (!stop.monitoring() || budget_hit) continue;
     // Monitoring: the host sends its partial scores on the monitored rows to the guest.
     std::vector<double> u = LinearScores(prep.x, monitor_rows, w);
@@ -523,8 +531,12 @@ StatusOr<HeteroLrPartModel> HeteroLrPartModel::Parse(ByteSpan blob) {
 
 StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role, net::Link& peer,
                                           const Matrix& x, const std::vector<double>* labels,
-                                          const LrParams& params) {
+                                          const LrParams& params, int guest_party,
+                                          const HeteroLrHooks& hooks) {
   CONSORT_RETURN_IF_ERROR(ValidateLrParams(params));
+  if (guest_party != 0 && guest_party != 1) {
+    return absl::InvalidArgumentError("hetero lr (mpc): guest_party must be 0 or 1");
+  }
   CONSORT_RETURN_IF_ERROR(CheckLocal(role, x, labels));
   if (backend.num_parties() != 2) {
     return absl::InvalidArgumentError("hetero lr (mpc): needs a two-party backend");
@@ -533,10 +545,10 @@ StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role
   Prepared prep = Prepare(role, x, params);
   CONSORT_ASSIGN_OR_RETURN(PeerInfo info, ExchangeHello(peer, role, HeteroLrVariant::kMpc,
                                                         x.rows, prep.x.cols, params));
-  MpcGradient protocol(backend, role);
+  MpcGradient protocol(backend, role, guest_party);
   CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, info.cols, labels));
   CONSORT_ASSIGN_OR_RETURN(HeteroLrResult r,
-                           RunTraining(role, peer, prep, labels, params, protocol, 0));
+                           RunTraining(role, peer, prep, labels, params, protocol, 0, hooks));
   r.bytes_sent = peer.bytes_sent() - sent0;
   return r;
 }
@@ -544,7 +556,8 @@ StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role
 StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer, const Matrix& x,
                                                const std::vector<double>* labels,
                                                const LrParams& params,
-                                               const PaillierOptions& options) {
+                                               const PaillierOptions& options,
+                                               const HeteroLrHooks& hooks) {
   CONSORT_RETURN_IF_ERROR(ValidateLrParams(params));
   CONSORT_RETURN_IF_ERROR(CheckLocal(role, x, labels));
   const uint64_t sent0 = peer.bytes_sent();
@@ -555,7 +568,7 @@ StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer,
   CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, info.cols, labels));
   CONSORT_ASSIGN_OR_RETURN(
       HeteroLrResult r,
-      RunTraining(role, peer, prep, labels, params, protocol, options.max_batches));
+      RunTraining(role, peer, prep, labels, params, protocol, options.max_batches, hooks));
   r.bytes_sent = peer.bytes_sent() - sent0;
   return r;
 }

@@ -34,7 +34,9 @@
 // Fixed point: kMpc 18 fractional bits (mpc default); kPaillier 16.
 // Thread safety: one thread per party; the link (and backend) are used only by this call.
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,13 @@ struct HeteroLrResult {
   uint64_t bytes_sent = 0;
 };
 
+// Optional progress (fraction in [0, 1], from the training thread) and cancellation (polled
+// before every batch: Cancelled).
+struct HeteroLrHooks {
+  std::function<void(double)> progress;
+  const std::atomic<bool>* cancelled = nullptr;
+};
+
 struct PaillierOptions {
   int key_bits = 2048;
   // Allows keys below 2048 bits (GenerateForTesting): tests only, never for real data.
@@ -89,14 +98,17 @@ struct PaillierOptions {
 // params (checked: FailedPrecondition if the peer's differ) and the same number of rows
 // (FailedPrecondition otherwise). InvalidArgument on bad params/labels/features or a malformed
 // peer message; the link's / backend's status when they fail.
-// kMpc: `backend` is this party's two-party backend (guest = party 0).
+// kMpc: `backend` is this party's two-party backend; the guest is party `guest_party` (0 or 1)
+// of it.
 StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role, net::Link& peer,
                                           const Matrix& x, const std::vector<double>* labels,
-                                          const LrParams& params);
+                                          const LrParams& params, int guest_party = 0,
+                                          const HeteroLrHooks& hooks = {});
 StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer, const Matrix& x,
                                                const std::vector<double>* labels,
                                                const LrParams& params,
-                                               const PaillierOptions& options = {});
+                                               const PaillierOptions& options = {},
+                                               const HeteroLrHooks& hooks = {});
 
 // Joint scoring of aligned rows: the party that is not the receiver sends its partial scores
 // (doubles) to the receiver, which returns sigmoid(u_g + u_h) per row; the other party gets an

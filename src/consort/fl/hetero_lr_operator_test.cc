@@ -1,0 +1,229 @@
+#include "consort/fl/hetero_lr_operator.h"
+
+#include <cmath>
+#include <map>
+
+#include "consort/data/csv.h"
+#include "consort/engine/operator.h"
+#include "consort/engine/testing.h"
+#include "consort/fl/hetero_lr.h"
+#include "consort/fl/internal/fate_data.h"
+#include "consort/fl/internal/lr_loop.h"
+#include "gtest/gtest.h"
+
+namespace consort::fl {
+namespace {
+
+using engine::PartyInput;
+using engine::testing::MakeSpec;
+using engine::testing::RunLocally;
+
+const engine::Operator& Op(const std::string& name) {
+  RegisterFlOperators();
+  return *engine::OperatorRegistry::Global().Find(name).value();
+}
+
+PartyInput Data(const std::string& ds, std::vector<std::string> cols) {
+  PartyInput in;
+  in.dataset = ds;
+  in.columns = std::move(cols);
+  return in;
+}
+PartyInput Dealer() {
+  PartyInput in;
+  in.role = "dealer";
+  return in;
+}
+
+std::shared_ptr<const data::Table> Load(const std::string& file) {
+  auto t = data::ReadCsv(std::string(internal::kFateDataDir) + file);
+  CONSORT_CHECK(t.ok());
+  return std::make_shared<const data::Table>(std::move(*t));
+}
+
+std::vector<std::string> Columns(const data::Table& t) {
+  std::vector<std::string> out;
+  for (const auto& c : t.schema().columns()) out.push_back(c.name);
+  return out;
+}
+
+// Host rows shuffled with every 9th row dropped; guest rows with every 13th dropped.
+std::shared_ptr<const data::Table> Subset(const data::Table& t, int drop_every, bool shuffle) {
+  std::vector<size_t> order = shuffle ? internal::Permutation(t.num_rows(), 5, 5)
+                                      : internal::Permutation(t.num_rows(), 0, 0);
+  if (!shuffle) std::sort(order.begin(), order.end());
+  std::vector<uint32_t> rows;
+  for (size_t r : order) {
+    if (r % drop_every != 3) rows.push_back(static_cast<uint32_t>(r));
+  }
+  return std::make_shared<const data::Table>(t.SelectRows(rows).value());
+}
+
+// "shop" (the guest, with labels) sorts after "bank" (the host): the guest is MPC party 1.
+struct Fixture {
+  std::shared_ptr<const data::Table> guest = Subset(*Load("breast_hetero_guest.csv"), 13, false);
+  std::shared_ptr<const data::Table> host = Subset(*Load("breast_hetero_host.csv"), 9, true);
+  Json Params(const std::string& variant) const {
+    return Json{{"guest", "shop"},       {"label_column", "y"}, {"id_columns", {"id"}},
+                {"model_name", "bc-lr"}, {"variant", variant},  {"epochs", 10},
+                {"batch_size", 64},      {"validation_fraction", 0.2}};
+  }
+  engine::JobSpec TrainSpec(const std::string& variant, bool dealer = true) const {
+    std::map<std::string, PartyInput> parties = {{"shop", Data("g", Columns(*guest))},
+                                                 {"bank", Data("h", Columns(*host))}};
+    if (dealer) parties["zdealer"] = Dealer();
+    return MakeSpec("fl.hetero_lr.train", parties, {{"shop", "summary"}}, Params(variant));
+  }
+};
+
+TEST(HeteroLrOperator, TrainMpcThenPredictWithPsiAlignment) {
+  Fixture f;
+  auto outcome = RunLocally(Op("fl.hetero_lr.train"), "job-train", f.TrainSpec("mpc"),
+                            {{"shop", f.guest}, {"bank", f.host}});
+  for (const auto& [party, o] : outcome) ASSERT_TRUE(o.status.ok()) << party << ": " << o.status;
+  const Json& summary = outcome["shop"].summary;
+  ASSERT_TRUE(summary.is_object());
+  EXPECT_TRUE(outcome["bank"].summary.is_null());  // not a receiver
+  EXPECT_GE(summary["train"]["auc"].get<double>(), 0.985);
+  EXPECT_GE(summary["validation"]["auc"].get<double>(), 0.98);
+  EXPECT_EQ(summary["epochs_run"], 10);
+  // Common rows: ids not dropped on either side.
+  size_t common = 0;
+  for (int64_t r = 0; r < 569; ++r) common += (r % 13 != 3 && r % 9 != 3);
+  EXPECT_EQ(summary["aligned_rows"].get<size_t>(), common);
+  EXPECT_EQ(summary["validation"]["rows"].get<size_t>(),
+            static_cast<size_t>(std::llround(0.2 * common)));
+  // Each data party stored its own part; metadata has no weights; the dealer stored nothing.
+  ASSERT_EQ(outcome["shop"].models.count("bc-lr"), 1u);
+  ASSERT_EQ(outcome["bank"].models.count("bc-lr"), 1u);
+  EXPECT_TRUE(outcome["zdealer"].models.empty());
+  const auto& gm = outcome["shop"].models["bc-lr"];
+  const auto& hm = outcome["bank"].models["bc-lr"];
+  EXPECT_EQ(gm.metadata["role"], "guest");
+  EXPECT_EQ(hm.metadata["role"], "host");
+  EXPECT_EQ(hm.metadata["feature_columns"].size(), 20u);
+  EXPECT_FALSE(hm.metadata.contains("metrics"));
+  EXPECT_EQ(gm.metadata.dump().find("weights"), std::string::npos);
+  auto gpart = HeteroLrPartModel::Parse(gm.blob);
+  auto hpart = HeteroLrPartModel::Parse(hm.blob);
+  ASSERT_TRUE(gpart.ok() && hpart.ok());
+
+  // Predict on rows aligned again (different drops), scores only to the host "bank".
+  engine::testing::LocalRunOptions opts;
+  opts.models["shop"]["bc-lr"] = gm;
+  opts.models["bank"]["bc-lr"] = hm;
+  auto g2 = Subset(*Load("breast_hetero_guest.csv"), 7, true);
+  auto h2 = Load("breast_hetero_host.csv");
+  auto spec = MakeSpec("fl.hetero_lr.predict",
+                       {{"shop", Data("g", Columns(*g2))}, {"bank", Data("h", Columns(*h2))}},
+                       {{"bank", "scores"}}, Json{{"model_name", "bc-lr"}, {"id_columns", {"id"}}});
+  auto pred = RunLocally(Op("fl.hetero_lr.predict"), "job-predict", spec,
+                         {{"shop", g2}, {"bank", h2}}, opts);
+  for (const auto& [party, o] : pred) ASSERT_TRUE(o.status.ok()) << party << ": " << o.status;
+  EXPECT_TRUE(pred["shop"].tables.empty());
+  ASSERT_EQ(pred["bank"].tables.count("bc-lr.scores"), 1u);
+  const data::Table& scores = pred["bank"].tables.at("bc-lr.scores");
+  size_t expect_rows = 0;
+  for (int64_t r = 0; r < 569; ++r) expect_rows += (r % 7 != 3);
+  ASSERT_EQ(scores.num_rows(), expect_rows);
+  ASSERT_EQ(scores.num_columns(), 2u);
+  // Each score equals sigmoid(u_g + u_h) from the stored parts on the row with that id.
+  auto s = internal::LoadFateHetero("breast");
+  ASSERT_TRUE(s.ok());
+  auto ug = gpart->PartialScores(s->guest).value();
+  auto uh = hpart->PartialScores(s->host).value();
+  std::map<int64_t, size_t> row_of;  // guest and host files list the ids in the same order
+  for (size_t r = 0; r < s->guest_ids.size(); ++r) row_of[s->guest_ids[r]] = r;
+  for (size_t i = 0; i < scores.num_rows(); ++i) {
+    const size_t r = row_of.at(scores.column(0).Int64(i));
+    EXPECT_NEAR(scores.column(1).Float64(i), internal::Sigmoid(ug[r] + uh[r]), 1e-12);
+  }
+}
+
+TEST(HeteroLrOperator, TrainPaillierOnPreAlignedRowsHostGetsSummary) {
+  auto guest = Load("breast_hetero_guest.csv");
+  auto host = Load("breast_hetero_host.csv");
+  Json params = {{"guest", "shop"}, {"label_column", "y"}, {"id_columns", {"id"}},
+                 {"model_name", "bc-he"}, {"variant", "paillier"}, {"aligned", true},
+                 {"epochs", 1}, {"batch_size", 128}, {"learning_rate", 0.3}};
+  auto spec = MakeSpec("fl.hetero_lr.train",
+                       {{"shop", Data("g", Columns(*guest))}, {"bank", Data("h", Columns(*host))}},
+                       {{"shop", "summary"}, {"bank", "summary"}}, params);
+  auto outcome = RunLocally(Op("fl.hetero_lr.train"), "job-he", spec,
+                            {{"shop", guest}, {"bank", host}});
+  for (const auto& [party, o] : outcome) ASSERT_TRUE(o.status.ok()) << party << ": " << o.status;
+  EXPECT_EQ(outcome["bank"].summary, outcome["shop"].summary);
+  EXPECT_EQ(outcome["shop"].summary["variant"], "paillier");
+  EXPECT_GE(outcome["shop"].summary["train"]["auc"].get<double>(), 0.98);
+  EXPECT_TRUE(outcome["shop"].summary["validation"].is_null());  // no validation split
+}
+
+TEST(HeteroLrOperator, PredictWithoutModelIsNotFound) {
+  auto guest = Load("breast_hetero_guest.csv");
+  auto host = Load("breast_hetero_host.csv");
+  auto spec = MakeSpec("fl.hetero_lr.predict",
+                       {{"shop", Data("g", Columns(*guest))}, {"bank", Data("h", Columns(*host))}},
+                       {{"shop", "scores"}}, Json{{"model_name", "nope"}, {"id_columns", {"id"}}});
+  auto out = RunLocally(Op("fl.hetero_lr.predict"), "job-p", spec, {{"shop", guest}, {"bank", host}});
+  EXPECT_EQ(out["shop"].status.code(), absl::StatusCode::kNotFound);
+}
+
+TEST(HeteroLrOperator, BadParamsAreInvalidArgument) {
+  Fixture f;
+  engine::testing::StaticCatalog catalog;
+  const auto& train = Op("fl.hetero_lr.train");
+  auto with = [&](const std::string& key, const Json& value) {
+    engine::JobSpec spec = f.TrainSpec("mpc");
+    if (value.is_null()) {
+      spec.params.erase(key);
+    } else {
+      spec.params[key] = value;
+    }
+    return train.Validate(spec, catalog).code();
+  };
+  const auto kInvalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_EQ(with("guest", nullptr), kInvalid);
+  EXPECT_EQ(with("guest", "zdealer"), kInvalid);
+  EXPECT_EQ(with("label_column", "x99"), kInvalid);
+  EXPECT_EQ(with("id_columns", Json::array()), kInvalid);
+  EXPECT_EQ(with("id_columns", Json{{"shop", {"id"}}}), kInvalid);
+  EXPECT_EQ(with("id_columns", {"nope"}), kInvalid);
+  EXPECT_EQ(with("model_name", "bad name!"), kInvalid);
+  EXPECT_EQ(with("variant", "sgd"), kInvalid);
+  EXPECT_EQ(with("epochs", 0), kInvalid);
+  EXPECT_EQ(with("learning_rate", "fast"), kInvalid);
+  EXPECT_EQ(with("schedule", "cosine"), kInvalid);
+  EXPECT_EQ(with("validation_fraction", 0.9), kInvalid);
+  EXPECT_EQ(with("paillier_bits", 1000), kInvalid);
+  EXPECT_EQ(with("colour", "blue"), kInvalid);
+  // mpc needs a dealer; paillier takes none.
+  EXPECT_EQ(train.Validate(f.TrainSpec("mpc", false), catalog).code(), kInvalid);
+  EXPECT_EQ(train.Validate(f.TrainSpec("paillier", true), catalog).code(), kInvalid);
+  // The dealer cannot receive the summary.
+  engine::JobSpec spec = f.TrainSpec("mpc");
+  spec.outputs["zdealer"] = "summary";
+  EXPECT_EQ(train.Validate(spec, catalog).code(), kInvalid);
+  // Predict: exactly one receiver of "scores".
+  auto predict = MakeSpec("fl.hetero_lr.predict",
+                          {{"shop", Data("g", {"id", "x0"})}, {"bank", Data("h", {"id", "x0"})}},
+                          {{"shop", "scores"}, {"bank", "scores"}},
+                          Json{{"model_name", "m"}, {"id_columns", {"id"}}});
+  EXPECT_EQ(Op("fl.hetero_lr.predict").Validate(predict, catalog).code(), kInvalid);
+  predict.outputs.erase("bank");
+  EXPECT_TRUE(Op("fl.hetero_lr.predict").Validate(predict, catalog).ok());
+  predict.params["result_name"] = "a/b";
+  EXPECT_EQ(Op("fl.hetero_lr.predict").Validate(predict, catalog).code(), kInvalid);
+}
+
+TEST(HeteroLrOperator, InfoStatesSecurityAndLeakage) {
+  for (const char* name : {"fl.hetero_lr.train", "fl.hetero_lr.predict"}) {
+    const auto& info = Op(name).info();
+    EXPECT_FALSE(info.security_model.empty());
+    EXPECT_FALSE(info.parameters.empty());
+    EXPECT_NE(info.leaks.find("learns"), std::string::npos);
+  }
+  EXPECT_EQ(Op("fl.hetero_lr.train").info().roles, std::vector<std::string>{"dealer"});
+}
+
+}  // namespace
+}  // namespace consort::fl
