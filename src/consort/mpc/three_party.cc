@@ -8,7 +8,6 @@
 #include <string>
 #include <thread>
 
-#include "consort/mpc/internal/wire.h"
 
 namespace consort::mpc {
 
@@ -159,38 +158,27 @@ ThreePartyBackend::ThreePartyBackend(int party, net::Link& next, net::Link& prev
   CountRounds(1);
 }
 
-Status ThreePartyBackend::Round(std::span<const uint64_t> to_next,
-                                std::span<const uint64_t> to_prev,
-                                std::span<uint64_t> from_next, std::span<uint64_t> from_prev) {
-  // Small messages fit any link's buffer and are sent inline; large ones from one thread per
-  // link, so that no cycle of parties blocked on full buffers can form (a Link allows one
-  // sender and one receiver at a time).
-  constexpr size_t kInlineWords = 4096;
-  Status sent[2];
-  std::thread senders[2];
-  net::Link* links[2] = {&next_, &prev_};
-  std::span<const uint64_t> out[2] = {to_next, to_prev};
-  for (int k = 0; k < 2; ++k) {
-    if (out[k].empty()) continue;
-    if (out[k].size() <= kInlineWords) {
-      sent[k] = internal::SendWords(*links[k], out[k]);
-    } else {
-      senders[k] = std::thread([&, k] { sent[k] = internal::SendWords(*links[k], out[k]); });
-    }
+Status ThreePartyBackend::Round(size_t n, std::span<const uint64_t> to_next,
+                                std::span<const uint64_t> to_prev, std::span<uint64_t> from_next,
+                                std::span<uint64_t> from_prev, const char* op) {
+  if (n == 0) return OkStatus();
+  for (size_t s : {to_next.size(), to_prev.size(), from_next.size(), from_prev.size()}) {
+    CONSORT_CHECK(s % n == 0);
   }
-  Status received = internal::RecvWords(next_, from_next);
-  if (received.ok()) received = internal::RecvWords(prev_, from_prev);
-  if (!received.ok()) {
-    // Out of step with the peers: stop our senders instead of letting them block.
-    next_.Close();
-    prev_.Close();
-  }
-  for (auto& t : senders) {
-    if (t.joinable()) t.join();
-  }
-  CONSORT_RETURN_IF_ERROR(received);
-  CONSORT_RETURN_IF_ERROR(sent[0]);
-  return sent[1];
+  // Element-major spans: element i's words are [w i, w (i + 1)) for w words per element.
+  const Words w{to_next.size() / n, to_prev.size() / n, from_next.size() / n,
+                from_prev.size() / n};
+  auto prepare = [&](size_t off, size_t len, uint64_t*, uint64_t* out_next, uint64_t* out_prev) {
+    std::copy_n(to_next.data() + w.to_next * off, w.to_next * len, out_next);
+    std::copy_n(to_prev.data() + w.to_prev * off, w.to_prev * len, out_prev);
+  };
+  auto finish = [&](size_t off, size_t len, uint64_t*, const uint64_t* in_next,
+                    const uint64_t* in_prev) -> Status {
+    std::copy_n(in_next, w.from_next * len, from_next.data() + w.from_next * off);
+    std::copy_n(in_prev, w.from_prev * len, from_prev.data() + w.from_prev * off);
+    return OkStatus();
+  };
+  return BlockedRound(next_, prev_, scratch_, n, w, 0, op, prepare, finish);
 }
 
 void ThreePartyBackend::AddZeroShare(std::span<uint64_t> z, bool binary) {
@@ -211,7 +199,7 @@ void ThreePartyBackend::AddZeroShare(std::span<uint64_t> z, bool binary) {
 
 StatusOr<Shared> ThreePartyBackend::Reshare(Shape shape, std::vector<uint64_t> z) {
   Shared out{shape, std::move(z), std::vector<uint64_t>(shape.numel())};
-  CONSORT_RETURN_IF_ERROR(Round({}, out.s0, out.s1, {}));
+  CONSORT_RETURN_IF_ERROR(Round(shape.numel(), {}, out.s0, out.s1, {}, "matmul"));
   CountRounds(1);
   return out;
 }
@@ -238,13 +226,13 @@ StatusOr<Shared> ThreePartyBackend::Input(int owner, Shape shape,
     next_prg_.Fill(out.s1);
     std::vector<uint64_t> rest(n);
     for (size_t i = 0; i < n; ++i) rest[i] = values[i] - out.s0[i] - out.s1[i];
-    CONSORT_RETURN_IF_ERROR(Round(rest, rest, {}, {}));
+    CONSORT_RETURN_IF_ERROR(Round(n, rest, rest, {}, {}, "input"));
   } else if (party_ == (owner + 1) % 3) {
     own_prg_.Fill(out.s0);  // x_{o+1}
-    CONSORT_RETURN_IF_ERROR(Round({}, {}, {}, out.s1));
+    CONSORT_RETURN_IF_ERROR(Round(n, {}, {}, {}, out.s1, "input"));
   } else {
     next_prg_.Fill(out.s1);  // x_o
-    CONSORT_RETURN_IF_ERROR(Round({}, {}, out.s0, {}));
+    CONSORT_RETURN_IF_ERROR(Round(n, {}, {}, out.s0, {}, "input"));
   }
   CountRounds(1);
   return out;
@@ -453,12 +441,12 @@ StatusOr<Shared> ThreePartyBackend::InputFromParty0(Shape shape, std::vector<uin
   if (party_ == 0) {
     own_prg_.Fill(out.s0);  // component 0 = F(k0), shared with party 2
     for (size_t i = 0; i < n; ++i) out.s1[i] = u[i] ^ out.s0[i];
-    CONSORT_RETURN_IF_ERROR(Round(out.s1, {}, {}, {}));
+    CONSORT_RETURN_IF_ERROR(Round(n, out.s1, {}, {}, {}, "compare"));
   } else if (party_ == 1) {
-    CONSORT_RETURN_IF_ERROR(Round({}, {}, {}, out.s0));  // component 1; component 2 = 0
+    CONSORT_RETURN_IF_ERROR(Round(n, {}, {}, {}, out.s0, "compare"));  // component 1
   } else {
     next_prg_.Fill(out.s1);  // component 0
-    CONSORT_RETURN_IF_ERROR(Round({}, {}, {}, {}));
+    CONSORT_RETURN_IF_ERROR(Round(n, {}, {}, {}, {}, "compare"));
   }
   CountRounds(1);
   return out;
@@ -497,7 +485,7 @@ StatusOr<Shared> ThreePartyBackend::BitInject(const Shared& bits) {
     next_prg_.Fill(out.s1);  // s
     std::vector<uint64_t> rho = next_prg_.Next(2 * n), to2(n), from1(2 * n), from2(n);
     for (size_t i = 0; i < n; ++i) to2[i] = rho[2 * i + (bits.s0[i] & 1)];
-    CONSORT_RETURN_IF_ERROR(Round({}, to2, from1, from2));
+    CONSORT_RETURN_IF_ERROR(Round(n, {}, to2, from1, from2, "compare"));
     for (size_t i = 0; i < n; ++i) out.s0[i] = from1[2 * i + (bits.s0[i] & 1)] - from2[i];
   } else if (party_ == 1) {
     own_prg_.Fill(out.s0);   // s
@@ -512,12 +500,12 @@ StatusOr<Shared> ThreePartyBackend::BitInject(const Shared& bits) {
         to0[2 * i + beta] = comp0 + sigma[2 * i + beta];
       }
     }
-    CONSORT_RETURN_IF_ERROR(Round(to2, to0, {}, {}));
+    CONSORT_RETURN_IF_ERROR(Round(n, to2, to0, {}, {}, "compare"));
   } else {
     own_prg_.Fill(out.s0);  // w
     std::vector<uint64_t> sigma = own_prg_.Next(2 * n), to0(n), from0(n), from1(2 * n);
     for (size_t i = 0; i < n; ++i) to0[i] = sigma[2 * i + (bits.s1[i] & 1)];
-    CONSORT_RETURN_IF_ERROR(Round(to0, {}, from0, from1));
+    CONSORT_RETURN_IF_ERROR(Round(n, to0, {}, from0, from1, "compare"));
     for (size_t i = 0; i < n; ++i) out.s1[i] = from1[2 * i + (bits.s1[i] & 1)] - from0[i];
   }
   CountRounds(1);
@@ -608,9 +596,10 @@ StatusOr<Shared> ThreePartyBackend::EqualZero(const Shared& x) {
 
 StatusOr<RingTensor> ThreePartyBackend::Reveal(const Shared& a) {
   CONSORT_RETURN_IF_ERROR(CheckShares(a, "reveal"));
-  RingTensor out{a.shape, std::vector<uint64_t>(a.s0.size())};
-  if (a.s0.empty()) return out;
-  CONSORT_RETURN_IF_ERROR(Round(a.s0, {}, {}, out.data));  // x_{i-1} from prev
+  const size_t n = a.s0.size();
+  RingTensor out{a.shape, std::vector<uint64_t>(n)};
+  if (n == 0) return out;
+  CONSORT_RETURN_IF_ERROR(Round(n, a.s0, {}, {}, out.data, "reveal"));  // x_{i-1} from prev
   CountRounds(1);
   for (size_t i = 0; i < out.data.size(); ++i) out.data[i] += a.s0[i] + a.s1[i];
   return out;
@@ -621,14 +610,15 @@ StatusOr<RingTensor> ThreePartyBackend::RevealTo(const Shared& a, int receiver) 
     return absl::InvalidArgumentError("mpc reveal_to: no party " + std::to_string(receiver));
   }
   CONSORT_RETURN_IF_ERROR(CheckShares(a, "reveal_to"));
+  const size_t n = a.s0.size();
   RingTensor out{a.shape, {}};
-  if (a.s0.empty()) return out;
+  if (n == 0) return out;
   CountRounds(1);
   if (party_ == (receiver + 2) % 3) {  // prev of the receiver sends its x_{r-1}
-    CONSORT_RETURN_IF_ERROR(Round(a.s0, {}, {}, {}));
+    CONSORT_RETURN_IF_ERROR(Round(n, a.s0, {}, {}, {}, "reveal_to"));
   } else if (party_ == receiver) {
     out.data.resize(a.s0.size());
-    CONSORT_RETURN_IF_ERROR(Round({}, {}, {}, out.data));
+    CONSORT_RETURN_IF_ERROR(Round(n, {}, {}, {}, out.data, "reveal_to"));
     for (size_t i = 0; i < out.data.size(); ++i) out.data[i] += a.s0[i] + a.s1[i];
   }
   return out;

@@ -70,11 +70,11 @@
 //   Reveal    party i sends x_i to party i+1. 1 round, 24 n.
 //   RevealTo(r)  party r-1 sends x_{r-1} to party r. 1 round, 8 n.
 // CostOf() returns these figures; the tests check them against the links' byte counters.
-// Elementwise rounds (Mul, the ANDs, both Trunc rounds) are pipelined in blocks of
-// kThreePartyBlock elements, one message per block and direction: a sender thread prepares and
-// sends block j + 1.. while block j is received and finished, so memory beyond the operands and
-// the result stays bounded. Input, MatMul and Reveal send whole tensors (messages of at most
-// 2^20 words, internal/wire.h).
+// Every round is pipelined in blocks of kThreePartyBlock elements, one message per block and
+// direction (w words per element -> w * block bytes * 8): a sender thread prepares and sends
+// blocks ahead (at most 4 in flight) while this thread receives and finishes earlier ones;
+// Mul, the ANDs and Trunc also compute block by block, so their memory beyond the operands
+// and the result stays bounded. Receivers check every message's exact size.
 //
 // Security: semi-honest, honest majority (no two parties collude; any two together hold
 // every share). 128-bit computational (AES-128-CTR PRG, crypto/prg.h). Every message a party
@@ -142,10 +142,12 @@ class ThreePartyBackend : public Backend {
   ThreePartyBackend(int party, net::Link& next, net::Link& prev, FixedPoint fxp,
                     crypto::SecretBytes own_seed, crypto::SecretBytes next_seed);
 
-  // One communication step: sends to_next / to_prev (nothing if empty) while receiving
-  // exactly from_next.size() / from_prev.size() words. Closes both links on a receive error.
-  Status Round(std::span<const uint64_t> to_next, std::span<const uint64_t> to_prev,
-               std::span<uint64_t> from_next, std::span<uint64_t> from_prev);
+  // One communication step over n elements, pipelined in blocks: sends to_next / to_prev
+  // (nothing if empty) while receiving exactly from_next.size() / from_prev.size() words; each
+  // span holds a whole number of words per element, element-major. InvalidArgument naming
+  // `op` on a wrong-sized message; closes both links on a receive error.
+  Status Round(size_t n, std::span<const uint64_t> to_next, std::span<const uint64_t> to_prev,
+               std::span<uint64_t> from_next, std::span<uint64_t> from_prev, const char* op);
   // Adds (arithmetic) or XORs (binary) this party's share of a fresh 3-out-of-3 zero sharing.
   void AddZeroShare(std::span<uint64_t> z, bool binary);
   // 3-out-of-3 share z (this party's) -> replicated (z_i, z_{i+1}); 1 round.

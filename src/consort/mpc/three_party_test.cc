@@ -13,7 +13,6 @@
 #include <random>
 #include <thread>
 
-#include "consort/mpc/internal/wire.h"
 #include "consort/mpc/plaintext_backend.h"
 #include "consort/mpc/testing.h"
 
@@ -191,7 +190,7 @@ TEST(ThreeParty, MatMulMatchesPlaintext) {
 // Comparisons and Select on random data, equal and adjacent values, zero, the fixed-point range
 // limits, the edges of LessThan's domain and, for the comparisons with zero, every ring extreme.
 TEST(ThreeParty, ComparisonsMatchPlaintextExactly) {
-  const size_t n = 30000;
+  const size_t n = kThreePartyBlock + 5000;  // every round has two pipelined blocks
   const int64_t lim = (int64_t{1} << 44) - 1;
   const int64_t e62 = int64_t{1} << 62;
   std::mt19937_64 rng(21);
@@ -527,7 +526,7 @@ struct Script {
 };
 
 // `words` zero words in messages of `per_message` words (the last one word short if
-// `short_one`): kThreePartyBlock for the pipelined rounds, internal::kChunkWords otherwise.
+// `short_one`), as the pipelined rounds frame them.
 Status SendZeros(net::Link& l, size_t words, bool short_one, size_t per_message) {
   for (size_t off = 0; off < words; off += per_message) {
     const bool last = off + per_message >= words;
@@ -543,9 +542,7 @@ Status RunScript(const Script& s, size_t n = 10) {
   auto party0 = [&](net::Link& l) {
     (void)l.Recv();  // party 1's seed
     for (int k = 0; k < 3; ++k) {
-      // Input (whole), trunc correction (pipelined), reveal (whole).
-      const size_t per = k == 1 ? kThreePartyBlock : internal::kChunkWords;
-      if (!SendZeros(l, n, k == s.short0, per).ok()) return;
+      if (!SendZeros(l, n, k == s.short0, kThreePartyBlock).ok()) return;
     }
   };
   auto party2 = [&](net::Link& l) {
