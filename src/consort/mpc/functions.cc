@@ -590,6 +590,9 @@ Cost SumCost(const Backend& be, Shape x, Axis axis) {
 
 StatusOr<Shared> DividePublic(Backend& be, const Shared& x, uint64_t d) {
   if (d == 0) return absl::InvalidArgumentError("mpc divide_public: division by zero");
+  if (d > (uint64_t{1} << 62)) {
+    return absl::InvalidArgumentError("mpc divide_public: divisor above 2^62");
+  }
   if (d == 1) return x;
   int p = 63 - __builtin_clzll(d);  // 2^p <= d < 2^(p+1)
   Shared xs = x;
@@ -669,6 +672,10 @@ Cost DotProductCost(const Backend& be, Shape a) {
 StatusOr<Shared> Reciprocal(Backend& be, const Shared& x) {
   CONSORT_RETURN_IF_ERROR(CheckFrac(be, "reciprocal"));
   const int f = be.fxp().frac_bits();
+  if (f > 21) {  // the internal precision 57 - 2f would drop below 14 bits
+    return absl::InvalidArgumentError("mpc reciprocal: needs frac_bits <= 21, have " +
+                                      std::to_string(f));
+  }
   if (x.shape.numel() == 0) return x;
   return DivideImpl(be, nullptr, Pow2(f), x, f, f);
 }

@@ -35,6 +35,8 @@
 // Saxena (FC 2010) and the radix comparisons of Aly and Smart (ACNS 2019).
 //
 // Leaks: nothing (results stay shared until the caller reveals them).
+// Fixed-point configurations: 8 <= frac_bits <= 24 (InvalidArgument otherwise); tested at
+// f = 18 on every backend and at f = 14 and 20 on the plaintext and 2PC backends.
 // Thread safety: as the Backend (one thread at a time).
 
 #include <cstdint>
@@ -62,24 +64,25 @@ Cost SumCost(const Backend& be, Shape x, Axis axis = Axis::kAll);
 // Otherwise 2^p <= d < 2^(p+1): x' = Trunc(x, p) (if p > 0), then x' * (2^p / d) with the
 // 32-bit public factor split in two 16-bit halves (two Mul-free Truncs, 16 and 32 bits).
 // Range: |X| < 2^62 and |x / d| < 2^(int_bits) (product headroom |x'| < 2^(f + int_bits + 1)).
+// InvalidArgument if d == 0 or d > 2^62.
 // Error: |err| <= 3 ulp + |x / d| 2^-32.
 // Rounds: 3 Truncs (Trunc(p), then 16 and 32 bits) when d >= 2 (2 when the low half of the
 // factor is 0, e.g. d a power of two); 0 when d = 1.
-// InvalidArgument if d == 0.
 StatusOr<Shared> DividePublic(Backend& be, const Shared& x, uint64_t d);
 Cost DividePublicCost(const Backend& be, Shape x, uint64_t d);
 
 // Mean over the axis (count public: the number of elements combined): DividePublic(Sum(x), n).
 // Range and error as DividePublic (|mean| < 2^int_bits always holds for encoded inputs).
-// Rounds: 3 (count >= 2), 0 (count 1).
+// Rounds: as DividePublic (3; 2 for a power-of-two count; 0 for a count of 1).
 StatusOr<Shared> Mean(Backend& be, const Shared& x, Axis axis = Axis::kAll);
 Cost MeanCost(const Backend& be, Shape x, Axis axis = Axis::kAll);
 
 // Variance over the axis with a public count n: sum((x - mean)^2) / (n - ddof) (two-pass:
 // d = x - mean, Mul + Trunc(f) of d * d, Sum, DividePublic). Range: |x_i - mean| < 2^12 (so
 // each square stays below 2^24) and n - ddof >= 1 (InvalidArgument otherwise).
-// Error: <= |var| 2^-31 + 5 ulp + 2 |mean error| * mean|d| (mean error <= 3 ulp): in practice
-// <= (5 + 6 mean|x - mean|) ulp. Rounds: 3 + 2 + 3 = 8 (when n - ddof >= 2).
+// Error: |err| <= (n / (n - ddof)) (5 + 6 m) ulp + var 2^-31, m = mean |x_i - mean| in real
+// units (the mean's 3 ulp error enters each square as 2 |d_i| 3 ulp; 1 ulp per square's
+// truncation; 3 ulp from the division). Rounds: 3 + 2 + 3 = 8 (when n - ddof >= 2).
 StatusOr<Shared> Variance(Backend& be, const Shared& x, Axis axis = Axis::kAll, int ddof = 0);
 Cost VarianceCost(const Backend& be, Shape x, Axis axis = Axis::kAll, int ddof = 0);
 
@@ -93,7 +96,8 @@ Cost DotProductCost(const Backend& be, Shape a);
 // ---- Division and roots ----------------------------------------------------------------------
 
 // 1 / x for x in [2^-f, 2^(62-f)) (X in [1, 2^62)); x <= 0 or beyond: unspecified.
-// Divide(1, x) with quotient_int_bits = f + 0 (internal precision F = min(28, 57 - 2f)).
+// Divide(1, x) with a public 1 and quotient bound 2^f (internal precision F = min(28, 57 - 2f));
+// needs frac_bits <= 21 (InvalidArgument otherwise).
 // Error: |err| <= |1/x| 2^-(F-2) + 3 ulp (f = 18: F = 21, relative 2^-19).
 // Rounds: normalization 3 (r_c + 1) + 1 + Goldschmidt 8 + 3 = 39 on 2PC/3PC.
 StatusOr<Shared> Reciprocal(Backend& be, const Shared& x);

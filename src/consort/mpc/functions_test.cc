@@ -481,6 +481,62 @@ TEST_P(FunctionsTest, BadArgumentsAreInvalidArgument) {
   for (auto& o : r.outputs) EXPECT_TRUE(o.ok()) << o.status();
 }
 
+// The same functions at f = 14 and f = 20 (shifts and internal precisions are derived from f):
+// plaintext and 2PC, bounds in that f's ulps.
+TEST(FunctionsConfig, OtherFractionalBitsStayWithinTheirBounds) {
+  for (int f : {14, 20}) {
+    const FixedPoint fp = FixedPoint::Create({.frac_bits = f, .int_bits = 26}).value();
+    const double ulp = std::ldexp(1.0, -f);
+    auto enc = [&](double v) {
+      return static_cast<uint64_t>(static_cast<int64_t>(std::llround(std::ldexp(v, f))));
+    };
+    auto pos = Uniform(400, -f, 60 - f - 0.01, 20 + f);
+    for (auto& v : pos) v = fp.DecodeOne(enc(std::exp2(v)));
+    auto sym = Uniform(400, -20, 16, 30 + f);
+    for (auto& v : sym) v = fp.DecodeOne(enc(v));
+    struct Case {
+      const char* name;
+      std::function<StatusOr<Shared>(Backend&, const Shared&)> fn;
+      const std::vector<double>* in;
+      std::function<double(double)> exact;
+      double rel, abs_ulps;
+    };
+    const std::vector<Case> cases = {
+        {"sigmoid", Sigmoid, &sym, [](double v) { return 1 / (1 + std::exp(-v)); }, 0,
+         2.5e-5 / ulp + 2},
+        {"exp", Exp, &sym, [](double v) { return std::exp(v); }, std::ldexp(1.0, -15), 2},
+        {"reciprocal", Reciprocal, &pos, [](double v) { return 1 / v; },
+         std::ldexp(1.0, -(57 - 2 * f - 2)), 3},
+        {"rsqrt", Rsqrt, &pos, [](double v) { return 1 / std::sqrt(v); }, std::ldexp(1.0, -20),
+         2},
+        {"sqrt", Sqrt, &pos, [](double v) { return std::sqrt(v); }, std::ldexp(1.0, -20), 2},
+        {"log", Log, &pos, [](double v) { return std::log(v); }, 0, 2},
+    };
+    for (const Case& c : cases) {
+      std::vector<uint64_t> in;
+      for (double v : *c.in) in.push_back(enc(v));
+      Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+        CONSORT_ASSIGN_OR_RETURN(Shared x, be.Input(0, Shape::Vector(in.size()),
+                                                    InputOf(be, 0, in)));
+        CONSORT_ASSIGN_OR_RETURN(Shared y, c.fn(be, x));
+        CONSORT_ASSIGN_OR_RETURN(RingTensor out, be.Reveal(y));
+        return out.data;
+      };
+      for (Mode mode : {Mode::kPlaintext, Mode::kTwoPartyLinkDealer}) {
+        RunResult r = testing::Run(mode, prog, fp.config());
+        ASSERT_TRUE(r.outputs[0].ok()) << r.outputs[0].status();
+        const auto& got = *r.outputs[0];
+        ASSERT_EQ(got.size(), in.size());
+        for (size_t i = 0; i < in.size(); ++i) {
+          const double x = (*c.in)[i], want = c.exact(x);
+          ASSERT_LE(std::fabs(fp.DecodeOne(got[i]) - want), c.rel * std::fabs(want) + c.abs_ulps * ulp)
+              << c.name << " f=" << f << " x=" << x << " mode " << testing::ModeName(mode);
+        }
+      }
+    }
+  }
+}
+
 TEST(FunctionsConfig, UnsupportedFractionalBitsAreInvalidArgument) {
   Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
     std::vector<uint64_t> one = {1};
@@ -491,6 +547,17 @@ TEST(FunctionsConfig, UnsupportedFractionalBitsAreInvalidArgument) {
   };
   RunResult r = testing::Run(Mode::kPlaintext, prog, FixedPointConfig{.frac_bits = 30,
                                                                         .int_bits = 20});
+  EXPECT_TRUE(r.outputs[0].ok());
+  // f = 22: the reciprocal's internal precision would be too low; the others run.
+  Program prog22 = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    std::vector<uint64_t> one = {uint64_t{1} << 22};
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(1), InputOf(be, 0, one)));
+    EXPECT_EQ(Reciprocal(be, a).status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(Divide(be, a, a, {.quotient_int_bits = 8}).ok());
+    EXPECT_TRUE(Sigmoid(be, a).ok());
+    return std::vector<uint64_t>{};
+  };
+  r = testing::Run(Mode::kPlaintext, prog22, FixedPointConfig{.frac_bits = 22, .int_bits = 26});
   EXPECT_TRUE(r.outputs[0].ok());
 }
 
