@@ -10,6 +10,7 @@
 #include "consort/data/table.h"
 #include "consort/engine/operator.h"
 #include "consort/mpc/backend.h"
+#include "consort/mpc/functions.h"
 #include "consort/mpc/job_backend.h"
 #include "consort/psi/align.h"
 #include "consort/stats/internal/joint_params.h"
@@ -94,8 +95,8 @@ Status CheckValueColumns(const data::Table& table, const JointParams& params,
       if (!std::isfinite(x) || !(std::fabs(x) < limit)) {
         return absl::InvalidArgumentError(
             table.RowLocation(r) + ": column '" + ref.column + "': value outside the fixed-point " +
-            "range (|value * scale| must be below 2^" + (second ? "13" : "26") +
-            (second ? " for variance, std, covariance, pearson and weighted_sum" : "") +
+            "range (|value * scale| must be below 2^" + (second ? "12" : "26") +
+            (second ? " for mean, variance, std, covariance, pearson and weighted_sum" : "") +
             "; set $.params.scale)");
       }
       sum_abs += std::fabs(x);
@@ -171,10 +172,13 @@ uint64_t EncodeOne(const mpc::FixedPoint& fxp, double v) {
 }
 
 // One revealed output slot: a block of ring values and how to decode them.
+// A flagged slot carries `len` values followed by `len` ring 0/1 flags; a value whose flag
+// is 0 is undefined (e.g. a mean over no rows) and decodes as null.
 struct Slot {
   size_t offset = 0, len = 1;
   bool integer = false;  // ring integer (counts) rather than fixed point
   double divide_by = 1;  // undo the public scale
+  bool flagged = false;
 };
 
 // ---- The operator ----------------------------------------------------------------------------
@@ -189,10 +193,15 @@ class JointStatsOperator final : public engine::Operator {
         "applies each party's filters locally as a secret-shared row indicator, and computes "
         "count, sum, mean, variance, std, min, max, covariance, pearson, histogram and "
         "weighted_sum over the joined rows under secret sharing; only the receivers named in "
-        "outputs learn the results. Fixed point with 18 fractional bits: sums are exact up to "
-        "one unit of 2^-18 per row (unbiased rounding of products), comparisons (min, max, "
-        "histogram) are exact on the encoded values; values must satisfy |value * scale| < "
-        "2^26 (2^13 for second-order statistics) and are rejected before any computation.";
+        "outputs learn the results (counts are secret: means and moments use secret division). "
+        "Fixed point with 18 fractional bits (ulp = 2^-18) in Z_2^64. Tolerance: count, "
+        "histogram exact; min, max exact on the encoded values (+-2^-19); sum +-(n+1) ulp; "
+        "weighted_sum +-n (1 + (|x|+|w|)/2) ulp; mean +-(|mean| 2^-25 + 4 ulp); std relative "
+        "2^-18 + 4 ulp; variance relative 2^-17; pearson +-1e-4; covariance +-1e-4 std_a std_b "
+        "(all in scaled units). Every value must satisfy |value * scale| < 2^26 (2^12 for mean, "
+        "variance, std, covariance, pearson, weighted_sum) with column sums of |x| (and x^2) "
+        "below 2^43; a value outside is rejected before any computation (InvalidArgument naming "
+        "the column and line, never the value).";
     info_.security_model =
         "semi-honest; two data parties plus a Beaver-triple dealer (a party with {\"role\": "
         "\"dealer\"}) that colludes with neither and never sees inputs, shares or results; or "
@@ -220,7 +229,6 @@ class JointStatsOperator final : public engine::Operator {
   Status Validate(const engine::JobSpec& spec, const engine::CatalogView& catalog) const override {
     CONSORT_RETURN_IF_ERROR(mpc::PlanJobMpc(spec).status());
     CONSORT_ASSIGN_OR_RETURN(JointParams params, internal::ParseJointParams(spec));
-    CONSORT_RETURN_IF_ERROR(CheckSupported(params));
     return internal::ValidateJointParams(spec, params, catalog);
   }
 
@@ -228,7 +236,6 @@ class JointStatsOperator final : public engine::Operator {
     const engine::JobSpec& spec = session.spec();
     CONSORT_ASSIGN_OR_RETURN(mpc::JobMpcPlan plan, mpc::PlanJobMpc(spec));
     CONSORT_ASSIGN_OR_RETURN(JointParams params, internal::ParseJointParams(spec));
-    CONSORT_RETURN_IF_ERROR(CheckSupported(params));
     CONSORT_ASSIGN_OR_RETURN(mpc::FixedPoint fxp,
                              mpc::FixedPoint::Create({internal::kFracBits, 26}));
     if (session.self() == plan.dealer) {
@@ -274,20 +281,6 @@ class JointStatsOperator final : public engine::Operator {
   }
 
  private:
-  // Statistics that need secret division (mpc/functions.h) are refused until it is available.
-  static Status CheckSupported(const JointParams& params) {
-    for (size_t i = 0; i < params.statistics.size(); ++i) {
-      if (internal::NeedsDivision(params.statistics[i].kind)) {
-        return absl::InvalidArgumentError(
-            "$.params.statistics[" + std::to_string(i) + "].stat: \"" +
-            internal::StatKindName(params.statistics[i].kind) +
-            "\" is not available in this build (needs secret division); available: count, sum, "
-            "min, max, histogram, weighted_sum");
-      }
-    }
-    return OkStatus();
-  }
-
   // "aligned": true: every data party tells the others its row count (8 bytes) and checks
   // they are all equal.
   static Status CheckSameRowCount(engine::Session& session, const mpc::JobMpcPlan& plan,
@@ -416,18 +409,166 @@ class JointStatsOperator final : public engine::Operator {
     }
     session.ReportProgress(0.65, "mpc");
 
+    // 3b. Moments (mean, variance, std, covariance, pearson) with the secret count C:
+    //   mean_c = Divide(sum_c, C); d_c = x_c - mean_c (|d| < 2^13); SS_ab = sum(w d_a d_b);
+    //   std_c = Divide(Sqrt(SS_cc), Sqrt(C - 1)); variance = std^2;
+    //   pearson_ab = Divide(Divide(SS_ab, Sqrt(SS_aa)), Sqrt(SS_bb)); cov_ab = r_ab std_a std_b.
+    // The sqrt route keeps every quotient small (Divide's precision falls as its bound grows).
+    const bool rep = Replicated(be);
+    Shared count;
+    {
+      Shared zero{Shape::Vector(1), {0}, {}};
+      if (rep) zero.s1 = {0};
+      if (w) {
+        count = SumAll(*w, rep);
+      } else {
+        CONSORT_ASSIGN_OR_RETURN(count, be.AddPublic(zero, Constant(1, n)));
+      }
+    }
+    std::vector<ColumnRef> mean_cols, center_cols;
+    std::vector<std::pair<ColumnRef, ColumnRef>> ss_pairs;
+    auto add_unique = [](auto& v, const auto& e) {
+      if (std::find(v.begin(), v.end(), e) == v.end()) v.push_back(e);
+    };
+    for (const auto& st : params.statistics) {
+      if (!internal::NeedsDivision(st.kind)) continue;
+      for (const auto& c : st.columns) add_unique(mean_cols, c);
+      if (st.kind == StatKind::kMean) continue;
+      for (const auto& c : st.columns) add_unique(center_cols, c);
+      for (size_t i = 0; i < st.columns.size(); ++i) {
+        for (size_t j = i; j < st.columns.size(); ++j) {
+          add_unique(ss_pairs, std::make_pair(st.columns[i], st.columns[j]));
+        }
+      }
+    }
+    std::map<ColumnRef, Shared> mean, stdev, sqrt_ss, positive;
+    std::map<std::pair<ColumnRef, ColumnRef>, Shared> ss, pearson, pearson_valid;
+    Shared count_pos, count_two;  // [C >= 1], [C >= 2] as ring 0/1
+    if (!mean_cols.empty()) {
+      CONSORT_ASSIGN_OR_RETURN(Shared one_minus_c, be.AddPublic(be.Neg(count), Constant(1, 1)));
+      // [C > 0] = [-C < 0]; [C > 1] = [1 - C < 0]: one batched comparison.
+      Shared neg_c = be.Neg(count);
+      CONSORT_ASSIGN_OR_RETURN(Shared cmp, be.LessThanZero(Concat({&neg_c, &one_minus_c})));
+      count_pos = Slice(cmp, 0, 1);
+      count_two = Slice(cmp, 1, 1);
+      std::vector<const Shared*> sums;
+      std::vector<Shared> sum_store;
+      sum_store.reserve(mean_cols.size());
+      for (const auto& c : mean_cols) sum_store.push_back(SumAll(xw.at(c), rep));
+      for (const auto& v : sum_store) sums.push_back(&v);
+      mpc::DivideOptions dopt;
+      dopt.b_frac_bits = 0;  // C is a ring integer
+      dopt.quotient_int_bits = 12;
+      CONSORT_ASSIGN_OR_RETURN(Shared means, mpc::Divide(be, Concat(sums), Tile(count, mean_cols.size()), dopt));
+      for (size_t k = 0; k < mean_cols.size(); ++k) mean[mean_cols[k]] = Slice(means, k, 1);
+    }
+    if (!center_cols.empty()) {
+      std::vector<Shared> d_store;
+      d_store.reserve(center_cols.size());
+      for (const auto& c : center_cols) {
+        CONSORT_ASSIGN_OR_RETURN(Shared d, be.Sub(x.at(c), Tile(mean.at(c), n)));
+        d_store.push_back(std::move(d));
+      }
+      std::map<ColumnRef, Shared> d, dw;
+      for (size_t k = 0; k < center_cols.size(); ++k) d[center_cols[k]] = d_store[k];
+      if (w) {
+        std::vector<const Shared*> parts;
+        for (const auto& v : d_store) parts.push_back(&v);
+        CONSORT_ASSIGN_OR_RETURN(Shared masked, be.Mul(Concat(parts), Tile(*w, d_store.size())));
+        for (size_t k = 0; k < center_cols.size(); ++k) dw[center_cols[k]] = Slice(masked, k * n, n);
+      } else {
+        dw = d;
+      }
+      std::vector<const Shared*> left, right;
+      for (const auto& [a, b] : ss_pairs) {
+        left.push_back(&dw.at(a));
+        right.push_back(&d.at(b));
+      }
+      CONSORT_ASSIGN_OR_RETURN(Shared prod, be.MulFxp(Concat(left), Concat(right)));
+      Shared sums = BlockSums(prod, n, ss_pairs.size(), rep);
+      for (size_t k = 0; k < ss_pairs.size(); ++k) ss[ss_pairs[k]] = Slice(sums, k, 1);
+
+      // sqrt(SS_cc) and [SS_cc > 0] per centred column; sqrt(C - 1) once.
+      std::vector<const Shared*> diag;
+      for (const auto& c : center_cols) diag.push_back(&ss.at({c, c}));
+      Shared diag_all = Concat(diag);
+      Shared cm1_int;
+      CONSORT_ASSIGN_OR_RETURN(cm1_int, be.AddPublic(count, Constant(1, 0 - uint64_t{1})));
+      CONSORT_ASSIGN_OR_RETURN(Shared cm1, be.MulPublic(cm1_int, Constant(1, uint64_t{1} << fxp.frac_bits())));
+      Shared to_sqrt = Concat({&diag_all, &cm1});
+      CONSORT_ASSIGN_OR_RETURN(Shared roots, mpc::Sqrt(be, to_sqrt));
+      CONSORT_ASSIGN_OR_RETURN(Shared pos, be.LessThanZero(be.Neg(diag_all)));
+      const size_t k = center_cols.size();
+      Shared den = Slice(roots, k, 1);
+      for (size_t i = 0; i < k; ++i) {
+        sqrt_ss[center_cols[i]] = Slice(roots, i, 1);
+        positive[center_cols[i]] = Slice(pos, i, 1);
+      }
+      mpc::DivideOptions sopt;
+      sopt.quotient_int_bits = 13;
+      CONSORT_ASSIGN_OR_RETURN(Shared sd, mpc::Divide(be, Slice(roots, 0, k), Tile(den, k), sopt));
+      for (size_t i = 0; i < k; ++i) stdev[center_cols[i]] = Slice(sd, i, 1);
+
+      // Pearson for every off-diagonal pair, batched: t = SS_ab / sqrt(SS_aa) (|t| <= sqrt(SS_bb)
+      // < 2^22), r = t / sqrt(SS_bb) (|r| <= 1); r is zeroed where a column is constant.
+      std::vector<std::pair<ColumnRef, ColumnRef>> off;
+      for (const auto& pr : ss_pairs) {
+        if (!(pr.first == pr.second)) off.push_back(pr);
+      }
+      if (!off.empty()) {
+        std::vector<const Shared*> num, da, db, pa, pb;
+        for (const auto& pr : off) {
+          num.push_back(&ss.at(pr));
+          da.push_back(&sqrt_ss.at(pr.first));
+          db.push_back(&sqrt_ss.at(pr.second));
+          pa.push_back(&positive.at(pr.first));
+          pb.push_back(&positive.at(pr.second));
+        }
+        mpc::DivideOptions t_opt, r_opt;
+        t_opt.quotient_int_bits = 22;
+        r_opt.quotient_int_bits = 1;
+        CONSORT_ASSIGN_OR_RETURN(Shared t, mpc::Divide(be, Concat(num), Concat(da), t_opt));
+        CONSORT_ASSIGN_OR_RETURN(Shared r, mpc::Divide(be, t, Concat(db), r_opt));
+        CONSORT_ASSIGN_OR_RETURN(Shared valid, be.Mul(Concat(pa), Concat(pb)));
+        CONSORT_ASSIGN_OR_RETURN(Shared r_safe, be.Mul(r, valid));
+        for (size_t i = 0; i < off.size(); ++i) {
+          pearson[off[i]] = Slice(r_safe, i, 1);
+          pearson_valid[off[i]] = Slice(valid, i, 1);
+        }
+      }
+    }
+    session.ReportProgress(0.75, "mpc");
+
     // 4. Each statistic's secret result, in slots of one concatenated tensor.
     std::vector<Shared> values;
     std::vector<Slot> slots;
     std::vector<std::optional<double>> public_values;  // count without any indicator
     size_t offset = 0;
     auto add_slot = [&](Shared v, bool integer, double divide_by) {
-      Slot s{offset, v.s0.size(), integer, divide_by};
+      Slot s{offset, v.s0.size(), integer, divide_by, false};
       offset += s.len;
       values.push_back(std::move(v));
       slots.push_back(s);
       public_values.push_back(std::nullopt);
     };
+    auto add_flagged = [&](const std::vector<Shared>& v, const std::vector<Shared>& flags,
+                           double divide_by) {
+      std::vector<const Shared*> parts;
+      for (const auto& e : v) parts.push_back(&e);
+      for (const auto& e : flags) parts.push_back(&e);
+      Slot s{offset, v.size(), false, divide_by, true};
+      offset += 2 * s.len;
+      values.push_back(Concat(parts));
+      slots.push_back(s);
+      public_values.push_back(std::nullopt);
+    };
+    Shared one_fixed;
+    {
+      Shared zero{Shape::Vector(1), {0}, {}};
+      if (rep) zero.s1 = {0};
+      CONSORT_ASSIGN_OR_RETURN(one_fixed,
+                               be.AddPublic(zero, Constant(1, uint64_t{1} << fxp.frac_bits())));
+    }
     for (size_t si = 0; si < params.statistics.size(); ++si) {
       const Statistic& st = params.statistics[si];
       const ColumnRef* c = st.columns.empty() ? nullptr : &st.columns[0];
@@ -459,8 +600,53 @@ class JointStatsOperator final : public engine::Operator {
           add_slot(std::move(h), true, 1);
           break;
         }
-        default:
-          return absl::InternalError("unsupported statistic reached Compute");
+        case StatKind::kMean:
+          add_flagged({mean.at(*c)}, {count_pos}, sc);
+          break;
+        case StatKind::kStd:
+          add_flagged({stdev.at(*c)}, {count_two}, sc);
+          break;
+        case StatKind::kVariance: {
+          CONSORT_ASSIGN_OR_RETURN(Shared var, be.MulFxp(stdev.at(*c), stdev.at(*c)));
+          add_flagged({var}, {count_two}, sc * sc);
+          break;
+        }
+        case StatKind::kCovariance:
+        case StatKind::kPearson: {
+          const size_t k = st.columns.size();
+          std::vector<Shared> vals(k * k), flags(k * k);
+          bool cov = st.kind == StatKind::kCovariance;
+          for (size_t i = 0; i < k; ++i) {
+            for (size_t j = i; j < k; ++j) {
+              const ColumnRef& a = st.columns[i];
+              const ColumnRef& b = st.columns[j];
+              Shared v, f;
+              if (i == j) {
+                if (cov) {
+                  CONSORT_ASSIGN_OR_RETURN(v, be.MulFxp(stdev.at(a), stdev.at(a)));
+                  f = count_two;
+                } else {
+                  v = one_fixed;
+                  f = positive.at(a);
+                }
+              } else if (cov) {
+                CONSORT_ASSIGN_OR_RETURN(Shared sab, be.MulFxp(stdev.at(a), stdev.at(b)));
+                CONSORT_ASSIGN_OR_RETURN(v, be.MulFxp(pearson.at({a, b}), sab));
+                f = count_two;
+              } else {
+                v = pearson.at({a, b});
+                f = pearson_valid.at({a, b});
+              }
+              vals[i * k + j] = v;
+              vals[j * k + i] = v;
+              flags[i * k + j] = f;
+              flags[j * k + i] = f;
+            }
+          }
+          // Entry (i, j) is divided by scale_i * scale_j (pearson is scale-free).
+          add_flagged(vals, flags, 1.0);
+          break;
+        }
       }
       session.ReportProgress(0.65 + 0.25 * static_cast<double>(si + 1) /
                                         static_cast<double>(params.statistics.size()),
@@ -500,6 +686,7 @@ class JointStatsOperator final : public engine::Operator {
       }
       auto decode = [&](size_t k) -> Json {
         uint64_t r = mine.data[s.offset + k];
+        if (s.flagged && mine.data[s.offset + s.len + k] == 0) return nullptr;
         if (s.integer) return static_cast<int64_t>(r);
         if ((st.kind == StatKind::kMin || st.kind == StatKind::kMax) &&
             std::llabs(static_cast<int64_t>(r)) >= sentinel) {
@@ -507,7 +694,23 @@ class JointStatsOperator final : public engine::Operator {
         }
         return fxp.DecodeOne(r) / s.divide_by;
       };
-      if (st.kind == StatKind::kHistogram) {
+      if (st.kind == StatKind::kCovariance || st.kind == StatKind::kPearson) {
+        const size_t k = st.columns.size();
+        Json names = Json::array(), matrix = Json::array();
+        for (size_t i = 0; i < k; ++i) {
+          names.push_back(st.columns[i].Name());
+          Json row = Json::array();
+          for (size_t j = 0; j < k; ++j) {
+            Json v = decode(i * k + j);
+            if (st.kind == StatKind::kCovariance && v.is_number()) {
+              v = v.get<double>() / (params.ScaleOf(st.columns[i]) * params.ScaleOf(st.columns[j]));
+            }
+            row.push_back(v);
+          }
+          matrix.push_back(row);
+        }
+        out[st.name] = {{"columns", names}, {"matrix", matrix}};
+      } else if (st.kind == StatKind::kHistogram) {
         Json counts = Json::array();
         for (size_t k = 0; k < s.len; ++k) counts.push_back(decode(k));
         out[st.name] = {{"edges", st.edges}, {"counts", counts}};

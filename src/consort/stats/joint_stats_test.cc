@@ -281,6 +281,25 @@ TEST(JointStats, NullsFailUnlessExcluded) {
   EXPECT_NEAR(st["i"].get<double>(), 5, 1e-5);
 }
 
+// Moments over the joined, filtered rows, in plain doubles (sample variance, n - 1).
+struct Moments {
+  double n = 0, mean_a = 0, mean_b = 0, var_a = 0, var_b = 0, cov = 0;
+};
+Moments PlainMoments(const std::vector<std::pair<double, double>>& v) {
+  Moments m;
+  m.n = static_cast<double>(v.size());
+  for (auto [a, b] : v) {
+    m.mean_a += a / m.n;
+    m.mean_b += b / m.n;
+  }
+  for (auto [a, b] : v) {
+    m.var_a += (a - m.mean_a) * (a - m.mean_a) / (m.n - 1);
+    m.var_b += (b - m.mean_b) * (b - m.mean_b) / (m.n - 1);
+    m.cov += (a - m.mean_a) * (b - m.mean_b) / (m.n - 1);
+  }
+  return m;
+}
+
 TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
   Dataset d = MakeData(14, 150, 20, 30);
   // telco: the common ids plus some of its own, shuffled; a numeric score per id.
@@ -304,7 +323,9 @@ TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
                     {"name":"s","stat":"sum","column":"telco.score"},
                     {"name":"o","stat":"sum","column":"shop.order_value"},
                     {"name":"mx","stat":"max","column":"telco.score"},
-                    {"name":"ws","stat":"weighted_sum","column":"shop.order_value","weight":"telco.score"}])")}};
+                    {"name":"ws","stat":"weighted_sum","column":"shop.order_value","weight":"telco.score"},
+                    {"name":"mean","stat":"mean","column":"telco.score"},
+                    {"name":"r","stat":"pearson","columns":["shop.order_value","telco.score"]}])")}};
   auto spec = MakeSpec("stats.joint",
                        {{"bank", Data("customers", {"id", "age"})},
                         {"shop", Data("orders", {"cust", "order_value"})},
@@ -316,6 +337,7 @@ TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
   for (const auto& [p, o] : out) ASSERT_TRUE(o.status.ok()) << p << ": " << o.status;
   int64_t n = 0, s = 0, mx = -1000;
   double o = 0, ws = 0;
+  std::vector<std::pair<double, double>> joined;
   for (const auto& [id, b] : d.bank) {
     if (!d.shop.count(id) || !score.count(id)) continue;
     if (b.age >= 60 || score[id] < -50) continue;
@@ -324,7 +346,9 @@ TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
     mx = std::max(mx, score[id]);
     o += d.shop.at(id).order_value;
     ws += d.shop.at(id).order_value * static_cast<double>(score[id]);
+    joined.emplace_back(d.shop.at(id).order_value, static_cast<double>(score[id]));
   }
+  Moments m = PlainMoments(joined);
   const Json& st = out["telco"].summary["statistics"];
   const double ulp = std::ldexp(1.0, -18);
   EXPECT_EQ(st["n"].get<int64_t>(), n);
@@ -332,8 +356,94 @@ TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
   EXPECT_NEAR(st["mx"].get<double>(), static_cast<double>(mx), 1e-9);
   EXPECT_NEAR(st["o"].get<double>(), o, (n + 1) * ulp);
   EXPECT_NEAR(st["ws"].get<double>(), ws, (n + 1) * 300 * ulp);
+  EXPECT_NEAR(st["mean"].get<double>(), m.mean_b, 1e-4);
+  EXPECT_NEAR(st["r"]["matrix"][0][1].get<double>(), m.cov / std::sqrt(m.var_a * m.var_b), 1e-4);
   EXPECT_TRUE(out["bank"].summary.is_null());
   EXPECT_TRUE(out["shop"].summary.is_null());
+}
+
+Json MomentStats() {
+  return Json::parse(R"([
+    {"name": "mean_income", "stat": "mean", "column": "bank.income"},
+    {"name": "mean_order", "stat": "mean", "column": "shop.order_value"},
+    {"name": "var_income", "stat": "variance", "column": "bank.income"},
+    {"name": "std_order", "stat": "std", "column": "shop.order_value"},
+    {"name": "cov", "stat": "covariance", "columns": ["bank.income", "shop.order_value", "bank.age"]},
+    {"name": "r", "stat": "pearson", "columns": ["bank.income", "shop.order_value"]}
+  ])");
+}
+
+void ExpectMoments(const Json& st, const Moments& m) {
+  double sa = std::sqrt(m.var_a), sb = std::sqrt(m.var_b);
+  EXPECT_NEAR(st["mean_income"].get<double>(), m.mean_a, 1e-4);
+  EXPECT_NEAR(st["mean_order"].get<double>(), m.mean_b, 1e-4);
+  EXPECT_NEAR(st["var_income"].get<double>(), m.var_a, 2e-5 * m.var_a + 1e-3);
+  EXPECT_NEAR(st["std_order"].get<double>(), sb, 1e-5 * sb + 1e-4);
+  const Json& cov = st["cov"];
+  ASSERT_EQ(cov["columns"].size(), 3u);
+  EXPECT_EQ(cov["columns"][0], "bank.income");
+  EXPECT_NEAR(cov["matrix"][0][0].get<double>(), m.var_a, 2e-5 * m.var_a + 1e-3);
+  EXPECT_NEAR(cov["matrix"][1][1].get<double>(), m.var_b, 2e-5 * m.var_b + 1e-3);
+  EXPECT_NEAR(cov["matrix"][0][1].get<double>(), m.cov, 1e-4 * sa * sb + 1e-3);
+  EXPECT_EQ(cov["matrix"][0][1], cov["matrix"][1][0]);
+  const Json& r = st["r"]["matrix"];
+  EXPECT_NEAR(r[0][0].get<double>(), 1.0, 1e-5);
+  EXPECT_NEAR(r[0][1].get<double>(), m.cov / (sa * sb), 1e-4);
+}
+
+TEST(JointStats, MomentsWithSecretCountMatchPlaintext) {
+  Dataset d = MakeData(15, 400, 50, 30);
+  Json params = {{"align", {{"bank", {"id"}}, {"shop", {"cust"}}}},
+                 {"filters",
+                  {{"bank", {{{"column", "age"}, {"op", "<="}, {"value", 65}}}},
+                   {"shop", {{{"column", "region"}, {"op", "in"}, {"value", {"north", "south"}}}}}}},
+                 {"statistics", MomentStats()}};
+  auto out = RunLocally(Op(), kJob, Spec(params), {{"bank", CsvTable(d.bank_csv)},
+                                                   {"shop", CsvTable(d.shop_csv)}});
+  for (const auto& [p, o] : out) ASSERT_TRUE(o.status.ok()) << p << ": " << o.status;
+  std::vector<std::pair<double, double>> joined;
+  for (const auto& [id, b] : d.bank) {
+    auto it = d.shop.find(id);
+    if (it == d.shop.end() || b.age > 65 || it->second.region == "east") continue;
+    joined.emplace_back(b.income, it->second.order_value);
+  }
+  ExpectMoments(out["bank"].summary["statistics"], PlainMoments(joined));
+  EXPECT_TRUE(out["shop"].summary.is_null());
+}
+
+TEST(JointStats, MomentsWithoutFiltersAndWithScale) {
+  Dataset d = MakeData(16, 200, 0, 10);
+  Json params = {{"align", {{"bank", {"id"}}, {"shop", {"cust"}}}},
+                 {"scale", {{"bank.income", 0.25}}},
+                 {"statistics", MomentStats()}};
+  auto out = RunLocally(Op(), kJob, Spec(params), {{"bank", CsvTable(d.bank_csv)},
+                                                   {"shop", CsvTable(d.shop_csv)}});
+  for (const auto& [p, o] : out) ASSERT_TRUE(o.status.ok()) << p << ": " << o.status;
+  std::vector<std::pair<double, double>> joined;
+  for (const auto& [id, b] : d.bank) {
+    if (d.shop.count(id)) joined.emplace_back(b.income, d.shop.at(id).order_value);
+  }
+  // With scale 0.25 the encoding error grows 4x on income: still inside the tolerances.
+  ExpectMoments(out["bank"].summary["statistics"], PlainMoments(joined));
+}
+
+TEST(JointStats, UndefinedMomentsAreNull) {
+  // One row passes: mean defined, variance/std/pearson undefined (n - 1 = 0).
+  std::string bank = "id,income,age\na,5,30\nb,7,40\n";
+  std::string shop = "cust,order_value,w,region\na,1,0,north\nb,2,0,east\n";
+  Json params = {{"align", {{"bank", {"id"}}, {"shop", {"cust"}}}},
+                 {"filters", {{"shop", {{{"column", "region"}, {"op", "=="}, {"value", "north"}}}}}},
+                 {"statistics", Json::parse(R"([
+                    {"name":"m","stat":"mean","column":"bank.income"},
+                    {"name":"v","stat":"variance","column":"bank.income"},
+                    {"name":"r","stat":"pearson","columns":["bank.income","shop.order_value"]}])")}};
+  auto out = RunLocally(Op(), kJob, Spec(params), {{"bank", CsvTable(bank)}, {"shop", CsvTable(shop)}});
+  for (const auto& [p, o] : out) ASSERT_TRUE(o.status.ok()) << p << ": " << o.status;
+  const Json& st = out["bank"].summary["statistics"];
+  EXPECT_NEAR(st["m"].get<double>(), 5.0, 1e-4);
+  EXPECT_TRUE(st["v"].is_null()) << st.dump();
+  EXPECT_TRUE(st["r"]["matrix"][0][1].is_null()) << st.dump();
+  EXPECT_TRUE(st["r"]["matrix"][0][0].is_null()) << st.dump();
 }
 
 // ---- Validation: exact codes, the field named ---------------------------------------------

@@ -187,7 +187,7 @@ const char* StatKindName(StatKind k) {
 }
 
 bool IsSecondOrder(StatKind k) {
-  return k == StatKind::kVariance || k == StatKind::kStd || k == StatKind::kCovariance ||
+  return k == StatKind::kMean || k == StatKind::kVariance || k == StatKind::kStd || k == StatKind::kCovariance ||
          k == StatKind::kPearson || k == StatKind::kWeightedSum;
 }
 

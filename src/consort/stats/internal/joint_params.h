@@ -23,11 +23,11 @@ namespace consort::stats::internal {
 
 // Fixed-point parameters of the job (mpc/ring.h): 18 fractional bits.
 inline constexpr int kFracBits = 18;
-// |value * scale| bounds: first-order statistics (sum, mean, min, max, histogram) and
-// second-order ones (variance, std, covariance, pearson, weighted_sum), where products of two
-// encodings (2 * 18 fractional bits) must stay inside the signed 64-bit ring.
+// |value * scale| bounds: plain statistics (sum, min, max, histogram) and moment statistics
+// (mean, variance, std, covariance, pearson, weighted_sum), whose centred values d = x - mean
+// (|d| < 2^13) are multiplied: d^2 * 2^36 must stay inside the signed 64-bit ring.
 inline constexpr double kFirstOrderLimit = 67108864.0;  // 2^26
-inline constexpr double kSecondOrderLimit = 8192.0;     // 2^13
+inline constexpr double kSecondOrderLimit = 4096.0;     // 2^12
 // Column-wide bounds checked by each owner on its own rows: sum of |x| (first order) and of
 // x^2 (second order) stay below 2^43, so every secret sum fits the ring with headroom.
 inline constexpr double kSumLimit = 8796093022208.0;  // 2^43
@@ -55,7 +55,7 @@ enum class StatKind {
   kWeightedSum
 };
 const char* StatKindName(StatKind k);
-// Second-order statistics need products of two secret values.
+// Moment statistics (mean and those that multiply two secret values): the smaller limit.
 bool IsSecondOrder(StatKind k);
 // Statistics that need secret division / square roots (mpc/functions.h).
 bool NeedsDivision(StatKind k);
