@@ -927,8 +927,24 @@ TEST_F(BigJob, NodeKilledMidProtocolFailsTheJobPromptlyAndTheSurvivorServesOn) {
   EXPECT_EQ(Result("shop", small)["summary"]["intersection_size"], 15);
   EXPECT_EQ(cluster_->node_pid("bank"), bank_pid);
   EXPECT_TRUE(ProcessAlive(bank_pid));
-  // The failed job stays failed.
+  // The failed job stays failed until a party retries it: same id, same signatures, attempt 1.
+  // The restarted shop first reports the end of its interrupted attempt; until then the retry
+  // is refused by name.
   EXPECT_EQ(ShowJob("bank", id)["state"], "failed");
+  CommandResult retry;
+  for (int i = 0; i < 60; ++i) {
+    retry = On("bank", {"job", "retry", id.substr(0, 12)}, 30);
+    if (retry.exit_code == 0) break;
+    EXPECT_NE(retry.err.find("has not finished the previous attempt"), npos) << Describe(retry);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_EQ(retry.exit_code, 0) << Describe(retry) << Logs();
+  EXPECT_NE(retry.out.find("attempt 1"), npos) << retry.out;
+  CommandResult rewait;
+  Json retried = Await("bank", id, 120, &rewait);
+  ASSERT_EQ(rewait.exit_code, 0) << retried.dump(2) << Logs();
+  EXPECT_EQ(retried["attempt"], 1);
+  EXPECT_EQ(Result("bank", id)["summary"]["intersection_size"], 30'000);
 }
 
 // --- 8. invites ------------------------------------------------------------------------------

@@ -372,7 +372,9 @@ Status Node::Serve(const std::atomic<bool>& stop) {
       {
         std::lock_guard<std::mutex> lock(runs_mu_);
         for (const auto& id : ids("run")) {
-          if (!runs_.count(id)) new_runs.push_back(id);
+          // A finished run of a job the coordinator lists again is a retry (a new attempt).
+          auto it = runs_.find(id);
+          if (it == runs_.end() || it->second->done) new_runs.push_back(id);
         }
       }
       if (!new_runs.empty()) (void)directory->Refresh();
