@@ -106,8 +106,7 @@ double CpuSeconds() {
 }
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // Deterministic inputs in [-8, 8), so every process derives the same data.
@@ -129,7 +128,8 @@ struct Workload {
 
 std::vector<Workload> Workloads(const Flags& f) {
   std::vector<Workload> w;
-  for (size_t n : f.mul) w.push_back({"mul+trunc", Kind::kMulFxp, Shape::Vector(n), Shape::Vector(n)});
+  for (size_t n : f.mul)
+    w.push_back({"mul+trunc", Kind::kMulFxp, Shape::Vector(n), Shape::Vector(n)});
   if (f.matmul > 0) {
     const Shape s{f.matmul, f.matmul};
     w.push_back({"matmul+trunc", Kind::kMatMulFxp, s, s});
@@ -144,8 +144,10 @@ std::vector<Workload> Workloads(const Flags& f) {
 mpc::Cost ExpectedCost(const Workload& w) {
   using mpc::ThreePartyBackend;
   switch (w.kind) {
-    case Kind::kMulFxp: return ThreePartyBackend::MulFxpCost(w.a);
-    case Kind::kLessThan: return ThreePartyBackend::Costs(mpc::Op::kLessThan, w.a, w.b);
+    case Kind::kMulFxp:
+      return ThreePartyBackend::MulFxpCost(w.a);
+    case Kind::kLessThan:
+      return ThreePartyBackend::Costs(mpc::Op::kLessThan, w.a, w.b);
     case Kind::kMatMulFxp: {
       mpc::Cost c = ThreePartyBackend::Costs(mpc::Op::kMatMul, w.a, w.b);
       const mpc::Cost t = ThreePartyBackend::Costs(mpc::Op::kTrunc, Shape{w.a.rows, w.b.cols});
@@ -156,7 +158,7 @@ mpc::Cost ExpectedCost(const Workload& w) {
 }
 
 struct Measured {
-  double wall = 0, cpu = 0;  // timed operation only; cpu = this process, all threads
+  double wall = 0, cpu = 0;       // timed operation only; cpu = this process, all threads
   uint64_t sent = 0, rounds = 0;  // this party, timed operation only
   std::vector<uint64_t> result;
 };
@@ -367,11 +369,12 @@ int Main(int argc, char** argv) {
 
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) < 0) load[0] = load[1] = load[2] = -1;
-  std::printf("three-party replicated MPC (ABY3-style, no dealer), transport: %s; fixed point "
-              "f=18 in Z_2^64; load average %.2f %.2f %.2f\n",
-              f.transport == "tcp" ? "3 processes over TCP 127.0.0.1 (no TLS)"
-                                   : "3 threads over in-memory links",
-              load[0], load[1], load[2]);
+  std::printf(
+      "three-party replicated MPC (ABY3-style, no dealer), transport: %s; fixed point "
+      "f=18 in Z_2^64; load average %.2f %.2f %.2f\n",
+      f.transport == "tcp" ? "3 processes over TCP 127.0.0.1 (no TLS)"
+                           : "3 threads over in-memory links",
+      load[0], load[1], load[2]);
   std::printf("%-13s %10s %8s %7s %7s %7s %10s %7s %8s %8s %6s  %s\n", "op", "n", "wall_s",
               "cpu0_s", "cpu1_s", "cpu2_s", "peer_MB", "rounds", "plain_s", "ratio", "fails",
               "cost check");
@@ -395,20 +398,20 @@ int Main(int argc, char** argv) {
     const mpc::Cost c = ExpectedCost(ws[i]);
     const bool cost_ok = bytes == c.peer_bytes && rep[0][i].rounds == c.rounds &&
                          rep[1][i].rounds == c.rounds && rep[2][i].rounds == c.rounds;
-    const size_t fails =
-        std::max({rep[0][i].failures, rep[1][i].failures, rep[2][i].failures});
+    const size_t fails = std::max({rep[0][i].failures, rep[1][i].failures, rep[2][i].failures});
     if (!cost_ok || fails > 0) rc = 1;
     const std::string n = ws[i].kind == Kind::kMatMulFxp ? std::to_string(ws[i].a.rows) + "^2"
                                                          : std::to_string(ws[i].a.numel());
     std::printf("%-13s %10s %8.3f %7.3f %7.3f %7.3f %10.1f %7" PRIu64 " %8.3f %8.1f %6zu  %s\n",
-                ws[i].name.c_str(), n.c_str(), wall, rep[0][i].cpu, rep[1][i].cpu,
-                rep[2][i].cpu, bytes / 1e6, rep[0][i].rounds, plain_wall[i],
-                wall / plain_wall[i], fails, cost_ok ? "= CostOf" : "MISMATCH with CostOf");
+                ws[i].name.c_str(), n.c_str(), wall, rep[0][i].cpu, rep[1][i].cpu, rep[2][i].cpu,
+                bytes / 1e6, rep[0][i].rounds, plain_wall[i], wall / plain_wall[i], fails,
+                cost_ok ? "= CostOf" : "MISMATCH with CostOf");
   }
-  std::printf("wall_s = slowest party, timed op only; cpu = each party's process%s; peer_MB = "
-              "sent by all three parties; ratio = wall_s / plain_s; fails = revealed results "
-              "off the plaintext floor by more than +1 ulp (less_than: any difference)\n",
-              f.transport == "memory" ? " (one process: all threads)" : "");
+  std::printf(
+      "wall_s = slowest party, timed op only; cpu = each party's process%s; peer_MB = "
+      "sent by all three parties; ratio = wall_s / plain_s; fails = revealed results "
+      "off the plaintext floor by more than +1 ulp (less_than: any difference)\n",
+      f.transport == "memory" ? " (one process: all threads)" : "");
   return rc;
 }
 

@@ -8,7 +8,6 @@
 #include <string>
 #include <thread>
 
-
 namespace consort::mpc {
 
 namespace {
@@ -35,8 +34,8 @@ struct Words {
 Status CheckSize(const Bytes& m, size_t want_words, const net::Link& link, const char* op) {
   if (m.size() != 8 * want_words) {
     return absl::InvalidArgumentError(std::string("mpc ") + op + ": peer " + link.peer() +
-                                      " sent " + std::to_string(m.size()) +
-                                      " bytes, expected " + std::to_string(8 * want_words));
+                                      " sent " + std::to_string(m.size()) + " bytes, expected " +
+                                      std::to_string(8 * want_words));
   }
   return OkStatus();
 }
@@ -48,8 +47,9 @@ Status CheckSize(const Bytes& m, size_t want_words, const net::Link& link, const
 // prepared) calls finish(off, len, slot, from_next, from_prev) -> Status. At most kSlots blocks
 // are in flight. Receiving before waiting on the own sender means no party's receiver waits
 // on its own sender, so parties blocked on full buffers cannot form a cycle as long as no
-// party sends to both neighbours while both of them do the same. On a receive error both
-// links are closed (the parties are out of step), which also stops the sender.
+// party sends to both neighbours while both of them do the same. On the first error (a
+// failed send, a failed or malformed receive, finish) both links are closed and that error
+// is returned.
 template <typename Prepare, typename Finish>
 Status BlockedRound(net::Link& next, net::Link& prev, std::vector<uint64_t>& scratch, size_t n,
                     Words w, size_t slot_per, const char* op, Prepare prepare, Finish finish) {
@@ -70,7 +70,20 @@ Status BlockedRound(net::Link& next, net::Link& prev, std::vector<uint64_t>& scr
   std::condition_variable cv;
   size_t produced = 0, consumed = 0;
   bool abort = false;
-  Status send_status;
+  Status first_error;  // the first failure on either side; the other side's is a consequence
+  // Records a failure and closes both links (the parties are out of step), which unblocks
+  // the other side of this round and tells the neighbours.
+  auto fail = [&](Status st) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (abort) return;
+      abort = true;
+      first_error = std::move(st);
+      cv.notify_all();
+    }
+    next.Close();
+    prev.Close();
+  };
   std::thread sender([&] {
     for (size_t j = 0; j < blocks; ++j) {
       {
@@ -83,15 +96,10 @@ Status BlockedRound(net::Link& next, net::Link& prev, std::vector<uint64_t>& scr
       Status st;
       if (w.to_next > 0) st = next.Send(bytes(out_next(j), w.to_next * len));
       if (st.ok() && w.to_prev > 0) st = prev.Send(bytes(out_prev(j), w.to_prev * len));
+      if (!st.ok()) return fail(std::move(st));
       std::lock_guard<std::mutex> l(mu);
-      if (!st.ok()) {
-        send_status = st;
-        abort = true;
-      } else {
-        ++produced;
-      }
+      ++produced;
       cv.notify_all();
-      if (abort) return;
     }
   });
 
@@ -110,34 +118,25 @@ Status BlockedRound(net::Link& next, net::Link& prev, std::vector<uint64_t>& scr
       {
         std::unique_lock<std::mutex> l(mu);
         cv.wait(l, [&] { return abort || produced > j; });
-        if (abort) return OkStatus();  // the sender's status is reported
+        if (abort) return OkStatus();  // first_error has the sender's failure
       }
-      CONSORT_RETURN_IF_ERROR(
-          finish(j * B, len, slot(j), reinterpret_cast<const uint64_t*>(from_next.data()),
-                 reinterpret_cast<const uint64_t*>(from_prev.data())));
+      CONSORT_RETURN_IF_ERROR(finish(j * B, len, slot(j),
+                                     reinterpret_cast<const uint64_t*>(from_next.data()),
+                                     reinterpret_cast<const uint64_t*>(from_prev.data())));
       std::lock_guard<std::mutex> l(mu);
       ++consumed;
       cv.notify_all();
     }
     return OkStatus();
   }();
-  if (!recv_status.ok()) {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      abort = true;
-      cv.notify_all();
-    }
-    next.Close();
-    prev.Close();
-  }
+  if (!recv_status.ok()) fail(recv_status);
   sender.join();
-  CONSORT_RETURN_IF_ERROR(recv_status);
-  return send_status;
+  std::lock_guard<std::mutex> l(mu);
+  return first_error;
 }
 }  // namespace
 
-StatusOr<std::unique_ptr<ThreePartyBackend>> ThreePartyBackend::Create(int party,
-                                                                       net::Link& next,
+StatusOr<std::unique_ptr<ThreePartyBackend>> ThreePartyBackend::Create(int party, net::Link& next,
                                                                        net::Link& prev,
                                                                        FixedPoint fxp) {
   CONSORT_CHECK(party >= 0 && party <= 2 && &next != &prev);
@@ -150,10 +149,13 @@ StatusOr<std::unique_ptr<ThreePartyBackend>> ThreePartyBackend::Create(int party
       new ThreePartyBackend(party, next, prev, fxp, std::move(own), std::move(theirs)));
 }
 
-ThreePartyBackend::ThreePartyBackend(int party, net::Link& next, net::Link& prev,
-                                     FixedPoint fxp, crypto::SecretBytes own_seed,
-                                     crypto::SecretBytes next_seed)
-    : Backend(fxp), party_(party), next_(next), prev_(prev), own_prg_(own_seed),
+ThreePartyBackend::ThreePartyBackend(int party, net::Link& next, net::Link& prev, FixedPoint fxp,
+                                     crypto::SecretBytes own_seed, crypto::SecretBytes next_seed)
+    : Backend(fxp),
+      party_(party),
+      next_(next),
+      prev_(prev),
+      own_prg_(own_seed),
       next_prg_(next_seed) {
   CountRounds(1);
 }
@@ -166,8 +168,7 @@ Status ThreePartyBackend::Round(size_t n, std::span<const uint64_t> to_next,
     CONSORT_CHECK(s % n == 0);
   }
   // Element-major spans: element i's words are [w i, w (i + 1)) for w words per element.
-  const Words w{to_next.size() / n, to_prev.size() / n, from_next.size() / n,
-                from_prev.size() / n};
+  const Words w{to_next.size() / n, to_prev.size() / n, from_next.size() / n, from_prev.size() / n};
   auto prepare = [&](size_t off, size_t len, uint64_t*, uint64_t* out_next, uint64_t* out_prev) {
     std::copy_n(to_next.data() + w.to_next * off, w.to_next * len, out_next);
     std::copy_n(to_prev.data() + w.to_prev * off, w.to_prev * len, out_prev);
@@ -317,8 +318,8 @@ StatusOr<Shared> ThreePartyBackend::MatMul(const Shared& x, const Shared& y) {
 
 StatusOr<Shared> ThreePartyBackend::Trunc(const Shared& a, int bits) {
   if (bits < 0 || bits > kMaxThreePartyTruncBits) {
-    return absl::InvalidArgumentError("mpc trunc: bad shift " + std::to_string(bits) +
-                                      " (0 to " + std::to_string(kMaxThreePartyTruncBits) + ")");
+    return absl::InvalidArgumentError("mpc trunc: bad shift " + std::to_string(bits) + " (0 to " +
+                                      std::to_string(kMaxThreePartyTruncBits) + ")");
   }
   CONSORT_RETURN_IF_ERROR(CheckShares(a, "trunc"));
   if (bits == 0 || a.shape.numel() == 0) return a;
@@ -333,8 +334,7 @@ StatusOr<Shared> ThreePartyBackend::Trunc(const Shared& a, int bits) {
       bits, /*fused=*/false);
 }
 
-StatusOr<Shared> ThreePartyBackend::TruncImpl(Shape shape, const BlockFn& zfn, int d,
-                                              bool fused) {
+StatusOr<Shared> ThreePartyBackend::TruncImpl(Shape shape, const BlockFn& zfn, int d, bool fused) {
   const size_t n = shape.numel();
   const size_t z0_words = fused ? 1 : 0;  // party 0's share, sent ahead of its correction
   Shared out{shape, std::vector<uint64_t>(n), std::vector<uint64_t>(n)};
@@ -367,11 +367,11 @@ StatusOr<Shared> ThreePartyBackend::TruncImpl(Shape shape, const BlockFn& zfn, i
       return OkStatus();
     };
     const size_t w = 1 + z0_words;
-    CONSORT_RETURN_IF_ERROR(BlockedRound(next_, prev_, scratch_, n, Words{w, w, 0, 0}, 5,
-                                         "trunc", prepare, finish));
+    CONSORT_RETURN_IF_ERROR(
+        BlockedRound(next_, prev_, scratch_, n, Words{w, w, 0, 0}, 5, "trunc", prepare, finish));
     next_prg_.Fill(out.s1);  // y_1
     own_prg_.Fill(out.s0);   // y_0
-    CountRounds(2);  // party 0 is idle in the second round
+    CountRounds(2);          // party 0 is idle in the second round
     return out;
   }
   const bool p1 = party_ == 1;
@@ -380,8 +380,7 @@ StatusOr<Shared> ThreePartyBackend::TruncImpl(Shape shape, const BlockFn& zfn, i
   // the other computing party; party 0's words come in. Each party ends with its 2-out-of-2
   // share t of the result, kept in `t` until round 2.
   std::vector<uint64_t> t(n);
-  auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* to_next,
-                     uint64_t* to_prev) {
+  auto prepare = [&](size_t off, size_t len, uint64_t* s, uint64_t* to_next, uint64_t* to_prev) {
     uint64_t *mine = s, *corr = s + kThreePartyBlock;
     zfn(off, len, mine);
     uint64_t* mask = p1 ? to_next : to_prev;  // scratch until overwritten below
@@ -413,10 +412,9 @@ StatusOr<Shared> ThreePartyBackend::TruncImpl(Shape shape, const BlockFn& zfn, i
   CONSORT_RETURN_IF_ERROR(
       BlockedRound(next_, prev_, scratch_, n, round1, 2, "trunc", prepare, finish));
   // Round 2: component 2 = (t_1 - y_1) + (t_2 - y_0); this party keeps y and sends t - y.
-  std::vector<uint64_t>& y = p1 ? out.s0 : out.s1;       // y_1 | y_0
+  std::vector<uint64_t>& y = p1 ? out.s0 : out.s1;  // y_1 | y_0
   std::vector<uint64_t>& comp2 = p1 ? out.s1 : out.s0;
-  auto prepare2 = [&](size_t off, size_t len, uint64_t* s, uint64_t* to_next,
-                      uint64_t* to_prev) {
+  auto prepare2 = [&](size_t off, size_t len, uint64_t* s, uint64_t* to_next, uint64_t* to_prev) {
     uint64_t* msg = p1 ? to_next : to_prev;
     prg.Fill({y.data() + off, len});
     for (size_t i = 0; i < len; ++i) msg[i] = t[off + i] - y[off + i];

@@ -60,8 +60,9 @@
 //             1 round): for the shared bit b = b0^b1^b2 the output components are comp1 = s
 //             (PRG of parties 0, 1), comp2 = w (PRG of parties 1, 2) and comp0 = b - w - s,
 //             which party 1 (knows b1, b2, s, w) offers for both values of b0 to party 0 and
-//             to party 2 in two OTs, each masked with a PRG pair of the sender and the other
-//             party; the party that also knows b0 sends the mask that opens the right one.
+//             to party 2 in two OTs, each pair of offers masked with a PRG pair shared by
+//             party 1 and the other receiver, which also knows b0 and sends the mask that
+//             opens the right offer.
 //             Party 1 sends 2 words per element to each neighbour, parties 0 and 2 one each.
 //             9 rounds, 344 n: 8 (input u) + 24 (g) + 264 (tree) + 48 (injection).
 //   EqualZero x == 0 iff u == -x2: all 64 bits of ~(u ^ -x2) are 1; 6 levels of
@@ -71,7 +72,7 @@
 //   RevealTo(r)  party r-1 sends x_{r-1} to party r. 1 round, 8 n.
 // CostOf() returns these figures; the tests check them against the links' byte counters.
 // Every round is pipelined in blocks of kThreePartyBlock elements, one message per block and
-// direction (w words per element -> w * block bytes * 8): a sender thread prepares and sends
+// direction (w words per element: w * len words per message): a sender thread prepares and sends
 // blocks ahead (at most 4 in flight) while this thread receives and finishes earlier ones;
 // Mul, the ANDs and Trunc also compute block by block, so their memory beyond the operands
 // and the result stays bounded. Receivers check every message's exact size.
@@ -83,8 +84,9 @@
 // Trunc and the comparisons are fresh uniform components.
 // Leaks: only what Reveal / RevealTo reveal (and the public program: shapes, op sequence).
 // Errors: a malformed peer message (wrong size) is InvalidArgument naming the peer; a closed
-// or vanished peer is Unavailable; after any peer error the backend closes both its links
-// (the parties are out of step; the backend must not be used again).
+// or vanished peer is Unavailable; after any error in a round the backend closes both its
+// links (the parties are out of step, and the neighbours learn it at once instead of waiting
+// for a timeout); the backend must not be used again.
 // Thread safety: one thread per backend; the links must not be used by anyone else meanwhile.
 
 #include <functional>
@@ -175,8 +177,8 @@ class ThreePartyBackend : public Backend {
   int party_;
   net::Link& next_;
   net::Link& prev_;
-  crypto::Prg own_prg_;   // k_party: shared with prev
-  crypto::Prg next_prg_;  // k_{party+1}: shared with next
+  crypto::Prg own_prg_;            // k_party: shared with prev
+  crypto::Prg next_prg_;           // k_{party+1}: shared with next
   std::vector<uint64_t> scratch_;  // pipeline slots, reused across calls
 };
 

@@ -118,8 +118,8 @@ TEST(ThreeParty, FixedPointMulAndTruncWithinOneUlpIncludingTheRangeLimits) {
     CONSORT_ASSIGN_OR_RETURN(Shared b, be.InputFixed(1, s, InputOf(be, 1, y)));
     CONSORT_ASSIGN_OR_RETURN(Shared ba, be.InputFixed(2, s, InputOf(be, 2, bx)));
     CONSORT_ASSIGN_OR_RETURN(Shared bb, be.InputFixed(0, s, InputOf(be, 0, by)));
-    CONSORT_ASSIGN_OR_RETURN(Shared z1, be.MulFxp(a, b));    // fused
-    CONSORT_ASSIGN_OR_RETURN(Shared p2, be.Mul(ba, bb));     // separate
+    CONSORT_ASSIGN_OR_RETURN(Shared z1, be.MulFxp(a, b));  // fused
+    CONSORT_ASSIGN_OR_RETURN(Shared p2, be.Mul(ba, bb));   // separate
     CONSORT_ASSIGN_OR_RETURN(Shared z2, be.Trunc(p2, 18));
     CONSORT_ASSIGN_OR_RETURN(Shared z3, be.MulFxp(ba, bb));
     std::vector<uint64_t> all;
@@ -203,16 +203,35 @@ TEST(ThreeParty, ComparisonsMatchPlaintextExactly) {
     b[i] = static_cast<uint64_t>(w[i % 6]);
     c[i] = i % 3 == 0 ? rng() : i % 3 == 1 ? a[i] : 0;
   }
-  const std::vector<std::pair<int64_t, int64_t>> pairs = {
-      {0, 0}, {0, 1}, {1, 0}, {-1, 0}, {0, -1}, {lim, -lim}, {-lim, lim}, {lim, lim},
-      {-lim, -lim}, {e62 - 1, -e62}, {-e62, e62 - 1}, {-e62, -e62}, {e62 - 1, e62 - 1}};
+  const std::vector<std::pair<int64_t, int64_t>> pairs = {{0, 0},
+                                                          {0, 1},
+                                                          {1, 0},
+                                                          {-1, 0},
+                                                          {0, -1},
+                                                          {lim, -lim},
+                                                          {-lim, lim},
+                                                          {lim, lim},
+                                                          {-lim, -lim},
+                                                          {e62 - 1, -e62},
+                                                          {-e62, e62 - 1},
+                                                          {-e62, -e62},
+                                                          {e62 - 1, e62 - 1}};
   for (size_t i = 0; i < pairs.size(); ++i) {
     a[i] = static_cast<uint64_t>(pairs[i].first);
     b[i] = static_cast<uint64_t>(pairs[i].second);
   }
-  const uint64_t edges[] = {0, 1, ~uint64_t{0}, uint64_t{1} << 63, (uint64_t{1} << 63) - 1,
-                            (uint64_t{1} << 63) + 1, uint64_t{1} << 62, 0 - (uint64_t{1} << 62),
-                            2, 0 - uint64_t{2}, (uint64_t{1} << 63) - 2, uint64_t{1} << 32};
+  const uint64_t edges[] = {0,
+                            1,
+                            ~uint64_t{0},
+                            uint64_t{1} << 63,
+                            (uint64_t{1} << 63) - 1,
+                            (uint64_t{1} << 63) + 1,
+                            uint64_t{1} << 62,
+                            0 - (uint64_t{1} << 62),
+                            2,
+                            0 - uint64_t{2},
+                            (uint64_t{1} << 63) - 2,
+                            uint64_t{1} << 32};
   std::copy(std::begin(edges), std::end(edges), c.begin() + 100);
   Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
     const Shape s = Shape::Vector(n);
@@ -269,9 +288,17 @@ TEST(ThreePartyTrunc, NeverFailsAndRoundsWithoutBias) {
     v = rng() & (lim - 1);
     if (rng() & 1) v = 0 - v;
   }
-  const std::vector<uint64_t> edges = {0, 1, 0 - uint64_t{1}, lim - 1, 0 - lim, 0 - lim + 1,
-                                       lim - (1 << 18), (1 << 18) - 1, uint64_t{1} << 18,
-                                       0 - (uint64_t{1} << 18), 0 - (uint64_t{1} << 18) - 1};
+  const std::vector<uint64_t> edges = {0,
+                                       1,
+                                       0 - uint64_t{1},
+                                       lim - 1,
+                                       0 - lim,
+                                       0 - lim + 1,
+                                       lim - (1 << 18),
+                                       (1 << 18) - 1,
+                                       uint64_t{1} << 18,
+                                       0 - (uint64_t{1} << 18),
+                                       0 - (uint64_t{1} << 18) - 1};
   std::copy(edges.begin(), edges.end(), z.begin());
   Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
     CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(1, Shape::Vector(n), InputOf(be, 1, z)));
@@ -369,8 +396,8 @@ TEST(ThreePartyShares, EachPartysViewIsUniformForAConstantSecret) {
     return views;
   };
   RunResult r = testing::Run(Mode::kThreeParty, prog);
-  const char* what[kKinds] = {"input", "product", "fused mul+trunc", "trunc", "less_than",
-                              "equal", "matmul"};
+  const char* what[kKinds] = {"input",     "product", "fused mul+trunc", "trunc",
+                              "less_than", "equal",   "matmul"};
   const size_t mm = (n / 128) * (n / 128);
   for (int p = 0; p < 3; ++p) {
     ASSERT_TRUE(r.outputs[p].ok()) << r.outputs[p].status();
@@ -386,8 +413,8 @@ TEST(ThreePartyShares, EachPartysViewIsUniformForAConstantSecret) {
   // The components are consistent (party i's s1 is party i+1's s0) and add up.
   const auto &v0 = *r.outputs[0], &v1 = *r.outputs[1], &v2 = *r.outputs[2];
   const uint64_t prod = five * five;
-  const uint64_t want[6] = {five, prod, ArithmeticShiftRight(prod, 18),
-                            ArithmeticShiftRight(prod, 18), 0, 1};
+  const uint64_t want[6] = {
+      five, prod, ArithmeticShiftRight(prod, 18), ArithmeticShiftRight(prod, 18), 0, 1};
   for (size_t k = 0; k < 6; ++k) {
     for (size_t i = 0; i < n; i += 7) {
       const size_t s0 = 2 * k * n + i, s1 = (2 * k + 1) * n + i;
@@ -424,21 +451,44 @@ void ExpectCostMatches(Op op, Shape sa, Shape sb) {
       expected.peer_bytes += ia.peer_bytes + ib.peer_bytes;
     }
     switch (op) {
-      case Op::kMul: CONSORT_RETURN_IF_ERROR(be.Mul(a, b).status()); break;
-      case Op::kMatMul: CONSORT_RETURN_IF_ERROR(be.MatMul(a, b).status()); break;
-      case Op::kReveal: CONSORT_RETURN_IF_ERROR(be.Reveal(a).status()); break;
-      case Op::kRevealTo: CONSORT_RETURN_IF_ERROR(be.RevealTo(a, 2).status()); break;
-      case Op::kTrunc: CONSORT_RETURN_IF_ERROR(be.Trunc(a, 18).status()); break;
-      case Op::kAdd: CONSORT_RETURN_IF_ERROR(be.Add(a, b).status()); break;
+      case Op::kMul:
+        CONSORT_RETURN_IF_ERROR(be.Mul(a, b).status());
+        break;
+      case Op::kMatMul:
+        CONSORT_RETURN_IF_ERROR(be.MatMul(a, b).status());
+        break;
+      case Op::kReveal:
+        CONSORT_RETURN_IF_ERROR(be.Reveal(a).status());
+        break;
+      case Op::kRevealTo:
+        CONSORT_RETURN_IF_ERROR(be.RevealTo(a, 2).status());
+        break;
+      case Op::kTrunc:
+        CONSORT_RETURN_IF_ERROR(be.Trunc(a, 18).status());
+        break;
+      case Op::kAdd:
+        CONSORT_RETURN_IF_ERROR(be.Add(a, b).status());
+        break;
       case Op::kAddPublic:
         CONSORT_RETURN_IF_ERROR(be.AddPublic(a, RingTensor{sa, x}).status());
         break;
-      case Op::kLessThanZero: CONSORT_RETURN_IF_ERROR(be.LessThanZero(a).status()); break;
-      case Op::kLessThan: CONSORT_RETURN_IF_ERROR(be.LessThan(a, b).status()); break;
-      case Op::kEqualZero: CONSORT_RETURN_IF_ERROR(be.EqualZero(a).status()); break;
-      case Op::kEqual: CONSORT_RETURN_IF_ERROR(be.Equal(a, b).status()); break;
-      case Op::kSelect: CONSORT_RETURN_IF_ERROR(be.Select(a, a, b).status()); break;
-      default: break;
+      case Op::kLessThanZero:
+        CONSORT_RETURN_IF_ERROR(be.LessThanZero(a).status());
+        break;
+      case Op::kLessThan:
+        CONSORT_RETURN_IF_ERROR(be.LessThan(a, b).status());
+        break;
+      case Op::kEqualZero:
+        CONSORT_RETURN_IF_ERROR(be.EqualZero(a).status());
+        break;
+      case Op::kEqual:
+        CONSORT_RETURN_IF_ERROR(be.Equal(a, b).status());
+        break;
+      case Op::kSelect:
+        CONSORT_RETURN_IF_ERROR(be.Select(a, a, b).status());
+        break;
+      default:
+        break;
     }
     return std::vector<uint64_t>{};
   };
@@ -551,8 +601,8 @@ Status RunScript(const Script& s, size_t n = 10) {
         l.Close();
         return;
       }
-      Status st = k == 0 ? l.Send(Bytes(s.seed2, 7))
-                         : SendZeros(l, n, k == s.short2, kThreePartyBlock);
+      Status st =
+          k == 0 ? l.Send(Bytes(s.seed2, 7)) : SendZeros(l, n, k == s.short2, kThreePartyBlock);
       if (!st.ok()) return;
     }
   };
@@ -640,10 +690,10 @@ TEST(ThreePartyPeer, BadSharesAndReceiversAreInvalidArgument) {
     CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(2, Shape::Vector(3), InputOf(be, 2, three)));
     Shared broken = a;
     broken.s1.pop_back();
-    for (auto st : {be.Mul(a, broken).status(), be.Trunc(broken, 3).status(),
-                    be.LessThanZero(broken).status(), be.Reveal(broken).status(),
-                    be.RevealTo(a, 3).status(), be.RevealTo(a, -1).status(),
-                    be.Input(3, Shape::Vector(3), {}).status()}) {
+    for (auto st :
+         {be.Mul(a, broken).status(), be.Trunc(broken, 3).status(),
+          be.LessThanZero(broken).status(), be.Reveal(broken).status(), be.RevealTo(a, 3).status(),
+          be.RevealTo(a, -1).status(), be.Input(3, Shape::Vector(3), {}).status()}) {
       if (st.code() != absl::StatusCode::kInvalidArgument) {
         return absl::InternalError("accepted: " + st.ToString());
       }
