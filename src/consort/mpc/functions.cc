@@ -595,6 +595,7 @@ StatusOr<Shared> DividePublic(Backend& be, const Shared& x, uint64_t d) {
   }
   if (d == 1) return x;
   int p = 63 - __builtin_clzll(d);  // 2^p <= d < 2^(p+1)
+  if ((d & (d - 1)) == 0) return be.Trunc(x, p);  // a power of two: one exact shift
   Shared xs = x;
   if (p > 0) {
     CONSORT_ASSIGN_OR_RETURN(xs, be.Trunc(x, p));

@@ -19,12 +19,13 @@
 // bytes of one call on `be` as the sum of be.CostOf() over the operations the function issues
 // (computed by running the function's call sequence on a shape-only dry-run backend that adds
 // up CostOf; see internal/functions_cost.h). Local operations cost nothing. The closed-form
-// round counts given below are for backends where Mul, Trunc and Select take 1 round and
-// LessThanZero takes r_c rounds (2PC and 3PC: r_c = 8; plaintext: everything 0). Bytes scale
-// with the element count n as listed (in units of one Mul / Trunc / LessThanZero on n
-// elements); the tests check rounds and link bytes against FooCost on the 2PC backend.
+// round counts given below are for the two-party backend (Mul, Trunc, Select: 1 round;
+// LessThanZero: r_c = 8; plaintext: everything 0); the three-party backend's Trunc takes 2
+// rounds and its comparisons 10. Bytes are linear in the element count n; README.md lists
+// bytes per element for 2PC and 3PC (bench/mpc/functions --costs_only=1 prints them). The
+// tests check rounds and link bytes against FooCost on the 2PC and 3PC backends.
 //
-// Normalization (Reciprocal, Divide, Rsqrt, Sqrt): the divisor's ring integer X in [1, 2^62)
+// Normalization (Reciprocal, Divide, Log, Rsqrt, Sqrt): the divisor's ring integer X in [1, 2^62)
 // is scaled by a secret power of two 2^S into [2^61, 2^62) in three radix-4 steps of
 // (16, 4, 1)-bit shifts, each one batched comparison of X against 3 public powers of two
 // (LessThanZero on 3n) and one batched Mul applying the chosen shift (and tracking the scale
@@ -60,20 +61,21 @@ enum class Axis {
 StatusOr<Shared> Sum(Backend& be, const Shared& x, Axis axis = Axis::kAll);
 Cost SumCost(const Backend& be, Shape x, Axis axis = Axis::kAll);
 
-// x / d for a public integer d >= 1 (fixed-point in, fixed-point out). d = 1: the identity.
-// Otherwise 2^p <= d < 2^(p+1): x' = Trunc(x, p) (if p > 0), then x' * (2^p / d) with the
+// x / d for a public integer d >= 1 (fixed-point in, fixed-point out). d = 2^p: Trunc(x, p)
+// (the identity for d = 1; error 1 ulp). Otherwise 2^p < d < 2^(p+1): x' = Trunc(x, p) (if
+// p > 0), then x' * (2^p / d) with the
 // 32-bit public factor split in two 16-bit halves (two Mul-free Truncs, 16 and 32 bits).
 // Range: |X| < 2^62 and |x / d| < 2^(int_bits) (product headroom |x'| < 2^(f + int_bits + 1)).
 // InvalidArgument if d == 0 or d > 2^62.
 // Error: |err| <= 3 ulp + |x / d| 2^-32.
-// Rounds: 3 Truncs (Trunc(p), then 16 and 32 bits) when d >= 2 (2 when the low half of the
-// factor is 0, e.g. d a power of two); 0 when d = 1.
+// Rounds: 3 Truncs (Trunc(p), then 16 and 32 bits; 2 when p = 0 or the factor's low half is
+// 0); 1 for a power of two; 0 for d = 1.
 StatusOr<Shared> DividePublic(Backend& be, const Shared& x, uint64_t d);
 Cost DividePublicCost(const Backend& be, Shape x, uint64_t d);
 
 // Mean over the axis (count public: the number of elements combined): DividePublic(Sum(x), n).
 // Range and error as DividePublic (|mean| < 2^int_bits always holds for encoded inputs).
-// Rounds: as DividePublic (3; 2 for a power-of-two count; 0 for a count of 1).
+// Rounds: as DividePublic (3; 1 for a power-of-two count; 0 for a count of 1).
 StatusOr<Shared> Mean(Backend& be, const Shared& x, Axis axis = Axis::kAll);
 Cost MeanCost(const Backend& be, Shape x, Axis axis = Axis::kAll);
 

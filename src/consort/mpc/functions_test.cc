@@ -105,7 +105,6 @@ class FunctionsTest : public ::testing::TestWithParam<Mode> {
       EXPECT_EQ(o.fn_cost, Cost{});
       return;
     }
-    EXPECT_GT(o.fn_cost.rounds, 0u);
     EXPECT_EQ(o.run.rounds, o.expected.rounds);
     EXPECT_EQ(o.run.peer_bytes, o.expected.peer_bytes);
     if (GetParam() == Mode::kTwoPartyLinkDealer) {
@@ -449,6 +448,42 @@ TEST_P(FunctionsTest, SumMeanVarianceDotProduct) {
     for (size_t i = 0; i < R * C; ++i) dot += v[i] * w[i];
     EXPECT_NEAR(Dec(o.out[3 * G]), dot, 1.01 * kUlp);
     CheckCost(o);
+  }
+}
+
+TEST_P(FunctionsTest, DividePublicWithinBound) {
+  // x / d for d from 1 to beyond 2^40 (powers of two take the one-shift path).
+  for (uint64_t d : {uint64_t{1}, uint64_t{2}, uint64_t{3}, uint64_t{1024}, uint64_t{1000003},
+                     (uint64_t{1} << 40) + 7, uint64_t{1} << 41}) {
+    // x = q d with |q| < 2^26 and |X| < 2^61.
+    const double qmax = std::min(67108863.0, std::ldexp(1.0, 61 - 18) / static_cast<double>(d));
+    auto q = Uniform(500, -qmax, qmax, 15 + d);
+    q[0] = qmax;
+    q[1] = -qmax;
+    std::vector<uint64_t> X;
+    std::vector<double> want;
+    for (double v : q) {
+      const long double xv = std::ldexp(static_cast<long double>(v), 18) * d;
+      const int64_t xi = static_cast<int64_t>(std::llroundl(xv));
+      X.push_back(static_cast<uint64_t>(xi));
+      want.push_back(static_cast<double>(std::ldexp(static_cast<long double>(xi), -18) / d));
+    }
+    Fn fn = [d](Backend& be, const Shared& x, const Shared&) { return DividePublic(be, x, d); };
+    CostFn cost = [d](const Backend& be, Shape s) { return DividePublicCost(be, s, d); };
+    Outcome o = RunFn(GetParam(), Shape::Vector(X.size()), X, X, fn, cost);
+    size_t wi = 0;
+    const double worst = WorstRatio(o.out, want, 0x1p-32, 3, &wi);
+    EXPECT_LE(worst, 1.0) << "d = " << d << " want " << want[wi] << " got " << Dec(o.out[wi]);
+    CheckCost(o);
+    if (TwoParty()) {
+      const bool pow2 = (d & (d - 1)) == 0;
+      if (d == 1 || pow2) {
+        EXPECT_EQ(o.fn_cost.rounds, d == 1 ? 0u : 1u) << d;
+      } else {  // 2 when the factor's low 16 bits round to 0 (d just above a power of two)
+        EXPECT_GE(o.fn_cost.rounds, 2u) << d;
+        EXPECT_LE(o.fn_cost.rounds, 3u) << d;
+      }
+    }
   }
 }
 
