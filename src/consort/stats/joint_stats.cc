@@ -215,8 +215,9 @@ class JointStatsOperator final : public engine::Operator {
         "intersection (so its size), and the parties' numbers of distinct keys; with three "
         "parties the alignment leader (first party by name) also learns which of its keys each "
         "other party holds; \"aligned\": true reveals each party's row count; receivers learn "
-        "the requested statistics (and whatever they imply, e.g. small counts); nothing else "
-        "is revealed: filters results stay secret-shared; a job that fails the range check "
+        "the requested statistics (and whatever they imply, e.g. small counts) and, for a "
+        "statistic reported as null, that it is undefined (no row, fewer than two rows, or a "
+        "constant column); nothing else is revealed: filter results stay secret-shared; a job that fails the range check "
         "tells the other parties only that some value of that party's column was out of range";
     info_.outputs = {kStatistics};
     info_.min_parties = 2;
