@@ -18,7 +18,8 @@
 // Costs. Each function has a cost function FooCost(be, shape) giving the exact rounds and
 // bytes of one call on `be` as the sum of be.CostOf() over the operations the function issues
 // (computed by running the function's call sequence on a shape-only dry-run backend that adds
-// up CostOf; see internal/functions_cost.h). Local operations cost nothing. The closed-form
+// up CostOf; see internal/functions_cost.h). Local operations cost nothing; a call the function
+// rejects (InvalidArgument) costs nothing, and so does its cost function. The closed-form
 // round counts given below are for the two-party backend (Mul, Trunc, Select: 1 round;
 // LessThanZero: r_c = 8; plaintext: everything 0); the three-party backend's Trunc takes 2
 // rounds and its comparisons 10. Bytes are linear in the element count n; README.md lists

@@ -510,6 +510,10 @@ TEST_P(FunctionsTest, BadArgumentsAreInvalidArgument) {
     EXPECT_EQ(Max(be, empty).status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(ElementwiseMax(be, a, b).status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(be.rounds(), r0);  // rejected before any communication
+    // The cost functions agree (and do not abort): a rejected call costs nothing.
+    EXPECT_EQ(DivideCost(be, Shape::Vector(3), {.quotient_int_bits = 26}), Cost{});
+    EXPECT_EQ(MaxCost(be, Shape{0, 1}), Cost{});
+    EXPECT_EQ(VarianceCost(be, Shape::Vector(3), Axis::kAll, 3), Cost{});
     return std::vector<uint64_t>{};
   };
   RunResult r = testing::Run(GetParam(), prog);

@@ -64,8 +64,9 @@ Cost DryRunCost(const Backend& model, Shape x,
   CostingBackend be(model);
   std::vector<uint64_t> zeros(x.numel(), 0);
   Shared in{x, std::move(zeros), {}};
-  Status st = f(be, in);
-  CONSORT_CHECK(st.ok());
+  // A call the function rejects (bad shape or parameter) is rejected before any operation, so
+  // its cost is what was counted until then: nothing.
+  (void)f(be, in);
   return be.total();
 }
 

@@ -42,7 +42,8 @@ class CostingBackend : public Backend {
 };
 
 // Runs `f` on a zero input of shape `x` under a CostingBackend for `model` and returns the
-// summed cost (CHECK-fails if f fails: cost functions are called with valid parameters).
+// summed cost. If f rejects its arguments (it does so before issuing any operation), that is
+// the cost of the rejected call: zero.
 Cost DryRunCost(const Backend& model, Shape x,
                 const std::function<Status(Backend&, const Shared&)>& f);
 
