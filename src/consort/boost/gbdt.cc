@@ -66,7 +66,8 @@ StatusOr<BoostParams> BoostParams::FromJson(const Json& j) {
   CONSORT_RETURN_IF_ERROR(get_num("subsample", &p.subsample));
   CONSORT_RETURN_IF_ERROR(get_int("bins", &p.bins));
   if (j.contains("seed")) {
-    if (!j["seed"].is_number_unsigned()) {
+    if (!j["seed"].is_number_integer() ||
+        (!j["seed"].is_number_unsigned() && j["seed"].get<int64_t>() < 0)) {
       return absl::InvalidArgumentError("'seed' must be a non-negative integer");
     }
     p.seed = j["seed"].get<uint64_t>();
