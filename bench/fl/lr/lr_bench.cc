@@ -1,4 +1,4 @@
-// consort_fl_lr_bench [--data=default_credit|breast] [--variant=all|mpc|paillier|plain]
+// consort_fl_lr_bench [--data=default_credit|breast] [--variant=all|mpc|mpc-piecewise|paillier|plain]
 //   [--epochs=5] [--batch=1024] [--lr=0.15] [--val=0.2] [--paillier_batches=3]
 //   [--paillier_bits=2048]
 // Trains the plaintext reference, then each federated variant, on the same split and batches;
@@ -97,10 +97,18 @@ int main(int argc, char** argv) {
     PrintMetrics("held-out", Pick(prob, m->report.validation_rows),
                  Pick(s->labels, m->report.validation_rows));
   }
-  for (HeteroLrVariant v : {HeteroLrVariant::kMpc, HeteroLrVariant::kPaillier}) {
+  struct Config {
+    HeteroLrVariant v;
+    MpcSigmoid sigmoid;
+    const char* name;
+  };
+  for (const Config& cfg : {Config{HeteroLrVariant::kMpc, MpcSigmoid::kAccurate, "mpc"},
+                            Config{HeteroLrVariant::kMpc, MpcSigmoid::kPiecewise, "mpc-piecewise"},
+                            Config{HeteroLrVariant::kPaillier, MpcSigmoid::kAccurate, "paillier"}}) {
+    const HeteroLrVariant v = cfg.v;
     const bool is_mpc = v == HeteroLrVariant::kMpc;
-    if (variant != "all" && variant != (is_mpc ? "mpc" : "paillier")) continue;
-    auto run = internal::RunHeteroLrLocal(v, s->guest, s->labels, s->host, p, popt);
+    if (variant != "all" && variant != cfg.name) continue;
+    auto run = internal::RunHeteroLrLocal(v, s->guest, s->labels, s->host, p, popt, cfg.sigmoid);
     if (!run.guest.ok() || !run.host.ok()) {
       std::printf("%s: failed: %s / %s\n", is_mpc ? "mpc" : "paillier",
                   std::string(run.guest.status().message()).c_str(),
@@ -119,7 +127,10 @@ int main(int argc, char** argv) {
     }
     std::printf("%s: %.3f s/epoch (%d epochs, %.3f s incl. setup); guest sent %.1f MB, host %.1f "
                 "MB, dealer links %.1f MB\n",
-                is_mpc ? "mpc (2PC + dealer)" : "paillier", run.seconds / g.report.epochs_run,
+                !is_mpc ? "paillier"
+                : cfg.sigmoid == MpcSigmoid::kAccurate ? "mpc (2PC + dealer, mpc::Sigmoid)"
+                                                       : "mpc (2PC + dealer, piecewise sigmoid)",
+                run.seconds / g.report.epochs_run,
                 g.report.epochs_run, run.seconds, g.bytes_sent / 1e6, run.host->bytes_sent / 1e6,
                 run.dealer_bytes / 1e6);
     PrintMetrics("train", g.train_scores, Pick(s->labels, g.report.train_rows));

@@ -8,6 +8,7 @@
 #include "consort/fl/internal/shared_ops.h"
 #include "consort/fl/internal/wire.h"
 #include "consort/fl/metrics.h"
+#include "consort/mpc/functions.h"
 
 namespace consort::fl {
 namespace {
@@ -44,8 +45,10 @@ struct PeerInfo {
 
 // Guest sends first; both check rows, variant and params agree.
 StatusOr<PeerInfo> ExchangeHello(net::Link& peer, HeteroRole role, HeteroLrVariant variant,
-                                 size_t rows, size_t cols, const LrParams& params) {
+                                 size_t rows, size_t cols, const LrParams& params,
+                                 const std::string& options = "") {
   const Json mine = {{"protocol", "fl.hetero_lr/1"},
+                     {"options", options},
                      {"variant", VariantName(variant)},
                      {"role", role == HeteroRole::kGuest ? "guest" : "host"},
                      {"rows", rows},
@@ -76,7 +79,8 @@ StatusOr<PeerInfo> ExchangeHello(net::Link& peer, HeteroRole role, HeteroLrVaria
                                          std::to_string(theirs["rows"].get<uint64_t>()) +
                                          " aligned rows, this party " + std::to_string(rows));
   }
-  if (theirs.value("params", Json()) != mine["params"]) {
+  if (theirs.value("params", Json()) != mine["params"] ||
+      theirs.value("options", Json()) != mine["options"]) {
     return absl::FailedPreconditionError("hetero lr: peer's training parameters differ");
   }
   PeerInfo info;
@@ -137,8 +141,12 @@ class BatchGradient {
 class MpcGradient : public BatchGradient {
  public:
   // Party indices in the backend: the guest is `guest_party`, the host the other one.
-  MpcGradient(mpc::Backend& be, HeteroRole role, int guest_party)
-      : be_(be), me_(role == HeteroRole::kGuest ? 0 : 1), gi_(guest_party), hi_(1 - guest_party) {}
+  MpcGradient(mpc::Backend& be, HeteroRole role, const MpcOptions& opt)
+      : be_(be),
+        me_(role == HeteroRole::kGuest ? 0 : 1),
+        gi_(opt.guest_party),
+        hi_(1 - opt.guest_party),
+        sigmoid_(opt.sigmoid) {}
 
   Status Setup(const Prepared& prep, size_t peer_cols, const std::vector<double>* labels) {
     const size_t n = prep.x.rows;
@@ -159,7 +167,9 @@ class MpcGradient : public BatchGradient {
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared ug, be_.InputFixed(gi_, mpc::Shape{b, 1}, me_ == 0 ? std::span<const double>(u_own) : none));
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared uh, be_.InputFixed(hi_, mpc::Shape{b, 1}, me_ == 1 ? std::span<const double>(u_own) : none));
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared z, be_.Add(ug, uh));
-    CONSORT_ASSIGN_OR_RETURN(mpc::Shared p, internal::PiecewiseSigmoidShared(be_, z));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared p, sigmoid_ == MpcSigmoid::kAccurate
+                                                ? mpc::Sigmoid(be_, z)
+                                                : internal::PiecewiseSigmoidShared(be_, z));
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared d, be_.Sub(p, internal::GatherRows(y_, batch)));
     mpc::Shared xt = internal::Transpose(internal::ConcatCols(internal::GatherRows(xg_, batch),
                                                               internal::GatherRows(xh_, batch)));
@@ -185,6 +195,7 @@ class MpcGradient : public BatchGradient {
   mpc::Backend& be_;
   int me_;  // 0 = guest, 1 = host (not the backend index)
   int gi_, hi_;
+  MpcSigmoid sigmoid_;
   size_t guest_cols_ = 0, host_cols_ = 0;
   mpc::Shared xg_, xh_, y_;
 };
@@ -486,6 +497,13 @@ StatusOr<HeteroLrVariant> ParseHeteroLrVariant(const std::string& name) {
                                     "\"");
 }
 
+StatusOr<MpcSigmoid> ParseMpcSigmoid(const std::string& name) {
+  if (name == "accurate") return MpcSigmoid::kAccurate;
+  if (name == "piecewise") return MpcSigmoid::kPiecewise;
+  return absl::InvalidArgumentError("sigmoid must be \"accurate\" or \"piecewise\", not \"" +
+                                    name + "\"");
+}
+
 StatusOr<std::vector<double>> HeteroLrPartModel::PartialScores(const Matrix& raw) const {
   if (raw.cols != weights.size() || raw.data.size() != raw.rows * raw.cols) {
     return absl::InvalidArgumentError("hetero lr model: expected " +
@@ -531,10 +549,10 @@ StatusOr<HeteroLrPartModel> HeteroLrPartModel::Parse(ByteSpan blob) {
 
 StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role, net::Link& peer,
                                           const Matrix& x, const std::vector<double>* labels,
-                                          const LrParams& params, int guest_party,
+                                          const LrParams& params, const MpcOptions& options,
                                           const HeteroLrHooks& hooks) {
   CONSORT_RETURN_IF_ERROR(ValidateLrParams(params));
-  if (guest_party != 0 && guest_party != 1) {
+  if (options.guest_party != 0 && options.guest_party != 1) {
     return absl::InvalidArgumentError("hetero lr (mpc): guest_party must be 0 or 1");
   }
   CONSORT_RETURN_IF_ERROR(CheckLocal(role, x, labels));
@@ -543,9 +561,12 @@ StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role
   }
   const uint64_t sent0 = peer.bytes_sent();
   Prepared prep = Prepare(role, x, params);
-  CONSORT_ASSIGN_OR_RETURN(PeerInfo info, ExchangeHello(peer, role, HeteroLrVariant::kMpc,
-                                                        x.rows, prep.x.cols, params));
-  MpcGradient protocol(backend, role, guest_party);
+  CONSORT_ASSIGN_OR_RETURN(
+      PeerInfo info,
+      ExchangeHello(peer, role, HeteroLrVariant::kMpc, x.rows, prep.x.cols, params,
+                    options.sigmoid == MpcSigmoid::kAccurate ? "sigmoid=accurate"
+                                                             : "sigmoid=piecewise"));
+  MpcGradient protocol(backend, role, options);
   CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, info.cols, labels));
   CONSORT_ASSIGN_OR_RETURN(HeteroLrResult r,
                            RunTraining(role, peer, prep, labels, params, protocol, 0, hooks));

@@ -10,8 +10,9 @@
 //   setup   guest -> host: hello (rows, params digest); host -> guest: hello (rows, columns).
 //           X_g, X_h and y are secret-shared once (Input: no messages in 2PC).
 //   batch   u_i = X_i[batch] w_i locally; [z] = Input_0(u_g) + Input_1(u_h);
-//           [p] = piecewise-linear sigmoid([z]) (9 knots in [-5, 5], max error 0.012; one
-//           LessThanZero over 9B values, one Mul, one Trunc: 10 rounds);
+//           [p] = sigmoid([z]): by default mpc::Sigmoid (mpc/functions.h: |err| <= 4e-5,
+//           26 rounds), or the piecewise-linear one (9 knots in [-5, 5], |err| <= 0.012;
+//           one LessThanZero over 9B values, one Mul, one Trunc: 10 rounds);
 //           [d] = [p] - [y]; [G] = MatMul([X_batch]^T, [d]) (1 round);
 //           RevealTo(G_g, guest), RevealTo(G_h, host); each party steps its own weights.
 //   Leaks: each party learns its own gradient sum X_i^T d per batch (the brief's accepted
@@ -98,11 +99,18 @@ struct PaillierOptions {
 // params (checked: FailedPrecondition if the peer's differ) and the same number of rows
 // (FailedPrecondition otherwise). InvalidArgument on bad params/labels/features or a malformed
 // peer message; the link's / backend's status when they fail.
-// kMpc: `backend` is this party's two-party backend; the guest is party `guest_party` (0 or 1)
-// of it.
+// kMpc: `backend` is this party's two-party backend; the guest is its party `guest_party`
+// (0 or 1). Both parties must choose the same sigmoid (checked: FailedPrecondition).
+enum class MpcSigmoid { kAccurate, kPiecewise };
+// "accurate" / "piecewise"; InvalidArgument otherwise.
+StatusOr<MpcSigmoid> ParseMpcSigmoid(const std::string& name);
+struct MpcOptions {
+  int guest_party = 0;
+  MpcSigmoid sigmoid = MpcSigmoid::kAccurate;
+};
 StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role, net::Link& peer,
                                           const Matrix& x, const std::vector<double>* labels,
-                                          const LrParams& params, int guest_party = 0,
+                                          const LrParams& params, const MpcOptions& options = {},
                                           const HeteroLrHooks& hooks = {});
 StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer, const Matrix& x,
                                                const std::vector<double>* labels,

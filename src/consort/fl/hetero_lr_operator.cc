@@ -150,13 +150,14 @@ struct TrainParams {
   HeteroLrVariant variant = kDefaultHeteroLrVariant;
   bool aligned = false;
   int paillier_bits = crypto::kPaillierDefaultBits;
+  MpcSigmoid sigmoid = MpcSigmoid::kAccurate;
   LrParams lr;
 };
 
 const std::set<std::string>& TrainParamKeys() {
   static const std::set<std::string> keys = {
       "guest", "label_column", "id_columns", "model_name", "variant", "aligned",
-      "paillier_bits", "epochs", "batch_size", "learning_rate", "schedule", "decay", "l1", "l2",
+      "paillier_bits", "sigmoid", "epochs", "batch_size", "learning_rate", "schedule", "decay", "l1", "l2",
       "tolerance", "validation_fraction", "early_stopping_rounds", "fit_intercept",
       "standardize", "seed"};
   return keys;
@@ -183,6 +184,10 @@ StatusOr<TrainParams> ParseTrainParams(const engine::JobSpec& spec) {
   if (!v.ok()) return Bad("variant", "must be \"mpc\" or \"paillier\"");
   p.variant = *v;
   CONSORT_ASSIGN_OR_RETURN(p.aligned, BoolParam(j, "aligned", false));
+  CONSORT_ASSIGN_OR_RETURN(std::string sigmoid, StringParam(j, "sigmoid", false, "accurate"));
+  auto sg = ParseMpcSigmoid(sigmoid);
+  if (!sg.ok()) return Bad("sigmoid", "must be \"accurate\" or \"piecewise\"");
+  p.sigmoid = *sg;
   if (j.contains("paillier_bits")) {
     const Json& b = j["paillier_bits"];
     if (!b.is_number_integer() || b.get<int64_t>() < crypto::kPaillierMinBits ||
@@ -196,7 +201,8 @@ StatusOr<TrainParams> ParseTrainParams(const engine::JobSpec& spec) {
   Json lr = Json::object();
   for (const auto& [k, val] : j.items()) {
     static const std::set<std::string> ours = {"guest", "label_column", "id_columns", "model_name",
-                                               "variant", "aligned", "paillier_bits"};
+                                               "variant", "aligned", "paillier_bits",
+                                               "sigmoid"};
     if (!ours.count(k)) lr[k] = val;
   }
   auto lp = LrParamsFromJson(lr);
@@ -320,9 +326,11 @@ class TrainOperator final : public engine::Operator {
     if (p.variant == HeteroLrVariant::kMpc) {
       CONSORT_ASSIGN_OR_RETURN(auto jb, mpc::JobBackend::Open(session, fxp));
       const auto& dp = jb->plan().data_parties;
-      const int guest_party = dp[0] == p.guest ? 0 : 1;
-      result = TrainHeteroLrMpc(jb->backend(), role, *peer, x, guest ? &y : nullptr, p.lr,
-                                guest_party, hooks);
+      MpcOptions mo;
+      mo.guest_party = dp[0] == p.guest ? 0 : 1;
+      mo.sigmoid = p.sigmoid;
+      result = TrainHeteroLrMpc(jb->backend(), role, *peer, x, guest ? &y : nullptr, p.lr, mo,
+                                hooks);
       Status close = jb->Close();
       if (result.ok() && !close.ok()) return close;
     } else {

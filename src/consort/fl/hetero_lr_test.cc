@@ -98,21 +98,29 @@ void ExpectCloseToPlaintext(const internal::LocalHeteroRun& run, const LrParams&
   EXPECT_EQ(run.host->model.weights.size(), s.host.cols);
 }
 
-TEST(HeteroLrMpc, BreastMatchesPlaintextTrainer) {
+class HeteroLrMpcSigmoid : public ::testing::TestWithParam<MpcSigmoid> {};
+
+TEST_P(HeteroLrMpcSigmoid, BreastMatchesPlaintextTrainer) {
   const HeteroSplit& s = Breast();
   LrParams p = BreastParams();
-  auto run = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p);
+  auto run = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p, {},
+                                        GetParam());
   ExpectCloseToPlaintext(run, p);
   // Each party's weights are close to the plaintext model's (piecewise sigmoid, fixed point).
   auto plain = TrainPlaintextLr(internal::JoinColumns(s.guest, s.host), s.labels, p);
   ASSERT_TRUE(plain.ok());
+  // Accurate sigmoid (|err| 4e-5): only fixed-point rounding separates the weights.
+  const double tol = GetParam() == MpcSigmoid::kAccurate ? 0.01 : 0.1;
   for (size_t c = 0; c < s.guest.cols; ++c) {
-    EXPECT_NEAR(run.guest->model.weights[c], plain->weights[c], 0.1) << c;
+    EXPECT_NEAR(run.guest->model.weights[c], plain->weights[c], tol) << c;
   }
   for (size_t c = 0; c < s.host.cols; ++c) {
-    EXPECT_NEAR(run.host->model.weights[c], plain->weights[s.guest.cols + c], 0.1) << c;
+    EXPECT_NEAR(run.host->model.weights[c], plain->weights[s.guest.cols + c], tol) << c;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Sigmoids, HeteroLrMpcSigmoid,
+                         ::testing::Values(MpcSigmoid::kAccurate, MpcSigmoid::kPiecewise));
 
 TEST(HeteroLrPaillier, BreastMatchesPlaintextTrainer) {
   const HeteroSplit& s = Breast();

@@ -10,7 +10,8 @@ namespace consort::fl::internal {
 
 LocalHeteroRun RunHeteroLrLocal(HeteroLrVariant variant, const Matrix& guest_x,
                                 const std::vector<double>& labels, const Matrix& host_x,
-                                const LrParams& params, const PaillierOptions& paillier) {
+                                const LrParams& params, const PaillierOptions& paillier,
+                                MpcSigmoid sigmoid) {
   LocalHeteroRun out;
   auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
   const auto start = std::chrono::steady_clock::now();
@@ -34,8 +35,11 @@ LocalHeteroRun RunHeteroLrLocal(HeteroLrVariant variant, const Matrix& guest_x,
       CONSORT_ASSIGN_OR_RETURN(auto src, mpc::ConnectToDealer(p, to_dealer));
       CONSORT_ASSIGN_OR_RETURN(mpc::FixedPoint fxp, mpc::FixedPoint::Create());
       CONSORT_ASSIGN_OR_RETURN(auto be, mpc::TwoPartyBackend::Create(p, peer, std::move(src), fxp));
-      auto r = p == 0 ? TrainHeteroLrMpc(*be, HeteroRole::kGuest, peer, guest_x, &labels, params)
-                      : TrainHeteroLrMpc(*be, HeteroRole::kHost, peer, host_x, nullptr, params);
+      MpcOptions opt;
+      opt.sigmoid = sigmoid;
+      auto r = p == 0
+                   ? TrainHeteroLrMpc(*be, HeteroRole::kGuest, peer, guest_x, &labels, params, opt)
+                   : TrainHeteroLrMpc(*be, HeteroRole::kHost, peer, host_x, nullptr, params, opt);
       CONSORT_RETURN_IF_ERROR(be->Close());
       return r;
     };

@@ -17,6 +17,7 @@ struct LocalHeteroRun {
 
 LocalHeteroRun RunHeteroLrLocal(HeteroLrVariant variant, const Matrix& guest_x,
                                 const std::vector<double>& labels, const Matrix& host_x,
-                                const LrParams& params, const PaillierOptions& paillier = {});
+                                const LrParams& params, const PaillierOptions& paillier = {},
+                                MpcSigmoid sigmoid = MpcSigmoid::kAccurate);
 
 }  // namespace consort::fl::internal
