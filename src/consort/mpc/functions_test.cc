@@ -357,6 +357,32 @@ TEST_P(FunctionsTest, MaxMinArgmaxAreExact) {
   }
 }
 
+TEST_P(FunctionsTest, ReductionsOverGroupsOfOneAreTheIdentity) {
+  auto v = EncAll(Uniform(5, -10, 10, 16));
+  Fn fn = [&](Backend& be, const Shared& x, const Shared&) -> StatusOr<Shared> {
+    CONSORT_ASSIGN_OR_RETURN(ArgmaxResult am, Argmax(be, x, Axis::kEachRow));
+    CONSORT_ASSIGN_OR_RETURN(Shared mean, Mean(be, x, Axis::kEachRow));
+    Shared out = am.max;
+    for (const Shared* p : {&am.index, &am.one_hot, &mean}) {
+      out.s0.insert(out.s0.end(), p->s0.begin(), p->s0.end());
+      out.s1.insert(out.s1.end(), p->s1.begin(), p->s1.end());
+    }
+    out.shape = Shape::Vector(out.s0.size());
+    return out;
+  };
+  CostFn cost = [](const Backend& be, Shape s) {
+    return Plus(ArgmaxCost(be, s, Axis::kEachRow), MeanCost(be, s, Axis::kEachRow));
+  };
+  Outcome o = RunFn(GetParam(), Shape{5, 1}, v, v, fn, cost);
+  std::vector<uint64_t> want = v;
+  want.insert(want.end(), 5, 0);
+  want.insert(want.end(), 5, 1);
+  want.insert(want.end(), v.begin(), v.end());
+  EXPECT_EQ(o.out, want);
+  EXPECT_EQ(o.fn_cost, Cost{});
+  CheckCost(o);
+}
+
 TEST_P(FunctionsTest, ElementwiseMaxMinAreExact) {
   auto a = Uniform(1000, -67108863, 67108863, 10), b = Uniform(1000, -67108863, 67108863, 11);
   b[0] = a[0];
