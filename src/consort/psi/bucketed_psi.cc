@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -763,6 +764,8 @@ class BucketedRun {
     eo.domain = opts_.domain + "/bucket/" + std::to_string(b);
     eo.batch_size = opts_.psi_batch_size;
     eo.threads = opts_.threads;
+    // ceil(log2 B) more bits of truncation: false matches stay below 2^-40 over all buckets.
+    eo.extra_return_bits = std::bit_width(buckets_ - 1);
     eo.cancelled = opts_.cancelled;
     if (opts_.progress) {
       eo.progress = [&](double f) { opts_.progress(base + span * f, stage); };

@@ -26,12 +26,14 @@
 // Memory: one bucket's keys at a time (about key bytes + 160 B per own key + 24 B per peer
 // key), plus bounded I/O buffers; B is chosen so that this fits half of the smaller budget.
 // Rounds: 2 + B x (ECDH-PSI rounds). Bytes sent per party: 63 (plan) + 9 (resume) + the sum
-// over the buckets run of EcdhPsiBytesSent for that bucket's sizes, plus a 1-byte keepalive
+// over the buckets run of EcdhPsiBytesSent(bucket sizes, extra_return_bits = ceil(log2 B)),
+// plus a 1-byte keepalive
 // every link timeout / 4 while the party works locally before the plan and the resume
 // messages (so a peer with a much smaller input does not time out waiting).
 //
 // Security: as psi/ecdh_psi.h (semi-honest; 128-bit computational, DDH on Curve25519 with a
-// random-oracle hash-to-curve; 40-bit statistical per bucket comparison).
+// random-oracle hash-to-curve). 40-bit statistical over all buckets together: each bucket's
+// truncation carries ceil(log2 B) extra bits (EcdhPsiOptions::extra_return_bits).
 // Leaks: everything ECDH-PSI leaks, per bucket: each party learns the peer's row count, its
 // key bytes rounded up to MiB (which, with its budget, decide B), and its number of distinct
 // keys in every bucket (a histogram of the peer's keys under a hash both parties can compute,

@@ -424,6 +424,34 @@ TEST(BucketedPsi, KeepalivesCarryAPeerThroughALongFirstPass) {
                               EcdhPsiBytesSent(xb.size(), 64, xa.size(), 64, kSize, kInter));
 }
 
+TEST(BucketedPsi, TruncationKeepsFortyBitsOverAllBuckets) {
+  // Bytes on the wire for 17 buckets: each bucket's returned values carry ceil(log2 17) = 5
+  // more bits than a lone ECDH-PSI of that size would (here: one byte more each).
+  std::mt19937_64 rng(8);
+  auto xa = RandomKeys(200, "k", rng), xb = RandomKeys(150, "k", rng);
+  TempDir da, db;
+  Party a{KeyTable(xa), Options(kInter, kInter, da.path(), 17)};
+  Party b{KeyTable(xb), Options(kInter, kInter, db.path(), 17)};
+  RunPair(a, b);
+  ASSERT_TRUE(a.result.ok()) << a.result.status();
+  std::vector<uint64_t> na(17), nb(17);
+  for (const auto& k : xa) ++na[BucketOf("job-1", "\x03" + std::string(1, char(k.size())) + std::string(3, '\0') + k, 17)];
+  for (const auto& k : xb) ++nb[BucketOf("job-1", "\x03" + std::string(1, char(k.size())) + std::string(3, '\0') + k, 17)];
+  uint64_t want = internal::kBucketPlanBytes + internal::kBucketResumeBytes, lone = want;
+  for (int i = 0; i < 17; ++i) {
+    want += EcdhPsiBytesSent(na[i], 64, nb[i], 64, kInter, kInter, 5);
+    lone += EcdhPsiBytesSent(na[i], 64, nb[i], 64, kInter, kInter, 0);
+  }
+  EXPECT_EQ(a.bytes_sent, want);
+  EXPECT_GT(want, lone);
+  EXPECT_EQ(EcdhPsiReturnBytes(10, 10, 5), EcdhPsiReturnBytes(10, 10) + 1);
+  EXPECT_EQ(EcdhPsiReturnBytes(uint64_t{1} << 32, uint64_t{1} << 32, 17), 16u);
+  auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
+  EcdhPsiOptions bad;
+  bad.extra_return_bits = 18;
+  EXPECT_EQ(RunEcdhPsi(*la, {"x"}, bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(BucketedPsi, MatchedRowsAsCsvOrTable) {
   auto table = Csv("id,name,score\n3,\"x, y\",1.5\n1,b,\n7,c,2\n9,d,3\n");
   TempDir dir;

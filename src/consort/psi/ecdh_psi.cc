@@ -31,6 +31,8 @@ constexpr size_t kPointBytes = 32;
 static_assert(sizeof(X25519Point) == kPointBytes, "points must pack without padding");
 constexpr size_t kMaxBatch = (net::kMaxMessageBytes - kBatchHeaderBytes) / kPointBytes;
 constexpr int kMaxThreads = 256;
+// 40 + 17 + 33 + 33 bits fit the 16-byte Key below.
+constexpr int kMaxExtraReturnBits = 17;
 // Received messages buffered before the receive thread stops reading (backpressure).
 constexpr size_t kInboxLimit = 64;
 // Own batches computed ahead of the link before the main thread stops producing them.
@@ -114,6 +116,10 @@ class EcdhPsiParty {
       return absl::InvalidArgumentError("ECDH-PSI: threads must be in [1, 256], got " +
                                         std::to_string(opts_.threads));
     }
+    if (opts_.extra_return_bits < 0 || opts_.extra_return_bits > kMaxExtraReturnBits) {
+      return absl::InvalidArgumentError("ECDH-PSI: extra_return_bits must be in [0, 17], got " +
+                                        std::to_string(opts_.extra_return_bits));
+    }
     if (items_.size() > kEcdhPsiMaxSetSize) {
       return absl::InvalidArgumentError("ECDH-PSI: more than 2^32 items");
     }
@@ -183,7 +189,7 @@ class EcdhPsiParty {
   Status Setup() {
     own_size_ = items_.size();
     own_batch_ = opts_.batch_size;
-    ret_bytes_ = EcdhPsiReturnBytes(own_size_, peer_size_);
+    ret_bytes_ = EcdhPsiReturnBytes(own_size_, peer_size_, opts_.extra_return_bits);
     own_batches_ = NumBatches(own_size_, own_batch_);
     peer_batches_ = NumBatches(peer_size_, peer_batch_);
     ret_batches_ = Receives(opts_.my_output) ? own_batches_ : 0;
@@ -533,20 +539,22 @@ class EcdhPsiParty {
 
 }  // namespace
 
-size_t EcdhPsiReturnBytes(uint64_t n_a, uint64_t n_b) {
+size_t EcdhPsiReturnBytes(uint64_t n_a, uint64_t n_b, int extra_bits) {
   // bits(n) >= log2(n + 1), so 40 + bits(n_a) + bits(n_b) >= 40 + log2(n_a * n_b).
-  const size_t bits = 40 + std::bit_width(n_a) + std::bit_width(n_b);
+  const size_t bits = 40 + static_cast<size_t>(std::max(extra_bits, 0)) + std::bit_width(n_a) +
+                      std::bit_width(n_b);
   return std::min<size_t>(kPointBytes, (bits + 7) / 8);
 }
 
 uint64_t EcdhPsiBytesSent(uint64_t my_size, size_t my_batch, uint64_t peer_size,
-                          size_t peer_batch, PsiOutput my_output, PsiOutput peer_output) {
+                          size_t peer_batch, PsiOutput my_output, PsiOutput peer_output,
+                          int extra_return_bits) {
   uint64_t bytes = internal::kHandshakeBytes;
   if (!Receives(my_output) && !Receives(peer_output)) return bytes;
   bytes += NumBatches(my_size, my_batch) * kBatchHeaderBytes + my_size * kPointBytes;
   if (Receives(peer_output)) {
     bytes += NumBatches(peer_size, peer_batch) * kBatchHeaderBytes +
-             peer_size * EcdhPsiReturnBytes(my_size, peer_size);
+             peer_size * EcdhPsiReturnBytes(my_size, peer_size, extra_return_bits);
   }
   return bytes;
 }

@@ -21,7 +21,9 @@
 // Rounds: handshake + 2 message flights (everything after the handshake is streamed).
 // Work per party: |X| hash-to-curve + (|X| + |Y|) X25519 multiplications.
 // T = ceil((40 + bits(|X|) + bits(|Y|)) / 8) bytes (EcdhPsiReturnBytes): a false match between
-// any of the |X||Y| pairs has probability below 2^-40.
+// any of the |X||Y| pairs has probability below 2^-40. A caller that runs several instances
+// (bucketed_psi.h: one per bucket) adds bits(instances) (EcdhPsiOptions::extra_return_bits) so
+// that the bound holds over all of them together.
 // Bytes sent per party: see EcdhPsiBytesSent (checked by the tests).
 //
 // Security: semi-honest (honest-but-curious) parties; 128-bit computational security from the
@@ -63,6 +65,9 @@ struct EcdhPsiOptions {
   const std::atomic<bool>* cancelled = nullptr;
   // Worker threads for hashing and scalar multiplication (1 = the calling thread only).
   int threads = 1;
+  // Added to the 40 statistical bits of the truncation, in [0, 17]; both parties must use the
+  // same value (it is not sent). See the file comment.
+  int extra_return_bits = 0;
 };
 
 using EcdhPsiResult = PsiResult;
@@ -78,11 +83,12 @@ StatusOr<EcdhPsiResult> RunEcdhPsi(net::Link& link, const std::vector<std::strin
                                    const EcdhPsiOptions& opts);
 
 // T: bytes kept of each doubly-masked value sent back (see the file comment).
-size_t EcdhPsiReturnBytes(uint64_t n_a, uint64_t n_b);
+size_t EcdhPsiReturnBytes(uint64_t n_a, uint64_t n_b, int extra_bits = 0);
 
 // Exact bytes that a party with `my_size` items and batch size `my_batch` sends to a peer with
 // `peer_size` items and batch size `peer_batch`, given what the peer receives.
 uint64_t EcdhPsiBytesSent(uint64_t my_size, size_t my_batch, uint64_t peer_size,
-                          size_t peer_batch, PsiOutput my_output, PsiOutput peer_output);
+                          size_t peer_batch, PsiOutput my_output, PsiOutput peer_output,
+                          int extra_return_bits = 0);
 
 }  // namespace consort::psi
