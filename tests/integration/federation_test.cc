@@ -33,7 +33,7 @@
 #include "consort/audit/entry.h"
 #include "consort/cli/local_cluster.h"
 #include "consort/engine/operator.h"
-#include "consort/psi/ecdh_psi_operator.h"
+#include "consort/cli/operators.h"
 #include "consort/common/bytes.h"
 #include "consort/common/files.h"
 #include "consort/common/json.h"
@@ -143,7 +143,7 @@ size_t Count(const std::string& haystack, const std::string& needle) {
 
 // The operators the coordinator lists in an "unknown operator" error: every registered one.
 std::string KnownOperators() {
-  psi::RegisterPsiOperators();
+  cli::RegisterAllOperators();
   std::string known;
   for (const auto* op : engine::OperatorRegistry::Global().List()) {
     known += (known.empty() ? "" : ", ") + op->info().name;

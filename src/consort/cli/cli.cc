@@ -13,6 +13,7 @@
 #include "consort/api/https_client.h"
 #include "consort/api/rest_server.h"
 #include "consort/cli/args.h"
+#include "consort/cli/operators.h"
 #include "consort/common/files.h"
 #include "consort/common/logging.h"
 #include "consort/common/time.h"
@@ -79,7 +80,7 @@ void PrintTable(const std::vector<std::string>& header, const std::vector<std::v
 }
 
 StatusOr<std::unique_ptr<node::Node>> OpenNode(const Args& a) {
-  psi::RegisterPsiOperators();
+  RegisterAllOperators();
   return node::Node::Open(NodeHome(a));
 }
 
@@ -122,7 +123,7 @@ Status CoordinatorInit(const Args& a) {
 }
 
 Status CoordinatorStart(const Args& a) {
-  psi::RegisterPsiOperators();
+  RegisterAllOperators();
   std::string home = CoordHome(a);
   SetLogComponent("coordinator");
   CONSORT_ASSIGN_OR_RETURN(auto coord, coordinator::Coordinator::Open(home));
@@ -653,7 +654,7 @@ Status AuditShow(const Args& a) {
 }
 
 Status OperatorsList(const Args& a) {
-  psi::RegisterPsiOperators();
+  RegisterAllOperators();
   Json arr = Json::array();
   for (const auto* op : engine::OperatorRegistry::Global().List()) arr.push_back(op->info().ToJson());
   if (a.json()) {
