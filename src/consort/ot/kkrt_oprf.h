@@ -113,7 +113,7 @@ class KkrtOprfSender {
   // count: as for KkrtOprfReceiver::Encode. Errors: InvalidArgument (U of the wrong size),
   // those of Link::Recv.
   Status Receive(size_t count, std::span<KkrtRow> q_rows);
-  // q ^ (C(x) & s) for each input, in place of the codes: call Encode first.
+  // out[i] = C(in[i]), the codewords that Evaluate takes.
   void Encode(std::span<const Block> in, std::span<KkrtRow> out) { code_->Encode(in, out); }
   // F_i(x) given q_i and c = C(x) (from Encode).
   Block Evaluate(uint64_t instance, const KkrtRow& q, const KkrtRow& c) const {

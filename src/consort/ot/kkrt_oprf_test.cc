@@ -16,7 +16,8 @@ bool Bit(const uint8_t* p, size_t i) { return (p[i / 8] >> (i % 8)) & 1; }
 
 TEST(BitTranspose, MatchesNaiveTranspose) {
   std::mt19937_64 rng(1);
-  for (auto [rows, cols] : {std::pair<size_t, size_t>{16, 8}, {512, 256}, {128, 512}, {48, 24}}) {
+  for (auto [rows, cols] : {std::pair<size_t, size_t>{16, 8}, {512, 256}, {128, 512}, {48, 24}, {32, 136},
+                             {512, 1024 + 64}}) {
     std::vector<uint8_t> in(rows * cols / 8), out(rows * cols / 8);
     for (auto& b : in) b = static_cast<uint8_t>(rng());
     internal::TransposeBits(in.data(), rows, cols, out.data());
