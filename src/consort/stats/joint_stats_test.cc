@@ -446,6 +446,45 @@ TEST(JointStats, UndefinedMomentsAreNull) {
   EXPECT_TRUE(st["r"]["matrix"][0][0].is_null()) << st.dump();
 }
 
+TEST(JointStats, DuplicateKeysFailUnlessFirstRowIsTaken) {
+  std::string bank = "id,income\na,1\nb,2\na,100\nc,4\n";
+  std::string shop = "cust,order_value\n A,10\nb,20\nd,5\n";
+  auto spec_for = [&](const char* duplicates) {
+    Json params = {{"align", {{"bank", {"id"}}, {"shop", {"cust"}}}},
+                   {"align_options", {{"duplicates", duplicates}, {"trim", true}, {"casefold", true}}},
+                   {"statistics", Json::parse(R"([{"name":"n","stat":"count"},
+                      {"name":"i","stat":"sum","column":"bank.income"},
+                      {"name":"o","stat":"sum","column":"shop.order_value"}])")}};
+    return MakeSpec("stats.joint",
+                    {{"bank", Data("customers", {"id", "income"})},
+                     {"shop", Data("orders", {"cust", "order_value"})}, {"tp", Dealer()}},
+                    {{"bank", "statistics"}}, params);
+  };
+  auto bad = RunLocally(Op(), kJob, spec_for("error"), {{"bank", CsvTable(bank)}, {"shop", CsvTable(shop)}});
+  EXPECT_EQ(bad["bank"].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad["bank"].status.message().find("duplicate"), std::string::npos) << bad["bank"].status;
+  auto out = RunLocally(Op(), kJob, spec_for("first"), {{"bank", CsvTable(bank)}, {"shop", CsvTable(shop)}});
+  for (const auto& [p, o] : out) ASSERT_TRUE(o.status.ok()) << p << ": " << o.status;
+  const Json& st = out["bank"].summary["statistics"];
+  EXPECT_EQ(st["n"].get<int64_t>(), 2);  // a (first row, trimmed and case-folded) and b
+  EXPECT_NEAR(st["i"].get<double>(), 3, 1e-5);
+  EXPECT_NEAR(st["o"].get<double>(), 30, 1e-5);
+}
+
+TEST(JointStats, DealerGoneFailsTheDataParties) {
+  Dataset d = MakeData(17, 30, 0, 0);
+  Json params = {{"align", {{"bank", {"id"}}, {"shop", {"cust"}}}}, {"statistics", Stats()}};
+  engine::testing::LocalRunOptions opts;
+  opts.fail_party = "tp";
+  opts.fail_after_messages = 0;
+  opts.link_timeout = std::chrono::milliseconds(5000);
+  auto out = RunLocally(Op(), kJob, Spec(params),
+                        {{"bank", CsvTable(d.bank_csv)}, {"shop", CsvTable(d.shop_csv)}}, opts);
+  EXPECT_EQ(out["bank"].status.code(), absl::StatusCode::kUnavailable) << out["bank"].status;
+  EXPECT_EQ(out["shop"].status.code(), absl::StatusCode::kUnavailable) << out["shop"].status;
+  EXPECT_TRUE(out["bank"].summary.is_null());
+}
+
 // ---- Validation: exact codes, the field named ---------------------------------------------
 
 class JointStatsValidate : public ::testing::Test {
