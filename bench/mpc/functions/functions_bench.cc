@@ -13,8 +13,8 @@
 // dealer produces its correlated randomness online, during the timed section). Results are
 // revealed afterwards and compared with exact double math (max_err: the largest
 // |got - exact| / max(1, |exact|), i.e. absolute below 1 and relative above) and with the
-// plaintext backend's result (ulp_pl: the largest difference in ulps, 2^-18). Bytes and rounds of the call are compared with the
-// function's cost function (FooCost on the party's backend).
+// plaintext backend's result (ulp_pl: the largest difference in ulps, 2^-18). Bytes and rounds of
+// the call are compared with the function's cost function (FooCost on the party's backend).
 // Transports: tcp = dealer, party 0 and party 1 as three processes over TCP on 127.0.0.1
 // (length-prefixed frames, no TLS); memory = three threads of one process, in-memory links.
 
@@ -104,8 +104,7 @@ Flags ParseFlags(int argc, char** argv) {
 }
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 double CpuSeconds() {
@@ -139,8 +138,8 @@ std::vector<double> Uniform(size_t n, double lo, double hi, uint64_t seed) {
 
 Op MakeOp(const std::string& name) {
   if (name == "sigmoid") {
-    return {name, [](size_t n) { return Uniform(n, -20, 20, 1); }, mpc::Sigmoid,
-            mpc::SigmoidCost, [](double x) { return 1 / (1 + std::exp(-x)); }};
+    return {name, [](size_t n) { return Uniform(n, -20, 20, 1); }, mpc::Sigmoid, mpc::SigmoidCost,
+            [](double x) { return 1 / (1 + std::exp(-x)); }};
   }
   if (name == "reciprocal") {
     return {name,
@@ -185,9 +184,9 @@ struct Measured {
 
 StatusOr<Measured> RunOp(Backend& be, const Op& op, const std::vector<double>& x) {
   const Shape s = Shape::Vector(x.size());
-  CONSORT_ASSIGN_OR_RETURN(
-      Shared a, be.InputFixed(0, s, be.HoldsInputOf(0) ? std::span<const double>(x)
-                                                       : std::span<const double>()));
+  CONSORT_ASSIGN_OR_RETURN(Shared a, be.InputFixed(0, s,
+                                                   be.HoldsInputOf(0) ? std::span<const double>(x)
+                                                                      : std::span<const double>()));
   Measured m;
   const double t0 = Now(), c0 = CpuSeconds();
   CONSORT_ASSIGN_OR_RETURN(Shared z, op.fn(be, a));
@@ -202,8 +201,8 @@ struct Report {
   bool ok = false;
   double wall = 0, cpu = 0;
   uint64_t peer_sent = 0, dealer_bytes = 0, rounds = 0;
-  Cost cost;                  // the cost function, on this party's backend
-  double max_err = 0;         // vs exact double math
+  Cost cost;           // the cost function, on this party's backend
+  double max_err = 0;  // vs exact double math
   uint64_t max_ulps_vs_plain = 0;
   std::string error;
 };
@@ -262,9 +261,9 @@ std::string Serialize(const std::vector<Report>& rs) {
   std::ostringstream o;
   o.precision(17);
   for (auto& r : rs) {
-    o << r.ok << ' ' << r.wall << ' ' << r.cpu << ' ' << r.peer_sent << ' ' << r.dealer_bytes
-      << ' ' << r.rounds << ' ' << r.cost.rounds << ' ' << r.cost.peer_bytes << ' '
-      << r.cost.dealer_bytes << ' ' << r.max_err << ' ' << r.max_ulps_vs_plain << '\n';
+    o << r.ok << ' ' << r.wall << ' ' << r.cpu << ' ' << r.peer_sent << ' ' << r.dealer_bytes << ' '
+      << r.rounds << ' ' << r.cost.rounds << ' ' << r.cost.peer_bytes << ' ' << r.cost.dealer_bytes
+      << ' ' << r.max_err << ' ' << r.max_ulps_vs_plain << '\n';
     if (!r.error.empty()) o << "# " << r.error << '\n';
   }
   return o.str();
@@ -350,7 +349,8 @@ void PrintCosts(size_t n) {
       {"log", [&](const Backend& b) { return mpc::LogCost(b, s); }},
       {"reciprocal", [&](const Backend& b) { return mpc::ReciprocalCost(b, s); }},
       {"divide", [&](const Backend& b) { return mpc::DivideCost(b, s); }},
-      {"divide_int", [&](const Backend& b) {
+      {"divide_int",
+       [&](const Backend& b) {
          return mpc::DivideCost(b, s, {.b_frac_bits = 0, .quotient_int_bits = 8});
        }},
       {"rsqrt", [&](const Backend& b) { return mpc::RsqrtCost(b, s); }},
@@ -364,8 +364,8 @@ void PrintCosts(size_t n) {
   };
   CostModel two(false), three(true);
   std::printf("cost functions on n = %zu (bytes per element = total / n)\n", n);
-  std::printf("%-11s %8s %12s %12s   %8s %12s\n", "function", "2pc_rnd", "2pc_peer_B", "2pc_dealer_B",
-              "3pc_rnd", "3pc_peer_B");
+  std::printf("%-11s %8s %12s %12s   %8s %12s\n", "function", "2pc_rnd", "2pc_peer_B",
+              "2pc_dealer_B", "3pc_rnd", "3pc_peer_B");
   for (const Row& r : rows) {
     const Cost a = r.cost(two), b = r.cost(three);
     std::printf("%-11s %8llu %12.1f %12.1f   %8llu %12.1f\n", r.name,
@@ -464,14 +464,15 @@ int Main(int argc, char** argv) {
     if (!outs[2].empty()) std::fprintf(stderr, "dealer: %s\n", outs[2].c_str());
   }
 
-  std::printf("mpc functions, two-party MPC with dealer, transport: %s; f = 18 in Z_2^64; "
-              "n = %zu; load average before: %s\n",
-              f.transport == "tcp" ? "3 processes over TCP 127.0.0.1 (no TLS)"
-                                   : "3 threads over in-memory links",
-              f.n, load_before.c_str());
+  std::printf(
+      "mpc functions, two-party MPC with dealer, transport: %s; f = 18 in Z_2^64; "
+      "n = %zu; load average before: %s\n",
+      f.transport == "tcp" ? "3 processes over TCP 127.0.0.1 (no TLS)"
+                           : "3 threads over in-memory links",
+      f.n, load_before.c_str());
   std::printf("%-11s %8s %8s %8s %9s %10s %7s %9s %8s %10s %6s  %s\n", "op", "wall_s", "cpu0_s",
-              "cpu1_s", "peer_MB", "dealer_MB", "rounds", "plain_s", "ratio", "max_err",
-              "ulp_pl", "cost check");
+              "cpu1_s", "peer_MB", "dealer_MB", "rounds", "plain_s", "ratio", "max_err", "ulp_pl",
+              "cost check");
   int bad = 0;
   for (size_t i = 0; i < ops.size(); ++i) {
     const Report& a = rep[0][i];

@@ -14,7 +14,8 @@ using internal::DryRunCost;
 
 // ---- Share plumbing (local; Shared is elementwise: s0[i], s1[i] belong to element i) --------
 
-Shared Cat(std::initializer_list<const Shared*> parts) {
+// The elements of `parts` one after the other, as a vector.
+Shared CatPtrs(const std::vector<const Shared*>& parts) {
   Shared out;
   size_t n = 0;
   bool two = false;
@@ -32,22 +33,12 @@ Shared Cat(std::initializer_list<const Shared*> parts) {
   return out;
 }
 
+Shared Cat(std::initializer_list<const Shared*> parts) { return CatPtrs(parts); }
+
 Shared Cat(const std::vector<Shared>& parts) {
-  Shared out;
-  size_t n = 0;
-  bool two = false;
-  for (const Shared& p : parts) {
-    n += p.s0.size();
-    two = two || !p.s1.empty();
-  }
-  out.shape = Shape::Vector(n);
-  out.s0.reserve(n);
-  if (two) out.s1.reserve(n);
-  for (const Shared& p : parts) {
-    out.s0.insert(out.s0.end(), p.s0.begin(), p.s0.end());
-    if (two) out.s1.insert(out.s1.end(), p.s1.begin(), p.s1.end());
-  }
-  return out;
+  std::vector<const Shared*> p;
+  for (const Shared& s : parts) p.push_back(&s);
+  return CatPtrs(p);
 }
 
 // Elements [off, off + shape.numel()) of x, as `shape`.
@@ -117,16 +108,16 @@ StatusOr<Shared> BelowThresholds(Backend& be, const Shared& x, const std::vector
   return be.LessThanZero(Cat(parts));
 }
 
-// Elementwise product of two equal-length lists of vectors as one Mul call.
+// a[i] * b[i] for every i as one Mul call on the concatenations, then (trunc_bits > 0) one
+// Trunc of the whole batch; the products are returned with a[i]'s shapes.
 StatusOr<std::vector<Shared>> MulMany(Backend& be, const std::vector<const Shared*>& a,
-                                      const std::vector<const Shared*>& b) {
+                                      const std::vector<const Shared*>& b, int trunc_bits = 0) {
   CONSORT_CHECK(a.size() == b.size() && !a.empty());
-  std::vector<Shared> ca, cb;
-  for (size_t i = 0; i < a.size(); ++i) {
-    ca.push_back(*a[i]);
-    cb.push_back(*b[i]);
+  for (size_t i = 0; i < a.size(); ++i) CONSORT_CHECK(a[i]->s0.size() == b[i]->s0.size());
+  CONSORT_ASSIGN_OR_RETURN(Shared z, be.Mul(CatPtrs(a), CatPtrs(b)));
+  if (trunc_bits > 0) {
+    CONSORT_ASSIGN_OR_RETURN(z, be.Trunc(z, trunc_bits));
   }
-  CONSORT_ASSIGN_OR_RETURN(Shared z, be.Mul(Cat(ca), Cat(cb)));
   std::vector<Shared> out;
   size_t off = 0;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -136,24 +127,10 @@ StatusOr<std::vector<Shared>> MulMany(Backend& be, const std::vector<const Share
   return out;
 }
 
-// As MulMany, then Trunc(bits) of the whole batch (2 calls).
 StatusOr<std::vector<Shared>> MulTruncMany(Backend& be, const std::vector<const Shared*>& a,
                                            const std::vector<const Shared*>& b, int bits) {
-  CONSORT_CHECK(a.size() == b.size() && !a.empty());
-  std::vector<Shared> ca, cb;
-  for (size_t i = 0; i < a.size(); ++i) {
-    ca.push_back(*a[i]);
-    cb.push_back(*b[i]);
-  }
-  CONSORT_ASSIGN_OR_RETURN(Shared z, be.Mul(Cat(ca), Cat(cb)));
-  CONSORT_ASSIGN_OR_RETURN(z, be.Trunc(z, bits));
-  std::vector<Shared> out;
-  size_t off = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    out.push_back(Part(z, off, a[i]->shape));
-    off += a[i]->shape.numel();
-  }
-  return out;
+  CONSORT_CHECK(bits > 0);
+  return MulMany(be, a, b, bits);
 }
 
 StatusOr<Shared> MulTrunc(Backend& be, const Shared& a, const Shared& b, int bits) {
@@ -172,10 +149,10 @@ struct Step {
 using Table = std::vector<std::vector<uint64_t>>;
 
 struct Normalized {
-  Shared n;                  // X 2^S
-  std::vector<Shared> acc;   // each accumulator: product over steps of mult[step][k_step]
-  Shared cand_acc;           // sum_a e_a cand_a, times 2^(shift) of the later steps
-  Shared shift;              // S as a ring integer (if requested)
+  Shared n;                 // X 2^S
+  std::vector<Shared> acc;  // each accumulator: product over steps of mult[step][k_step]
+  Shared cand_acc;          // sum_a e_a cand_a, times 2^(shift) of the later steps
+  Shared shift;             // S as a ring integer (if requested)
 };
 
 // Scales X in [1, 2^T) by 2^S, S = sum of the chosen shifts, so that X 2^S lands in
@@ -184,8 +161,7 @@ struct Normalized {
 // steps' shifts).
 StatusOr<Normalized> Normalize(Backend& be, const Shared& x, int T, const std::vector<Step>& steps,
                                const std::vector<Table>& tables, const std::vector<Shared>* cand,
-                               const std::vector<uint64_t>* cand_public,
-                               bool want_shift = false) {
+                               const std::vector<uint64_t>* cand_public, bool want_shift = false) {
   const size_t n = x.shape.numel();
   const Shape vs = Shape::Vector(n);
   Normalized out;
@@ -286,7 +262,9 @@ constexpr int kRecipT = 62;
 // 1 / v for V = v 2^F, v in [0.5, 1]: Goldschmidt, 4 Mul+Trunc levels (8 rounds).
 StatusOr<Shared> InvertMantissa(Backend& be, const Shared& v, int F) {
   const uint64_t one = Pow2(F);
-  CONSORT_ASSIGN_OR_RETURN(Shared w0, Lin(be, {{0 - uint64_t{2}, &v}}, EncodeConst(2.9142135623730951, F)));
+  // w0 = (1.5 + sqrt 2) - 2 v: |1 - v w0| <= 3 - 2 sqrt 2 = 0.0858 on [0.5, 1].
+  CONSORT_ASSIGN_OR_RETURN(Shared w0,
+                           Lin(be, {{0 - uint64_t{2}, &v}}, EncodeConst(2.9142135623730951, F)));
   CONSORT_ASSIGN_OR_RETURN(Shared vw, MulTrunc(be, v, w0, F));
   CONSORT_ASSIGN_OR_RETURN(Shared e, AddConst(be, be.Neg(vw), one));  // e = 1 - v w0
   Shared w = std::move(w0);
@@ -309,7 +287,7 @@ StatusOr<Shared> RsqrtMantissa(Backend& be, const Shared& u, int F) {
   CONSORT_ASSIGN_OR_RETURN(Shared y, AddConst(be, be.Neg(u), EncodeConst(2.018, F)));
   for (int it = 0; it < 3; ++it) {
     CONSORT_ASSIGN_OR_RETURN(auto r, MulTruncMany(be, {&u, &y}, {&y, &y}, F));  // u y, y^2
-    CONSORT_ASSIGN_OR_RETURN(Shared p, be.Mul(r[0], r[1]));                    // u y^3, 2F bits
+    CONSORT_ASSIGN_OR_RETURN(Shared p, be.Mul(r[0], r[1]));                     // u y^3, 2F bits
     CONSORT_ASSIGN_OR_RETURN(Shared t, MulConst(be, y, 3 * Pow2(F)));
     CONSORT_ASSIGN_OR_RETURN(t, be.Sub(t, p));
     CONSORT_ASSIGN_OR_RETURN(y, be.Trunc(t, F + 1));
@@ -327,6 +305,14 @@ Status CheckFrac(const Backend& be, const char* fn) {
 }
 
 // a / b with a either secret (`a`) or the public ring value `a_public` (a == nullptr).
+// With j = floor(log2 B) and S = 61 - j the normalization shift, 1/B = W 2^-F 2^-(j+1) for the
+// mantissa inverse W, so R = A 2^fb / B = A' W 2^-(F + 2) with A' = A 2^(c - j), c = fb + 1.
+// A' is built without ever holding the too-large A 2^S: A 2^(c - T + 16 + 16 k) per step-0
+// shift index k (a Trunc or a public multiple), selected by that step's one-hot, then
+// multiplied by the later steps' shift 2^(4 k1 + k2) <= 2^15 and truncated by 15. For the
+// selected k, |A'| < 2^(Q + 2) (|R| < 2^Q), so A' 2^15 < 2^(Q + 17) and A' W < 2^(Q + F + 3)
+// stay below 2^62 (F <= 58 - Q); A''s rounding (2 ulp) costs 1 ulp of R since c = fb + 1.
+// Unselected candidates may wrap; they are multiplied by 0.
 StatusOr<Shared> DivideImpl(Backend& be, const Shared* a, uint64_t a_public, const Shared& b,
                             int fb, int q_bits) {
   const int f = be.fxp().frac_bits();
@@ -354,9 +340,9 @@ StatusOr<Shared> DivideImpl(Backend& be, const Shared* a, uint64_t a_public, con
       cand.push_back(std::move(s));
     }
   }
-  CONSORT_ASSIGN_OR_RETURN(
-      Normalized nb, Normalize(be, b, T, kRecipSteps, {}, a != nullptr ? &cand : nullptr,
-                               a == nullptr ? &cand_public : nullptr));
+  CONSORT_ASSIGN_OR_RETURN(Normalized nb,
+                           Normalize(be, b, T, kRecipSteps, {}, a != nullptr ? &cand : nullptr,
+                                     a == nullptr ? &cand_public : nullptr));
   CONSORT_ASSIGN_OR_RETURN(Shared v, be.Trunc(nb.n, T - F));
   CONSORT_ASSIGN_OR_RETURN(Shared w, InvertMantissa(be, v, F));
   // cand_acc = A 2^(c - j) 2^15 with j = floor(log2 B).
@@ -408,18 +394,24 @@ StatusOr<std::vector<std::vector<size_t>>> Groups(const Shared& x, Axis axis, co
 
 Shape ReducedShape(Shape s, Axis axis) {
   switch (axis) {
-    case Axis::kAll: return Shape{1, 1};
-    case Axis::kEachRow: return Shape{s.rows, 1};
-    case Axis::kEachCol: return Shape{1, s.cols};
+    case Axis::kAll:
+      return Shape{1, 1};
+    case Axis::kEachRow:
+      return Shape{s.rows, 1};
+    case Axis::kEachCol:
+      return Shape{1, s.cols};
   }
   return Shape{1, 1};
 }
 
 size_t GroupSize(Shape s, Axis axis) {
   switch (axis) {
-    case Axis::kAll: return s.numel();
-    case Axis::kEachRow: return s.cols;
-    case Axis::kEachCol: return s.rows;
+    case Axis::kAll:
+      return s.numel();
+    case Axis::kEachRow:
+      return s.cols;
+    case Axis::kEachCol:
+      return s.rows;
   }
   return 0;
 }
@@ -472,8 +464,8 @@ StatusOr<TreeResult> TreeReduce(Backend& be, const Shared& x, Axis axis, bool wa
     Shared chosen, chosen_idx;
     if (want_index) {
       Shared li = Gather(idx, left, ps), ri = Gather(idx, right, ps);
-      CONSORT_ASSIGN_OR_RETURN(Shared sel, be.Select(Cat({&c, &c}), Cat({&r, &ri}),
-                                                     Cat({&l, &li})));
+      CONSORT_ASSIGN_OR_RETURN(Shared sel,
+                               be.Select(Cat({&c, &c}), Cat({&r, &ri}), Cat({&l, &li})));
       chosen = Part(sel, 0, ps);
       chosen_idx = Part(sel, left.size(), ps);
     } else {
@@ -594,7 +586,7 @@ StatusOr<Shared> DividePublic(Backend& be, const Shared& x, uint64_t d) {
     return absl::InvalidArgumentError("mpc divide_public: divisor above 2^62");
   }
   if (d == 1) return x;
-  int p = 63 - __builtin_clzll(d);  // 2^p <= d < 2^(p+1)
+  int p = 63 - __builtin_clzll(d);                // 2^p <= d < 2^(p+1)
   if ((d & (d - 1)) == 0) return be.Trunc(x, p);  // a power of two: one exact shift
   Shared xs = x;
   if (p > 0) {
@@ -613,9 +605,8 @@ StatusOr<Shared> DividePublic(Backend& be, const Shared& x, uint64_t d) {
 }
 
 Cost DividePublicCost(const Backend& be, Shape x, uint64_t d) {
-  return DryRunCost(be, x, [&](Backend& b, const Shared& in) {
-    return DividePublic(b, in, d).status();
-  });
+  return DryRunCost(be, x,
+                    [&](Backend& b, const Shared& in) { return DividePublic(b, in, d).status(); });
 }
 
 StatusOr<Shared> Mean(Backend& be, const Shared& x, Axis axis) {
@@ -624,7 +615,8 @@ StatusOr<Shared> Mean(Backend& be, const Shared& x, Axis axis) {
 }
 
 Cost MeanCost(const Backend& be, Shape x, Axis axis) {
-  return DryRunCost(be, x, [&](Backend& b, const Shared& in) { return Mean(b, in, axis).status(); });
+  return DryRunCost(be, x,
+                    [&](Backend& b, const Shared& in) { return Mean(b, in, axis).status(); });
 }
 
 StatusOr<Shared> Variance(Backend& be, const Shared& x, Axis axis, int ddof) {
@@ -647,9 +639,8 @@ StatusOr<Shared> Variance(Backend& be, const Shared& x, Axis axis, int ddof) {
 }
 
 Cost VarianceCost(const Backend& be, Shape x, Axis axis, int ddof) {
-  return DryRunCost(be, x, [&](Backend& b, const Shared& in) {
-    return Variance(b, in, axis, ddof).status();
-  });
+  return DryRunCost(
+      be, x, [&](Backend& b, const Shared& in) { return Variance(b, in, axis, ddof).status(); });
 }
 
 StatusOr<Shared> DotProduct(Backend& be, const Shared& a, const Shared& b) {
@@ -658,17 +649,18 @@ StatusOr<Shared> DotProduct(Backend& be, const Shared& a, const Shared& b) {
     return absl::InvalidArgumentError("mpc dot_product: shapes " + a.shape.ToString() + " and " +
                                       b.shape.ToString());
   }
-  CONSORT_ASSIGN_OR_RETURN(Shared z, be.MatMul(WithShape(a, Shape{1, n}), WithShape(b, Shape{n, 1})));
+  CONSORT_ASSIGN_OR_RETURN(Shared z,
+                           be.MatMul(WithShape(a, Shape{1, n}), WithShape(b, Shape{n, 1})));
   return be.Trunc(z, be.fxp().frac_bits());
 }
 
 Cost DotProductCost(const Backend& be, Shape a) {
-  return DryRunCost(be, a, [&](Backend& b, const Shared& in) {
-    return DotProduct(b, in, in).status();
-  });
+  return DryRunCost(be, a,
+                    [&](Backend& b, const Shared& in) { return DotProduct(b, in, in).status(); });
 }
 
-// ---- Division and roots --------------------------------------------------------------------------
+// ---- Division and roots
+// --------------------------------------------------------------------------
 
 StatusOr<Shared> Reciprocal(Backend& be, const Shared& x) {
   CONSORT_RETURN_IF_ERROR(CheckFrac(be, "reciprocal"));
@@ -682,9 +674,8 @@ StatusOr<Shared> Reciprocal(Backend& be, const Shared& x) {
 }
 
 Cost ReciprocalCost(const Backend& be, Shape x) {
-  return DryRunCost(be, x, [&](Backend& b, const Shared& in) {
-    return Reciprocal(b, in).status();
-  });
+  return DryRunCost(be, x,
+                    [&](Backend& b, const Shared& in) { return Reciprocal(b, in).status(); });
 }
 
 StatusOr<Shared> Divide(Backend& be, const Shared& a, const Shared& b,
@@ -701,9 +692,8 @@ StatusOr<Shared> Divide(Backend& be, const Shared& a, const Shared& b,
 }
 
 Cost DivideCost(const Backend& be, Shape x, const DivideOptions& options) {
-  return DryRunCost(be, x, [&](Backend& b, const Shared& in) {
-    return Divide(b, in, in, options).status();
-  });
+  return DryRunCost(
+      be, x, [&](Backend& b, const Shared& in) { return Divide(b, in, in, options).status(); });
 }
 
 namespace {
@@ -762,10 +752,9 @@ Cost SqrtCost(const Backend& be, Shape x) {
 
 namespace {
 // Chebyshev-node interpolant of ln(v) on [0.5, 1] in t = 4 v - 3 (degree 7, max error 2.6e-7).
-constexpr double kLogCoef[8] = {-0.28768189335413324, 0.3333332800443711,
-                                -0.055561270637485075, 0.012347379383214964,
-                                -0.0030582760052292207, 0.0008146746023728798,
-                                -0.0002719534906966049, 7.819757514038825e-05};
+constexpr double kLogCoef[8] = {
+    -0.28768189335413324,   0.3333332800443711,    -0.055561270637485075,  0.012347379383214964,
+    -0.0030582760052292207, 0.0008146746023728798, -0.0002719534906966049, 7.819757514038825e-05};
 constexpr int kLogF = 28;
 }  // namespace
 
@@ -790,8 +779,8 @@ StatusOr<Shared> Log(Backend& be, const Shared& x) {
   std::vector<std::pair<uint64_t, const Shared*>> terms;
   for (int k = 1; k <= 7; ++k) terms.push_back({EncodeConst(kLogCoef[k], F), pw[k]});
   terms.push_back({0 - ln2, &nx.shift});
-  CONSORT_ASSIGN_OR_RETURN(
-      Shared acc, Lin(be, terms, EncodeConst(kLogCoef[0], 2 * F) + uint64_t(T - f) * ln2));
+  CONSORT_ASSIGN_OR_RETURN(Shared acc,
+                           Lin(be, terms, EncodeConst(kLogCoef[0], 2 * F) + uint64_t(T - f) * ln2));
   CONSORT_ASSIGN_OR_RETURN(Shared r, be.Trunc(acc, 2 * F - f));
   return WithShape(std::move(r), x.shape);
 }
@@ -821,7 +810,8 @@ StatusOr<Shared> Exp(Backend& be, const Shared& x) {
   CONSORT_ASSIGN_OR_RETURN(auto l2, MulTruncMany(be, {&t, &t2}, {&t2, &t2}, F0));  // t3, t4
   const Shared& t3 = l2[0];
   const Shared& t4 = l2[1];
-  CONSORT_ASSIGN_OR_RETURN(auto l3, MulTruncMany(be, {&t4, &t4, &t4, &t4}, {&t, &t2, &t3, &t4}, F0));
+  CONSORT_ASSIGN_OR_RETURN(auto l3,
+                           MulTruncMany(be, {&t4, &t4, &t4, &t4}, {&t, &t2, &t3, &t4}, F0));
   const Shared* pw[9] = {nullptr, &t, &t2, &t3, &t4, &l3[0], &l3[1], &l3[2], &l3[3]};
   std::vector<std::pair<uint64_t, const Shared*>> terms;
   double fact = 1;
@@ -835,10 +825,10 @@ StatusOr<Shared> Exp(Backend& be, const Shared& x) {
   int Fk = F0;
   for (int k = 0; k < 5; ++k) {
     const int Fnext =
-        k == 4 ? f
-               : std::min(F0, static_cast<int>(std::floor(
-                                  (61.0 - 2.0 * std::ldexp(1.0, k + 1) / 2.0 / std::log(2.0)) /
-                                  2.0)));
+        k == 4
+            ? f
+            : std::min(F0, static_cast<int>(std::floor(
+                               (61.0 - 2.0 * std::ldexp(1.0, k + 1) / 2.0 / std::log(2.0)) / 2.0)));
     const int shift = 2 * Fk - Fnext;
     CONSORT_ASSIGN_OR_RETURN(Shared sq, be.Mul(p, p));
     CONSORT_ASSIGN_OR_RETURN(p, be.Trunc(sq, shift));
@@ -858,18 +848,20 @@ struct Piece {
   double coef[8];
 };
 constexpr Piece kSigmoidPieces[3] = {
-    {0, 4,
+    {0,
+     4,
      {0.8808190404575486, 0.209981673700945, -0.16063096570655308, 0.05198154150572782,
-      0.01747026130785105, -0.02414277828327282, 0.0033667608531142293,
-      0.0031838752029059434}},
-    {4, 8,
+      0.01747026130785105, -0.02414277828327282, 0.0033667608531142293, 0.0031838752029059434}},
+    {4,
+     8,
      {0.9975274106458715, 0.004933029539232225, -0.004909713941151902, 0.003239662670506382,
       -0.0015820944626043303, 0.0006111857609301023, -0.00019635830425810422,
       4.156673644355813e-05}},
-    {8, 16,
-     {0.9999939662496938, 2.4530565308605734e-05, -5.2668623782177046e-05,
-      6.700042073183743e-05, -4.8420239213159346e-05, 4.525621695713877e-05,
-      -6.047878347412811e-05, 3.0778976821342776e-05}},
+    {8,
+     16,
+     {0.9999939662496938, 2.4530565308605734e-05, -5.2668623782177046e-05, 6.700042073183743e-05,
+      -4.8420239213159346e-05, 4.525621695713877e-05, -6.047878347412811e-05,
+      3.0778976821342776e-05}},
 };
 constexpr int kSigF = 28;
 }  // namespace
@@ -885,7 +877,8 @@ StatusOr<Shared> Sigmoid(Backend& be, const Shared& x) {
   CONSORT_ASSIGN_OR_RETURN(Shared s, be.LessThanZero(xv));
   CONSORT_ASSIGN_OR_RETURN(Shared sx, be.Mul(s, xv));
   CONSORT_ASSIGN_OR_RETURN(Shared ax, Lin(be, {{1, &xv}, {0 - uint64_t{2}, &sx}}, 0));  // |x|
-  CONSORT_ASSIGN_OR_RETURN(Shared b, BelowThresholds(be, ax, {Pow2(f + 2), Pow2(f + 3), Pow2(f + 4)}));
+  CONSORT_ASSIGN_OR_RETURN(Shared b,
+                           BelowThresholds(be, ax, {Pow2(f + 2), Pow2(f + 3), Pow2(f + 4)}));
   Shared b4 = Part(b, 0, vs), b8 = Part(b, n, vs), b16 = Part(b, 2 * n, vs);
   // t_i = (|x| - c_i) / h_i at F bits, all pieces concatenated (3n).
   std::vector<Shared> ts;
@@ -955,9 +948,8 @@ StatusOr<Shared> ElementwiseMin(Backend& be, const Shared& a, const Shared& b) {
 }
 
 Cost ElementwiseMaxCost(const Backend& be, Shape x) {
-  return DryRunCost(be, x, [&](Backend& b, const Shared& in) {
-    return ElementwiseMax(b, in, in).status();
-  });
+  return DryRunCost(
+      be, x, [&](Backend& b, const Shared& in) { return ElementwiseMax(b, in, in).status(); });
 }
 
 StatusOr<Shared> Max(Backend& be, const Shared& x, Axis axis) {
@@ -980,9 +972,8 @@ StatusOr<ArgmaxResult> Argmax(Backend& be, const Shared& x, Axis axis, bool one_
 }
 
 Cost ArgmaxCost(const Backend& be, Shape x, Axis axis, bool one_hot) {
-  return DryRunCost(be, x, [&](Backend& b, const Shared& in) {
-    return Argmax(b, in, axis, one_hot).status();
-  });
+  return DryRunCost(
+      be, x, [&](Backend& b, const Shared& in) { return Argmax(b, in, axis, one_hot).status(); });
 }
 
 }  // namespace consort::mpc

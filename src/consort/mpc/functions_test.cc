@@ -144,8 +144,8 @@ double WorstRatio(const std::vector<uint64_t>& got, const std::vector<double>& w
 
 TEST_P(FunctionsTest, SigmoidWithinBoundEverywhere) {
   auto x = Uniform(3000, -20, 20, 1);
-  for (double s : {0.0, 1e-6, 4.0, 8.0, 16.0, 3.99999, 7.99999, 15.9999, 16.0001, 30.0, 1e4,
-                   67108863.0}) {
+  for (double s :
+       {0.0, 1e-6, 4.0, 8.0, 16.0, 3.99999, 7.99999, 15.9999, 16.0001, 30.0, 1e4, 67108863.0}) {
     x.push_back(s);
     x.push_back(-s);
   }
@@ -517,8 +517,8 @@ TEST_P(FunctionsTest, BadArgumentsAreInvalidArgument) {
   Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
     std::vector<uint64_t> three = {1, 2, 3};
     CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, Shape::Vector(3), InputOf(be, 0, three)));
-    CONSORT_ASSIGN_OR_RETURN(Shared b, be.Input(0, Shape::Vector(2), InputOf(be, 0,
-                                                    std::vector<uint64_t>{1, 2})));
+    CONSORT_ASSIGN_OR_RETURN(
+        Shared b, be.Input(0, Shape::Vector(2), InputOf(be, 0, std::vector<uint64_t>{1, 2})));
     const uint64_t r0 = be.rounds();
     EXPECT_EQ(Divide(be, a, b).status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(Divide(be, a, a, {.b_frac_bits = 41}).status().code(),
@@ -528,8 +528,7 @@ TEST_P(FunctionsTest, BadArgumentsAreInvalidArgument) {
     EXPECT_EQ(Divide(be, a, a, {.quotient_int_bits = 0}).status().code(),
               absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(DividePublic(be, a, 0).status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(Variance(be, a, Axis::kAll, 3).status().code(),
-              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(Variance(be, a, Axis::kAll, 3).status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(DotProduct(be, a, b).status().code(), absl::StatusCode::kInvalidArgument);
     Shared empty{Shape{0, 1}, {}, {}};
     EXPECT_EQ(Sum(be, empty).status().code(), absl::StatusCode::kInvalidArgument);
@@ -572,8 +571,7 @@ TEST(FunctionsConfig, OtherFractionalBitsStayWithinTheirBounds) {
         {"exp", Exp, &sym, [](double v) { return std::exp(v); }, std::ldexp(1.0, -15), 2},
         {"reciprocal", Reciprocal, &pos, [](double v) { return 1 / v; },
          std::ldexp(1.0, -(57 - 2 * f - 2)), 3},
-        {"rsqrt", Rsqrt, &pos, [](double v) { return 1 / std::sqrt(v); }, std::ldexp(1.0, -20),
-         2},
+        {"rsqrt", Rsqrt, &pos, [](double v) { return 1 / std::sqrt(v); }, std::ldexp(1.0, -20), 2},
         {"sqrt", Sqrt, &pos, [](double v) { return std::sqrt(v); }, std::ldexp(1.0, -20), 2},
         {"log", Log, &pos, [](double v) { return std::log(v); }, 0, 2},
     };
@@ -581,8 +579,8 @@ TEST(FunctionsConfig, OtherFractionalBitsStayWithinTheirBounds) {
       std::vector<uint64_t> in;
       for (double v : *c.in) in.push_back(enc(v));
       Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
-        CONSORT_ASSIGN_OR_RETURN(Shared x, be.Input(0, Shape::Vector(in.size()),
-                                                    InputOf(be, 0, in)));
+        CONSORT_ASSIGN_OR_RETURN(Shared x,
+                                 be.Input(0, Shape::Vector(in.size()), InputOf(be, 0, in)));
         CONSORT_ASSIGN_OR_RETURN(Shared y, c.fn(be, x));
         CONSORT_ASSIGN_OR_RETURN(RingTensor out, be.Reveal(y));
         return out.data;
@@ -594,7 +592,8 @@ TEST(FunctionsConfig, OtherFractionalBitsStayWithinTheirBounds) {
         ASSERT_EQ(got.size(), in.size());
         for (size_t i = 0; i < in.size(); ++i) {
           const double x = (*c.in)[i], want = c.exact(x);
-          ASSERT_LE(std::fabs(fp.DecodeOne(got[i]) - want), c.rel * std::fabs(want) + c.abs_ulps * ulp)
+          ASSERT_LE(std::fabs(fp.DecodeOne(got[i]) - want),
+                    c.rel * std::fabs(want) + c.abs_ulps * ulp)
               << c.name << " f=" << f << " x=" << x << " mode " << testing::ModeName(mode);
         }
       }
@@ -610,8 +609,8 @@ TEST(FunctionsConfig, UnsupportedFractionalBitsAreInvalidArgument) {
     EXPECT_EQ(Sigmoid(be, a).status().code(), absl::StatusCode::kInvalidArgument);
     return std::vector<uint64_t>{};
   };
-  RunResult r = testing::Run(Mode::kPlaintext, prog, FixedPointConfig{.frac_bits = 30,
-                                                                        .int_bits = 20});
+  RunResult r =
+      testing::Run(Mode::kPlaintext, prog, FixedPointConfig{.frac_bits = 30, .int_bits = 20});
   EXPECT_TRUE(r.outputs[0].ok());
   // f = 22: the reciprocal's internal precision would be too low; the others run.
   Program prog22 = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {

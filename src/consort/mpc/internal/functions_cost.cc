@@ -13,8 +13,7 @@ void CostingBackend::Add(Op op, Shape a, Shape b) {
   CountRounds(c.rounds);
 }
 
-StatusOr<Shared> CostingBackend::Input(int owner, Shape shape,
-                                       std::span<const uint64_t> values) {
+StatusOr<Shared> CostingBackend::Input(int owner, Shape shape, std::span<const uint64_t> values) {
   Add(Op::kInput, shape);
   return plain_.Input(owner, shape, values);
 }
