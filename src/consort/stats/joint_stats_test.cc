@@ -471,6 +471,24 @@ TEST(JointStats, DuplicateKeysFailUnlessFirstRowIsTaken) {
   EXPECT_NEAR(st["o"].get<double>(), 30, 1e-5);
 }
 
+TEST(JointStats, EmptyIntersection) {
+  Dataset d = MakeData(18, 0, 20, 20);
+  Json stats = MomentStats();
+  for (const auto& e : Stats()) stats.push_back(e);
+  Json params = {{"align", {{"bank", {"id"}}, {"shop", {"cust"}}}},
+                 {"filters", {{"bank", {{{"column", "age"}, {"op", ">="}, {"value", 30}}}}}},
+                 {"statistics", stats}};
+  auto out = RunLocally(Op(), kJob, Spec(params), {{"bank", CsvTable(d.bank_csv)},
+                                                   {"shop", CsvTable(d.shop_csv)}});
+  for (const auto& [p, o] : out) ASSERT_TRUE(o.status.ok()) << p << ": " << o.status;
+  const Json& st = out["bank"].summary["statistics"];
+  EXPECT_EQ(st["n"].get<int64_t>(), 0);
+  EXPECT_TRUE(st["mean_income"].is_null());
+  EXPECT_TRUE(st["min(bank.income)"].is_null());
+  EXPECT_EQ(st["ages"]["counts"], Json::parse("[0,0,0,0]"));
+  EXPECT_EQ(out["bank"].summary["aligned_rows"].get<int64_t>(), 0);
+}
+
 TEST(JointStats, DealerGoneFailsTheDataParties) {
   Dataset d = MakeData(17, 30, 0, 0);
   Json params = {{"align", {{"bank", {"id"}}, {"shop", {"cust"}}}}, {"statistics", Stats()}};
