@@ -1,6 +1,7 @@
 #include "consort/psi/multiparty_psi.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <random>
 #include <set>
@@ -252,6 +253,33 @@ TEST(MultipartyPsi, MalformedLeaderMessagesAreInvalidArgument) {
     // Party 2 either saw the bad result or party 1's closed link first.
     EXPECT_NE(s.out_[2].status().code(), absl::StatusCode::kOk);
   }
+}
+
+TEST(MultipartyPsi, CancellationStopsEveryParty) {
+  auto sets = RandomSets(3, 3000, 0.9, 0, 5);
+  Mesh mesh(3);
+  std::atomic<bool> cancel{false};
+  std::vector<StatusOr<MultipartyPsiResult>> out(3, absl::UnknownError(""));
+  std::vector<MultipartyPsiOptions> opts(3);
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < 3; ++i) {
+    opts[i].self = i;
+    opts[i].outputs = {kInter, kInter, kInter};
+    opts[i].domain = "d";
+    opts[i].batch_size = 16;
+    if (i == 1) {
+      opts[i].cancelled = &cancel;
+      opts[i].progress = [&](double f) {
+        if (f > 0.1) cancel = true;
+      };
+    }
+    ts.emplace_back([&, i] { out[i] = RunMultipartyPsi(mesh.links[i], sets[i], opts[i]); });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(out[1].status().code(), absl::StatusCode::kCancelled) << out[1].status();
+  // The others see party 1's links close.
+  EXPECT_EQ(out[0].status().code(), absl::StatusCode::kUnavailable) << out[0].status();
+  EXPECT_EQ(out[2].status().code(), absl::StatusCode::kUnavailable) << out[2].status();
 }
 
 TEST(MultipartyPsi, PeersAndTruncation) {

@@ -1,7 +1,10 @@
 #include "consort/psi/unbalanced_psi.h"
 
 #include <sodium.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -399,6 +402,19 @@ StatusOr<UnbalancedPsiServerSet> LoadOrPrepareUnbalancedPsiSet(
     const std::function<Status(UnbalancedPsiServerSet::Builder&)>& feed,
     const UnbalancedPsiPrepareOptions& opts, bool* reused) {
   *reused = false;
+  // One job at a time checks or rebuilds a preprocessing: a concurrent job over the same
+  // dataset waits here and then reuses what the first one prepared.
+  CONSORT_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  const std::string lock_path = JoinPath(dir, "lock");
+  const int lock_fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX) != 0) {
+    if (lock_fd >= 0) ::close(lock_fd);
+    return absl::InternalError("unbalanced PSI: cannot lock " + lock_path);
+  }
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }  // releases the flock
+  } unlock{lock_fd};
   auto loaded = UnbalancedPsiServerSet::Load(dir);
   if (loaded.ok() && loaded->tag() == tag && loaded->max_client_size() == opts.max_client_size) {
     *reused = true;

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -273,6 +275,46 @@ TEST(UnbalancedPsi, BuilderMergesDuplicatesAcrossBatchesOnlyWhenAsked) {
   auto out = RunJob(*set, {"c", "d", "a"}, "");
   ASSERT_TRUE(out.client.ok()) << out.client.status();
   EXPECT_EQ(out.client->psi.matched, (std::vector<size_t>{0, 2}));
+}
+
+TEST(UnbalancedPsi, PreparationReportsProgressAndHonoursCancellation) {
+  std::vector<double> seen;
+  UnbalancedPsiPrepareOptions o;
+  o.progress = [&](double f) { seen.push_back(f); };
+  auto set = UnbalancedPsiServerSet::Prepare(Items("p", 0, 3 << 16), o);
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_GE(seen.size(), 3u);  // after each of the 3 chunks, and at the end
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(seen.back(), 1.0);
+  std::atomic<bool> cancelled{true};
+  o.cancelled = &cancelled;
+  EXPECT_EQ(UnbalancedPsiServerSet::Prepare(Items("p", 0, 10), o).status().code(),
+            absl::StatusCode::kCancelled);
+}
+
+TEST(UnbalancedPsi, ConcurrentPreparationsOfOneDirectoryPrepareOnce) {
+  TempDir tmp;
+  std::atomic<int> prepared{0};
+  auto feed = [&](UnbalancedPsiServerSet::Builder& b) -> Status {
+    ++prepared;
+    return b.Add(Items("y", 0, 3000));
+  };
+  UnbalancedPsiPrepareOptions o;
+  o.max_client_size = 100;
+  std::vector<std::string> ids(3);
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 3; ++i) {
+    ts.emplace_back([&, i] {
+      bool reused = false;
+      auto s = LoadOrPrepareUnbalancedPsiSet(tmp.Sub("s"), Json{{"f", 1}}, feed, o, &reused);
+      if (s.ok()) ids[i] = s->id();
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(prepared.load(), 1);
+  EXPECT_FALSE(ids[0].empty());
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_EQ(ids[1], ids[2]);
 }
 
 TEST(UnbalancedPsi, ClientAboveMaxClientSizeIsInvalidArgumentOnBothSides) {
