@@ -18,8 +18,9 @@
 // "/align/r2/<peer>"), so values from different runs never match.
 // Rounds: two parties, one ECDH-PSI; k parties, two ECDH-PSI runs on the critical path.
 //
-// Security: semi-honest parties, no collusion with the leader assumed for the leader's extra
-// knowledge (below); 128-bit computational (DDH on Curve25519), 40-bit statistical (ecdh_psi.h).
+// Security: semi-honest parties (as ecdh_psi.h); 128-bit computational (DDH on Curve25519),
+// 40-bit statistical (truncated comparisons). A party colluding with the leader learns the
+// leader's extra knowledge below.
 // Leaks: every party learns which of its own rows are in the all-party intersection (and so
 // its size). Two parties: both set sizes (distinct keys). k >= 3: every P_i learns the
 // leader's number of distinct keys (round 1) and |S| (round 2); the leader learns every
