@@ -125,6 +125,13 @@ class Guest {
                              PaillierFastNoise::Create(*sk_, crypto::kPaillierDjnExponentBits,
                                                        opts_.noise_window_bits));
     fast_ = std::make_unique<PaillierFastNoise>(std::move(fast));
+    if (opts_.precompute_noise) {
+      // Exactly one noise value per encryption of the whole training, produced by one
+      // background worker up to one tree ahead (while the guest waits for the hosts).
+      const size_t per_tree = internal::SampleRows(n_, p_.subsample, &probe_rng_).size();
+      producer_ = std::make_unique<crypto::PaillierNoiseProducer>(
+          *fast_, per_tree * static_cast<size_t>(p_.num_trees), 1, per_tree);
+    }
     slot_bits_ = PaillierPacker::SlotBitsFor(uint64_t{1} << kGradientFracBits, n_);
     CONSORT_ASSIGN_OR_RETURN(PaillierPacker rp, PaillierPacker::Create(pk, 2, slot_bits_));
     row_packer_ = std::make_unique<PaillierPacker>(rp);
@@ -193,7 +200,8 @@ class Guest {
       const size_t end = std::min(sample.size(), (blk + 1) * kBlock);
       for (size_t i = blk * kBlock; i < end; ++i) {
         const GH v = gh_[sample[i]];
-        PaillierCiphertext c = pk.Encrypt(row_packer_->Pack({v.g, v.h}), fast_->Generate());
+        PaillierCiphertext c = pk.Encrypt(row_packer_->Pack({v.g, v.h}),
+                                          producer_ ? producer_->Take() : fast_->Generate());
         pk.SerializeCiphertextTo(c, cts.data() + i * ctb);
       }
     });
@@ -443,6 +451,8 @@ class Guest {
   BinnedFeatures bins_;
   std::unique_ptr<PaillierSecretKey> sk_;
   std::unique_ptr<PaillierFastNoise> fast_;
+  std::unique_ptr<crypto::PaillierNoiseProducer> producer_;  // declared after fast_: stops first
+  uint64_t probe_rng_ = 1;  // only to size the producer (the sample size does not depend on it)
   std::unique_ptr<PaillierPacker> row_packer_, bin_packer_;
   std::vector<uint32_t> host_features_;
   std::vector<GH> gh_;

@@ -59,6 +59,9 @@ struct SecureBoostOptions {
   int key_bits = 2048;           // guest's Paillier modulus
   int noise_window_bits = 11;    // DJN fixed-base window (guest table: 2 x 24 x 2^11 values)
   bool shuffle_host_features = true;  // hosts permute their feature slots per tree
+  // Guest: one background thread precomputes the next tree's encryption noise while the hosts
+  // build histograms (exactly one value per encryption; bounded to one tree ahead).
+  bool precompute_noise = true;
   std::function<void(double, const std::string&)> progress;  // fraction in [0, 1], stage
   const std::atomic<bool>* cancelled = nullptr;             // stop with Cancelled when set
 };

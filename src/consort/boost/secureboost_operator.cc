@@ -70,8 +70,15 @@ StatusOr<Params> ParseParams(const engine::JobSpec& spec, bool train) {
   p.model_name = j["model_name"].get<std::string>();
   CONSORT_RETURN_IF_ERROR(engine::ValidateName(p.model_name, "$.params.model_name"));
   if (j.contains("id_columns")) {
-    const Json& ic = j["id_columns"];
-    if (!ic.is_object()) return Bad("id_columns", "must map every data party to key columns");
+    Json ic = j["id_columns"];
+    if (ic.is_array()) {  // the same column names at every party
+      Json per = Json::object();
+      for (const auto& party : data_parties) per[party] = ic;
+      ic = per;
+    }
+    if (!ic.is_object()) {
+      return Bad("id_columns", "a list of key columns, or a map from every data party to one");
+    }
     for (const auto& party : data_parties) {
       if (!ic.contains(party) || !ic[party].is_array() || ic[party].empty()) {
         return Bad("id_columns." + party, "a non-empty list of key columns is required");

@@ -8,9 +8,10 @@
 //            column (it is never a feature); id columns listed there are not features either.
 //   params:  guest (required): the party holding the labels;
 //            model_name (required): name under which every party stores / loads its part;
-//            id_columns: {"<party>": ["<key column>", ...], ...} for every data party: align
-//                        rows by PSI on these keys; absent: the rows are already aligned (same
-//                        order, same count: checked, FailedPrecondition otherwise);
+//            id_columns: ["<key column>", ...] (same names everywhere) or {"<party>": [...]}
+//                        for every data party: align rows by PSI on these keys; absent: the
+//                        rows are already aligned (same order, same count: the count is
+//                        checked, FailedPrecondition otherwise);
 //            train only: label_column (required, guest's 0/1 column), num_trees (30),
 //                        max_depth (3), learning_rate (0.3), min_child_weight (1), l2 (1),
 //                        min_split_gain (0), subsample (1), bins (32), seed (0 = random).

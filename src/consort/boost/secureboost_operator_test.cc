@@ -81,7 +81,7 @@ engine::JobSpec TrainSpec(Json params, std::map<std::string, std::string> output
 
 engine::JobSpec PredictSpec(const std::string& receiver, bool align) {
   Json p = {{"guest", "bank"}, {"model_name", "sb1"}};
-  if (align) p["id_columns"] = {{"bank", {"id"}}, {"shop", {"id"}}};
+  if (align) p["id_columns"] = Json::array({"id"});  // list form: the same name at both
   std::vector<std::string> g = {"g0", "g1"}, h = {"h0", "h1", "h2"};
   if (align) {
     g.insert(g.begin(), "id");
