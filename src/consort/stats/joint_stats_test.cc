@@ -325,6 +325,7 @@ TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
                     {"name":"mx","stat":"max","column":"telco.score"},
                     {"name":"ws","stat":"weighted_sum","column":"shop.order_value","weight":"telco.score"},
                     {"name":"mean","stat":"mean","column":"telco.score"},
+                    {"name":"h","stat":"histogram","column":"telco.score","edges":[-100,-25,0,25.5,99]},
                     {"name":"r","stat":"pearson","columns":["shop.order_value","telco.score"]}])")}};
   auto spec = MakeSpec("stats.joint",
                        {{"bank", Data("customers", {"id", "age"})},
@@ -338,6 +339,7 @@ TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
   int64_t n = 0, s = 0, mx = -1000;
   double o = 0, ws = 0;
   std::vector<std::pair<double, double>> joined;
+  std::vector<int64_t> hist(4, 0);
   for (const auto& [id, b] : d.bank) {
     if (!d.shop.count(id) || !score.count(id)) continue;
     if (b.age >= 60 || score[id] < -50) continue;
@@ -347,6 +349,11 @@ TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
     o += d.shop.at(id).order_value;
     ws += d.shop.at(id).order_value * static_cast<double>(score[id]);
     joined.emplace_back(d.shop.at(id).order_value, static_cast<double>(score[id]));
+    const double e[] = {-100, -25, 0, 25.5, 99};
+    for (int j = 0; j < 4; ++j) {
+      double v = static_cast<double>(score[id]);
+      if (v >= e[j] && (v < e[j + 1] || (j == 3 && v <= e[4]))) ++hist[j];
+    }
   }
   Moments m = PlainMoments(joined);
   const Json& st = out["telco"].summary["statistics"];
@@ -357,6 +364,7 @@ TEST(JointStats, ThreeDataPartiesReplicatedSharingMatchPlaintext) {
   EXPECT_NEAR(st["o"].get<double>(), o, (n + 1) * ulp);
   EXPECT_NEAR(st["ws"].get<double>(), ws, (n + 1) * 300 * ulp);
   EXPECT_NEAR(st["mean"].get<double>(), m.mean_b, 1e-4);
+  EXPECT_EQ(st["h"]["counts"].get<std::vector<int64_t>>(), hist);
   EXPECT_NEAR(st["r"]["matrix"][0][1].get<double>(), m.cov / std::sqrt(m.var_a * m.var_b), 1e-4);
   EXPECT_TRUE(out["bank"].summary.is_null());
   EXPECT_TRUE(out["shop"].summary.is_null());
