@@ -18,7 +18,7 @@ namespace {
 using ot::Block;
 
 constexpr char kHelloTag[4] = {'K', 'P', 'S', 'I'};
-constexpr size_t kHelloBytes = 60;
+constexpr size_t kHelloBytes = 76;
 // OPRF values per message from S to R, and positions per message from R to S.
 constexpr size_t kValuesPerMessage = size_t{1} << 19;
 constexpr size_t kPositionsPerMessage = size_t{1} << 20;
@@ -87,7 +87,13 @@ class KkrtPsiParty {
     CONSORT_RETURN_IF_ERROR(CheckOptions());
     CONSORT_RETURN_IF_ERROR(Handshake());
     CONSORT_ASSIGN_OR_RETURN(digests_, DigestItems(items_, opts_.domain));
-    const bool receiver = opts_.role == KkrtRole::kOprfReceiver;
+    if (opts_.my_output == PsiOutput::kNone && opts_.peer_output == PsiOutput::kNone) {
+      PsiResult r;  // nobody learns anything beyond the sizes: nothing more to run
+      r.peer_size = peer_size_;
+      Progress(1.0);
+      return r;
+    }
+    const bool receiver = role_ == KkrtRole::kOprfReceiver;
     n_r_ = receiver ? items_.size() : peer_size_;
     n_s_ = receiver ? peer_size_ : items_.size();
     bins_ = internal::CuckooBins(n_r_);
@@ -102,14 +108,12 @@ class KkrtPsiParty {
 
  private:
   Status CheckOptions() {
-    if (opts_.role != KkrtRole::kOprfReceiver && opts_.role != KkrtRole::kOprfSender) {
+    if (opts_.role != KkrtRole::kAuto && opts_.role != KkrtRole::kOprfReceiver &&
+        opts_.role != KkrtRole::kOprfSender) {
       return absl::InvalidArgumentError("KKRT PSI: bad role");
     }
     if (!ValidOutput(opts_.my_output) || !ValidOutput(opts_.peer_output)) {
       return absl::InvalidArgumentError("KKRT PSI: bad output");
-    }
-    if (opts_.my_output == PsiOutput::kNone && opts_.peer_output == PsiOutput::kNone) {
-      return absl::InvalidArgumentError("KKRT PSI: no party receives an output");
     }
     if (opts_.chunk_bins < ot::kKkrtBatchMultiple || opts_.chunk_bins > ot::kKkrtMaxChunk ||
         opts_.chunk_bins % ot::kKkrtBatchMultiple != 0) {
@@ -133,6 +137,7 @@ class KkrtPsiParty {
     PutU64(hello.data() + 20, opts_.chunk_bins);
     crypto::Digest256 dom = crypto::Sha256(opts_.domain);
     std::memcpy(hello.data() + 28, dom.data(), 32);
+    crypto::RandomBytes(hello.data() + 60, 16);  // tie-break nonce for KkrtRole::kAuto
     CONSORT_RETURN_IF_ERROR(link_.Send(hello));
     CONSORT_ASSIGN_OR_RETURN(Bytes peer, link_.Recv());
     if (peer.size() != kHelloBytes || std::memcmp(peer.data(), kHelloTag, 4) != 0) {
@@ -146,8 +151,11 @@ class KkrtPsiParty {
       return absl::FailedPreconditionError("KKRT PSI: peer runs a different job (domain)");
     }
     const auto peer_role = static_cast<KkrtRole>(peer[8]);
-    if (peer_role == opts_.role ||
-        (peer_role != KkrtRole::kOprfReceiver && peer_role != KkrtRole::kOprfSender)) {
+    if (peer_role != KkrtRole::kAuto && peer_role != KkrtRole::kOprfReceiver &&
+        peer_role != KkrtRole::kOprfSender) {
+      return absl::InvalidArgumentError("KKRT PSI: peer sent an unknown role");
+    }
+    if (peer_role != KkrtRole::kAuto && peer_role == opts_.role) {
       return absl::FailedPreconditionError("KKRT PSI: both parties claim the same role");
     }
     if (peer[9] != static_cast<uint8_t>(opts_.peer_output) ||
@@ -158,7 +166,19 @@ class KkrtPsiParty {
     if (peer_size_ > kKkrtPsiMaxSetSize) {
       return absl::InvalidArgumentError("KKRT PSI: peer set size out of range");
     }
-    if (opts_.role == KkrtRole::kOprfSender) {
+    // Resolve the roles: an explicit role wins; two kAuto parties rank by output and then by
+    // nonce (each side computes the same answer from the same two hellos).
+    if (opts_.role != KkrtRole::kAuto) {
+      role_ = opts_.role;
+    } else if (peer_role != KkrtRole::kAuto) {
+      role_ = peer_role == KkrtRole::kOprfReceiver ? KkrtRole::kOprfSender
+                                                   : KkrtRole::kOprfReceiver;
+    } else {
+      const int c = std::memcmp(hello.data() + 60, peer.data() + 60, 16);
+      if (c == 0) return absl::InternalError("KKRT PSI: equal handshake nonces; retry");
+      role_ = ChooseKkrtRole(opts_.my_output, opts_.peer_output, c < 0);
+    }
+    if (role_ == KkrtRole::kOprfSender) {
       chunk_ = GetU64(peer.data() + 20);
       if (chunk_ < ot::kKkrtBatchMultiple || chunk_ > ot::kKkrtMaxChunk ||
           chunk_ % ot::kKkrtBatchMultiple != 0) {
@@ -424,6 +444,7 @@ class KkrtPsiParty {
   const std::vector<std::string>& items_;
   const KkrtPsiOptions& opts_;
   Status status_;
+  KkrtRole role_ = KkrtRole::kAuto;
   uint64_t peer_size_ = 0;
   uint64_t chunk_ = 0;
   uint64_t n_r_ = 0, n_s_ = 0, bins_ = 0;
@@ -443,6 +464,20 @@ size_t KkrtPsiValueBytes(uint64_t n_receiver, uint64_t n_sender) {
   const uint64_t bits = 40 + CeilLog2(3 * std::max<uint64_t>(n_sender, 1)) +
                         CeilLog2(std::max<uint64_t>(n_receiver, 1));
   return std::clamp<size_t>((bits + 7) / 8, 8, 16);
+}
+
+uint64_t KkrtPsiBytesSent(KkrtRole role, uint64_t n_receiver, uint64_t n_sender,
+                          PsiOutput receiver_output, PsiOutput sender_output,
+                          uint64_t intersection_size) {
+  if (receiver_output == PsiOutput::kNone && sender_output == PsiOutput::kNone) return kHelloBytes;
+  if (role == KkrtRole::kOprfReceiver) {
+    uint64_t b = kHelloBytes + 40 + 64 * internal::CuckooBins(n_receiver);
+    if (sender_output == PsiOutput::kSize) b += 8;
+    if (sender_output == PsiOutput::kIntersection) b += 8 + 4 * intersection_size;
+    return b;
+  }
+  return kHelloBytes + 32 * ot::kKkrtCodeBits + 20 +
+         3 * n_sender * KkrtPsiValueBytes(n_receiver, n_sender);
 }
 
 StatusOr<PsiResult> RunKkrtPsi(net::Link& link, const std::vector<std::string>& items,

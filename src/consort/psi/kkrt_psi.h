@@ -9,8 +9,8 @@
 // session domain (job id), so values from different jobs never match.
 // Message flow:
 //   R <-> S  handshake: tag, version, role, my output, the peer's output, |set|, chunk size,
-//            SHA-256(domain); each side checks the other's view is the mirror image
-//            (FailedPrecondition if not)                                    (60 B each way)
+//            SHA-256(domain), a random tie-break nonce; each side checks the other's view
+//            is the mirror image (FailedPrecondition if not)                (76 B each way)
 //   R: cuckoo-hashes Y into B = CuckooBins(n_r) bins; bin b holds (y, h) with b = h_h(y)
 //   base OTs + code seed (ot/kkrt_oprf.h)                   (R: 36 + 16 KiB, S: 20 B)
 //   R -> S   OPRF correction matrix, chunk by chunk (`chunk_bins` bins each)   (64 B per bin)
@@ -53,14 +53,16 @@ inline constexpr uint32_t kKkrtPsiVersion = 1;
 // Upper bound on either set (cuckoo indices in 30 bits, bins in 32).
 inline constexpr uint64_t kKkrtPsiMaxSetSize = uint64_t{1} << 28;
 
-enum class KkrtRole : uint8_t { kOprfReceiver = 1, kOprfSender = 2 };
+// kAuto: decided in the handshake (an explicit peer role wins; else the larger output, and
+// on a tie a random nonce) - for callers without a shared party order.
+enum class KkrtRole : uint8_t { kAuto = 0, kOprfReceiver = 1, kOprfSender = 2 };
 
 // The role of a party: the one with the larger output (intersection > size > none) is the
 // OPRF receiver; on a tie, the first party (e.g. by name, JobSpec::PartyNames) is.
 KkrtRole ChooseKkrtRole(PsiOutput mine, PsiOutput peer, bool i_am_first);
 
 struct KkrtPsiOptions {
-  KkrtRole role = KkrtRole::kOprfReceiver;
+  KkrtRole role = KkrtRole::kAuto;
   PsiOutput my_output = PsiOutput::kIntersection;
   PsiOutput peer_output = PsiOutput::kNone;
   // Job id (or any string both parties agree on); keys every hash.
@@ -80,8 +82,8 @@ struct KkrtPsiOptions {
 // Runs one party of KKRT PSI over `link` with this party's `items` (distinct byte strings;
 // the caller serializes composite keys). Blocks until done; single-threaded. The link must
 // not be used by anyone else meanwhile.
-// Errors: InvalidArgument (duplicate items, bad options, both outputs kNone, or a malformed
-// peer message), FailedPrecondition (handshake mismatch: version, domain, roles or outputs),
+// With both outputs kNone only the handshake runs (each party learns the other's size).
+// Errors: InvalidArgument (duplicate items, bad options, or a malformed peer message), FailedPrecondition (handshake mismatch: version, domain, roles or outputs),
 // Internal (cuckoo failure, < 2^-40), Unavailable (peer closed or disconnected),
 // DeadlineExceeded (link timeout), Cancelled. On any error the link is closed so that the
 // peer fails promptly (with Unavailable).
@@ -90,5 +92,15 @@ StatusOr<PsiResult> RunKkrtPsi(net::Link& link, const std::vector<std::string>& 
 
 // L: bytes kept of each OPRF value (see the file comment).
 size_t KkrtPsiValueBytes(uint64_t n_receiver, uint64_t n_sender);
+
+// Exact bytes (message payloads) the party in `role` (resolved, not kAuto) sends in a run
+// with these set sizes and outputs that finds `intersection_size` common items:
+//   both outputs kNone: 76 (handshake only);
+//   OPRF receiver: 76 + 40 + 64 * CuckooBins(n_receiver) + (8 if the sender's output is kSize;
+//                  8 + 4 * intersection_size if it is kIntersection);
+//   OPRF sender:   76 + 32 * 512 + 20 + 3 * n_sender * KkrtPsiValueBytes(...).
+uint64_t KkrtPsiBytesSent(KkrtRole role, uint64_t n_receiver, uint64_t n_sender,
+                          PsiOutput receiver_output, PsiOutput sender_output,
+                          uint64_t intersection_size);
 
 }  // namespace consort::psi

@@ -188,6 +188,48 @@ TEST(KkrtPsi, SizeAndNoneOutputs) {
   EXPECT_EQ(o.s->peer_size, 300u);
 }
 
+// Every output combination with roles left to the handshake (KkrtRole::kAuto), against the
+// plaintext reference, and the exact bytes each party sends.
+TEST(KkrtPsi, AutoRolesEveryOutputCombinationAndExactBytes) {
+  const auto a = Shuffled(Items(0, 700), 8), b = Shuffled(Items(300, 500), 9);
+  const PsiResult ref_a = PlaintextIntersect(a, b), ref_b = PlaintextIntersect(b, a);
+  for (PsiOutput oa : {PsiOutput::kNone, PsiOutput::kSize, PsiOutput::kIntersection}) {
+    for (PsiOutput ob : {PsiOutput::kNone, PsiOutput::kSize, PsiOutput::kIntersection}) {
+      SCOPED_TRACE(std::string(PsiOutputName(oa)) + "/" + std::string(PsiOutputName(ob)));
+      auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
+      KkrtPsiOptions pa = Opts(KkrtRole::kAuto, oa, ob), pb = Opts(KkrtRole::kAuto, ob, oa);
+      StatusOr<PsiResult> rb = absl::UnknownError("");
+      std::thread t([&, &lb = lb] { rb = RunKkrtPsi(*lb, b, pb); });
+      auto ra = RunKkrtPsi(*la, a, pa);
+      t.join();
+      ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << rb.status();
+      for (auto [got, ref, out] : {std::tuple{&*ra, &ref_a, oa}, std::tuple{&*rb, &ref_b, ob}}) {
+        EXPECT_EQ(got->peer_size, ref->peer_size);
+        EXPECT_EQ(got->intersection_size, out == PsiOutput::kNone ? 0 : ref->intersection_size);
+        if (out == PsiOutput::kIntersection) {
+          EXPECT_EQ(got->matched, ref->matched);
+        } else {
+          EXPECT_TRUE(got->matched.empty());
+        }
+      }
+      // Who was the OPRF receiver? The larger output; on a tie either (random nonce).
+      const uint64_t sent_a = la->bytes_sent(), sent_b = lb->bytes_sent();
+      const bool a_receives =
+          static_cast<int>(oa) > static_cast<int>(ob) ||
+          (oa == ob && sent_a == KkrtPsiBytesSent(KkrtRole::kOprfReceiver, a.size(), b.size(), oa,
+                                                  ob, ref_a.intersection_size));
+      const uint64_t nr = a_receives ? a.size() : b.size(), ns = a_receives ? b.size() : a.size();
+      const PsiOutput r_out = a_receives ? oa : ob, s_out = a_receives ? ob : oa;
+      const uint64_t want_r = KkrtPsiBytesSent(KkrtRole::kOprfReceiver, nr, ns, r_out, s_out,
+                                               ref_a.intersection_size);
+      const uint64_t want_s = KkrtPsiBytesSent(KkrtRole::kOprfSender, nr, ns, r_out, s_out,
+                                               ref_a.intersection_size);
+      EXPECT_EQ(a_receives ? sent_a : sent_b, want_r);
+      EXPECT_EQ(a_receives ? sent_b : sent_a, want_s);
+    }
+  }
+}
+
 TEST(KkrtPsi, RoleChoice) {
   using enum PsiOutput;
   EXPECT_EQ(ChooseKkrtRole(kIntersection, kSize, false), KkrtRole::kOprfReceiver);
@@ -239,7 +281,7 @@ TEST(KkrtPsi, HandshakeMismatchesAreFailedPrecondition) {
 
 TEST(KkrtPsi, BadOptionsAreInvalidArgument) {
   auto [rl, sl] = net::CreateInMemoryLinkPair("r", "s");
-  auto o = Opts(KkrtRole::kOprfReceiver, PsiOutput::kNone, PsiOutput::kNone);
+  auto o = Opts(static_cast<KkrtRole>(7), PsiOutput::kSize, PsiOutput::kNone);
   EXPECT_EQ(RunKkrtPsi(*rl, {}, o).status().code(), absl::StatusCode::kInvalidArgument);
   auto [rl2, sl2] = net::CreateInMemoryLinkPair("r", "s");
   o = Opts(KkrtRole::kOprfReceiver, PsiOutput::kSize, PsiOutput::kNone, 100);
