@@ -12,7 +12,7 @@
 //            SHA-256(domain), a random tie-break nonce; each side checks the other's view
 //            is the mirror image (FailedPrecondition if not)                (76 B each way)
 //   R: cuckoo-hashes Y into B = CuckooBins(n_r) bins; bin b holds (y, h) with b = h_h(y)
-//   base OTs + code seed (ot/kkrt_oprf.h)                   (R: 36 + 16 KiB, S: 20 B)
+//   base OTs + code seed (ot/kkrt_oprf.h)                    (R: 40 B; S: 16 KiB + 20 B)
 //   R -> S   OPRF correction matrix, chunk by chunk (`chunk_bins` bins each)   (64 B per bin)
 //            R keeps F_b(d_y ^ tweak_h) for each occupied bin, truncated to L bytes
 //   S -> R   for every x in X (in a secret random order) and h in {0,1,2}:
