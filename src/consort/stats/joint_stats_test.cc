@@ -1,6 +1,8 @@
 #include "consort/stats/joint_stats.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <map>
 #include <random>
@@ -417,6 +419,29 @@ TEST(JointStats, MomentsWithSecretCountMatchPlaintext) {
   }
   ExpectMoments(out["bank"].summary["statistics"], PlainMoments(joined));
   EXPECT_TRUE(out["shop"].summary.is_null());
+}
+
+// Timing at 20k joined rows (all 13 statistics, 2PC + dealer, in-memory links). Disabled by
+// default (about 10 s on a loaded 2-core machine); run with
+//   consort_stats_test --gtest_also_run_disabled_tests --gtest_filter='*Timing*'
+TEST(JointStats, DISABLED_Timing) {
+  Dataset d = MakeData(21, 20000, 2000, 2000);
+  Json stats = MomentStats();
+  for (const auto& e : Stats()) stats.push_back(e);
+  Json params = {{"align", {{"bank", {"id"}}, {"shop", {"cust"}}}},
+                 {"filters", {{"bank", {{{"column", "age"}, {"op", ">="}, {"value", 30}}}}}},
+                 {"statistics", stats}};
+  auto t0 = std::chrono::steady_clock::now();
+  auto out = RunLocally(Op(), kJob, Spec(params), {{"bank", CsvTable(d.bank_csv)},
+                                                   {"shop", CsvTable(d.shop_csv)}});
+  auto t1 = std::chrono::steady_clock::now();
+  for (const auto& [p, o] : out) ASSERT_TRUE(o.status.ok()) << p << ": " << o.status;
+  ExpectMatches(out["bank"].summary["statistics"], Plain(d, 30, ""));
+  std::printf("stats.joint 20000 rows: %.2f s; bytes sent bank %llu, shop %llu, dealer %llu\n",
+              std::chrono::duration<double>(t1 - t0).count(),
+              static_cast<unsigned long long>(out["bank"].bytes_sent),
+              static_cast<unsigned long long>(out["shop"].bytes_sent),
+              static_cast<unsigned long long>(out["tp"].bytes_sent));
 }
 
 TEST(JointStats, MomentsWithoutFiltersAndWithScale) {
