@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -253,6 +254,47 @@ TEST(MultipartyPsi, MalformedLeaderMessagesAreInvalidArgument) {
     // Party 2 either saw the bad result or party 1's closed link first.
     EXPECT_NE(s.out_[2].status().code(), absl::StatusCode::kOk);
   }
+}
+
+// Plays party 2 of a 3-party run (leader 0) by hand.
+std::pair<Status, Status> LeaderAgainstBadHello(const Bytes& hello) {
+  Mesh mesh(3);
+  std::vector<std::vector<std::string>> sets = {{"a"}, {"a"}, {}};
+  MultipartyPsiOptions o[2];
+  StatusOr<MultipartyPsiResult> out[2] = {absl::UnknownError(""), absl::UnknownError("")};
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < 2; ++i) {
+    o[i].self = i;
+    o[i].outputs = {kInter, kInter, kInter};
+    o[i].domain = "d";
+    ts.emplace_back([&, i] { out[i] = RunMultipartyPsi(mesh.links[i], sets[i], o[i]); });
+  }
+  (void)mesh.links[2][0]->Send(hello);
+  for (auto& t : ts) t.join();
+  return {out[0].status(), out[1].status()};
+}
+
+TEST(MultipartyPsi, BadHelloIsInvalidArgumentOrFailedPrecondition) {
+  internal::mp::Hello h;
+  h.version = kMultipartyPsiVersion;
+  h.parties = 3;
+  h.sender = 2;
+  h.leader = 0;
+  h.batch_size = 4096;
+  auto [leader, other] = LeaderAgainstBadHello(Bytes(20, 'h'));
+  EXPECT_EQ(leader.code(), absl::StatusCode::kInvalidArgument) << leader;
+  EXPECT_EQ(other.code(), absl::StatusCode::kUnavailable) << other;
+  // Right shape, but another configuration (domain and outputs digest all zero).
+  std::tie(leader, other) = LeaderAgainstBadHello(internal::mp::EncodeHello(h));
+  EXPECT_EQ(leader.code(), absl::StatusCode::kFailedPrecondition) << leader;
+  h.version = 99;
+  std::tie(leader, other) = LeaderAgainstBadHello(internal::mp::EncodeHello(h));
+  EXPECT_EQ(leader.code(), absl::StatusCode::kFailedPrecondition) << leader;
+  EXPECT_NE(std::string(leader.message()).find("version 99"), std::string::npos) << leader;
+  h.version = kMultipartyPsiVersion;
+  h.sender = 1;  // claims to be someone else
+  std::tie(leader, other) = LeaderAgainstBadHello(internal::mp::EncodeHello(h));
+  EXPECT_EQ(leader.code(), absl::StatusCode::kFailedPrecondition) << leader;
 }
 
 TEST(MultipartyPsi, CancellationStopsEveryParty) {

@@ -1,6 +1,7 @@
 #include "consort/psi/unbalanced_psi.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -226,7 +227,10 @@ TEST(UnbalancedPsi, PreprocessingIsReusedUntilTheTagChanges) {
   ASSERT_TRUE(out.client.ok()) << out.client.status();
   EXPECT_EQ(out.client->psi.intersection_size, 10u);
 
-  // The dataset changed: a new key, a new id, and the old key file is gone.
+  // The dataset changed: a new key, a new id, and the old key is overwritten with zeros before
+  // its file is removed (a hard link taken beforehand still sees the old inode).
+  const std::string old_inode = tmp.Sub("old_key_link");
+  ASSERT_EQ(::link(JoinPath(dir, "key.bin").c_str(), old_inode.c_str()), 0);
   items = Items("y", 0, 10);
   auto third = LoadOrPrepareUnbalancedPsiSet(dir, Json{{"fingerprint", "f2"}}, load, o, &reused);
   ASSERT_TRUE(third.ok()) << third.status();
@@ -234,6 +238,7 @@ TEST(UnbalancedPsi, PreprocessingIsReusedUntilTheTagChanges) {
   EXPECT_EQ(loads, 2);
   EXPECT_NE(third->id(), first->id());
   EXPECT_NE(*ReadFile(JoinPath(dir, "key.bin")), *old_key);
+  EXPECT_EQ(*ReadFile(old_inode), std::string(32, '\0'));
   EXPECT_EQ(third->size(), 10u);
 
   // A corrupt key file is DataLoss for Load, and LoadOrPrepare starts over.
@@ -411,6 +416,13 @@ TEST(UnbalancedPsi, MalformedServerMessagesAreInvalidArgument) {
     std::swap_ranges(bad.begin() + at, bad.begin() + at + rest, bad.begin() + at + rest);
     (void)l.Send(u::EncodeServerHello(HelloFor(bad, ch, 300, 16)));
     (void)l.Send(Chunk(bad));
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  // A truncation that does not match the announced sizes.
+  r = ClientAgainst([&](net::Link& l, const u::ClientHello& ch) {
+    auto sh = HelloFor(blob, ch, 300, 16);
+    sh.value_bytes = 5;
+    (void)l.Send(u::EncodeServerHello(sh));
   });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   // "Not sending" when the client has nothing cached.
