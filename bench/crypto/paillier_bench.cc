@@ -7,6 +7,7 @@
 #include <gmp.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -93,6 +94,19 @@ int main(int argc, char** argv) {
   PowmFloor("powm_sec mod 1024^2=2048, exp 1024 (CRT half)", 2048, 1024, budget);
   PowmFloor("powm_sec mod 4096, exp 2048 (r^n mod n^2)", 4096, 2048, budget);
   PowmFloor("powm_sec mod 4096, exp 4096", 4096, 4096, budget);
+  {
+    // GMP's non-constant-time mpz_powm (what a public exponent may use) at r^n mod n^2 size.
+    mpz_t mm, e, base, r;
+    mpz_inits(mm, e, base, r, nullptr);
+    RandomMpz(mm, 4096);
+    mpz_setbit(mm, 0);
+    RandomMpz(e, 2048);
+    RandomMpz(base, 4095);
+    Rate("powm (raw) mod 4096, exp 2048", budget, [&] { mpz_powm(r, base, e, mm); });
+    RandomMpz(e, 256);
+    Rate("powm (raw) mod 4096, exp 256", budget, [&] { mpz_powm(r, base, e, mm); });
+    mpz_clears(mm, e, base, r, nullptr);
+  }
 
   const auto kg0 = Clock::now();
   auto sk = PaillierSecretKey::Generate(bits);
@@ -111,6 +125,34 @@ int main(int argc, char** argv) {
   Rate("encrypt, public key (fresh r^n mod n^2)", budget, [&] { sink = pk.Encrypt(m); });
   Rate("encrypt, key owner (CRT noise)", budget, [&] { sink = sk->Encrypt(m); });
   Rate("noise only, key owner (CRT)", budget, [&] { PaillierNoise z = sk->GenerateNoise(); });
+  // DJN fixed-base noise (PaillierFastNoise): table build time, then per-value rates.
+  for (int exp_bits : {consort::crypto::kPaillierDjnExponentBits, bits / 2}) {
+    for (bool crt : {false, true}) {
+      const auto t0 = Clock::now();
+      auto fast = crt ? consort::crypto::PaillierFastNoise::Create(*sk, exp_bits, 8)
+                      : consort::crypto::PaillierFastNoise::Create(pk, exp_bits, 8);
+      if (!fast.ok()) return 1;
+      std::printf("  DJN table (%s, %d-bit exponent, 8-bit windows): %.3f s\n",
+                  crt ? "key owner, mod p^2 and q^2" : "public, mod n^2", exp_bits,
+                  Seconds(t0, Clock::now()));
+      const std::string name = std::string("encrypt, DJN noise, ") + (crt ? "key owner" : "public") +
+                               ", exp " + std::to_string(exp_bits);
+      Rate(name.c_str(), budget, [&] { sink = pk.Encrypt(m, fast->Generate()); });
+    }
+  }
+  {
+    // Both cores: `threads`+1 producers (PaillierNoiseProducer over the key owner's DJN table)
+    // feeding one encrypting thread, K values.
+    auto fast = consort::crypto::PaillierFastNoise::Create(*sk);
+    if (!fast.ok()) return 1;
+    const size_t k = 4096;
+    const auto t0 = Clock::now();
+    consort::crypto::PaillierNoiseProducer producer(*fast, k, std::max(1, threads), 1024);
+    for (size_t i = 0; i < k; ++i) sink = pk.Encrypt(m, producer.Take());
+    const double rate = k / Seconds(t0, Clock::now());
+    const std::string name = "encrypt, DJN key owner, producer x" + std::to_string(std::max(1, threads)) + " + caller";
+    std::printf("  %-46s %12.1f ops/s  %10.3f ms/op\n", name.c_str(), rate, 1e3 / rate);
+  }
   {
     // Encrypt with noise computed ahead of time (PaillierNoisePool): time exactly K of them.
     constexpr size_t kPre = 256;
