@@ -1,6 +1,7 @@
 // consort_kkrt_bench: two-party KKRT16 PSI (psi/kkrt_psi.h), each party in its own process,
 // talking over TCP on 127.0.0.1 (length-prefixed frames, bench/psi/socket_link.h), or both as
-// threads of one process over an in-memory link (--transport=memory; RSS then shared).
+// threads of one process over an in-memory link (--transport=memory; CPU seconds and peak RSS
+// are then those of the shared process).
 //
 //   consort_kkrt_bench [--log2n=16,20] [--transport=tcp|memory] [--chunk=65536]
 //                      [--outputs=intersection,intersection]
