@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -105,8 +106,10 @@ std::string LoadAverage() {
   return a + " " + b + " " + c;
 }
 
-// Seconds for `blocks` AES-128-ECB blocks on this thread (measured on a 1 MiB buffer).
-double AesSeconds(uint64_t blocks) {
+// Seconds for `blocks` AES-128-ECB blocks on this thread (measured on a 1 MiB buffer, over at
+// most 2^24 blocks and scaled).
+double AesSeconds(uint64_t total_blocks) {
+  const uint64_t blocks = std::min<uint64_t>(total_blocks, uint64_t{1} << 24);
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   uint8_t key[16] = {1};
   EVP_EncryptInit_ex(ctx, EVP_aes_128_ecb(), nullptr, key, nullptr);
@@ -120,11 +123,13 @@ double AesSeconds(uint64_t blocks) {
     EVP_EncryptUpdate(ctx, buf.data(), &outl, buf.data(), static_cast<int>(m * 16));
   }
   EVP_CIPHER_CTX_free(ctx);
-  return std::chrono::duration<double>(Clock::now() - start).count();
+  return std::chrono::duration<double>(Clock::now() - start).count() * total_blocks / blocks;
 }
 
-// Seconds for `count` BLAKE2b-128 hashes of 64 bytes with salt and personalization.
-double HashSeconds(uint64_t count) {
+// Seconds for `count` BLAKE2b-128 hashes of 64 bytes with salt and personalization (measured
+// over at most 2^21 hashes and scaled).
+double HashSeconds(uint64_t total) {
+  const uint64_t count = std::min<uint64_t>(total, uint64_t{1} << 21);
   uint8_t row[64] = {0}, salt[16] = {0}, pers[16] = {0}, out[16];
   const auto start = Clock::now();
   for (uint64_t i = 0; i < count; ++i) {
@@ -132,7 +137,7 @@ double HashSeconds(uint64_t count) {
     crypto_generichash_blake2b_salt_personal(out, 16, row, 64, nullptr, 0, salt, pers);
     row[i & 63] ^= out[0];
   }
-  return std::chrono::duration<double>(Clock::now() - start).count();
+  return std::chrono::duration<double>(Clock::now() - start).count() * total / count;
 }
 
 std::vector<std::string> MakeItems(char party, uint64_t n) {
