@@ -22,6 +22,8 @@ const char* OpName(Op op) {
     case Op::kEqualZero: return "equal_zero";
     case Op::kEqual: return "equal";
     case Op::kSelect: return "select";
+    case Op::kMulFxp: return "mul_fxp";
+    case Op::kMatMulFxp: return "matmul_fxp";
   }
   return "?";
 }

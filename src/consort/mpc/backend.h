@@ -32,8 +32,11 @@ struct Shared {
   std::vector<uint64_t> s1;
 };
 
+// kMulFxp / kMatMulFxp: MulFxp / MatMulFxp (product then truncation by fxp().frac_bits(),
+// possibly fused by the backend); their cost is not always kMul/kMatMul + kTrunc.
 enum class Op { kInput, kAdd, kSub, kNeg, kAddPublic, kMulPublic, kMul, kMatMul, kTrunc,
-                kReveal, kRevealTo, kLessThanZero, kLessThan, kEqualZero, kEqual, kSelect };
+                kReveal, kRevealTo, kLessThanZero, kLessThan, kEqualZero, kEqual, kSelect,
+                kMulFxp, kMatMulFxp };
 const char* OpName(Op op);
 
 // Cost of one call. Bytes are payload bytes summed over all parties (as counted by
@@ -43,6 +46,13 @@ struct Cost {
   uint64_t peer_bytes = 0;    // between the computing parties
   uint64_t dealer_bytes = 0;  // to and from the dealer (2PC), both directions
   bool operator==(const Cost&) const = default;
+  Cost& operator+=(const Cost& o) {
+    rounds += o.rounds;
+    peer_bytes += o.peer_bytes;
+    dealer_bytes += o.dealer_bytes;
+    return *this;
+  }
+  friend Cost operator+(Cost a, const Cost& b) { return a += b; }
 };
 
 class Backend {
@@ -79,9 +89,11 @@ class Backend {
   // Divides by 2^bits (fixed-point rescale). Exact floor on the plaintext backend; see each
   // backend for its error.
   virtual StatusOr<Shared> Trunc(const Shared& a, int bits) = 0;
-  // Mul/MatMul followed by Trunc(f) (a backend may fuse them; the result is the same).
+  // Mul/MatMul followed by Trunc(f), f = fxp().frac_bits(). A backend may fuse them (fewer
+  // rounds or bytes: CostOf(Op::kMulFxp / kMatMulFxp)); the result then has the same error
+  // bound as that backend's Trunc. Errors as Mul/MatMul and Trunc.
   virtual StatusOr<Shared> MulFxp(const Shared& a, const Shared& b);
-  StatusOr<Shared> MatMulFxp(const Shared& a, const Shared& b);
+  virtual StatusOr<Shared> MatMulFxp(const Shared& a, const Shared& b);
 
   // Comparisons, elementwise. Results are shared ring integers 0 or 1 (NOT fixed-point
   // encoded), ready for Select or Mul; they stay secret until revealed. Exact (no error, no

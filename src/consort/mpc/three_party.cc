@@ -316,6 +316,27 @@ StatusOr<Shared> ThreePartyBackend::MatMul(const Shared& x, const Shared& y) {
   return Reshare(Shape{m, n}, std::move(z));
 }
 
+StatusOr<Shared> ThreePartyBackend::MatMulFxp(const Shared& x, const Shared& y) {
+  CONSORT_RETURN_IF_ERROR(CheckMatMulShapes(x, y));
+  CONSORT_RETURN_IF_ERROR(CheckShares(x, "matmul"));
+  CONSORT_RETURN_IF_ERROR(CheckShares(y, "matmul"));
+  const int d = fxp().frac_bits();
+  if (d == 0) return MatMul(x, y);
+  const size_t m = x.shape.rows, k = x.shape.cols, n = y.shape.cols;
+  // This party's 3-out-of-3 share of the product, computed whole (a matrix product does not
+  // split into elementwise blocks); the zero share is drawn before the truncation's PRG words
+  // at every party, so the pairwise streams stay aligned.
+  std::vector<uint64_t> ysum(k * n), z(m * n, 0);
+  RingAdd(y.s0, y.s1, ysum);
+  RingMatMulAdd(x.s0.data(), ysum.data(), z.data(), m, k, n);  // X_i (Y_i + Y_{i+1})
+  RingMatMulAdd(x.s1.data(), y.s0.data(), z.data(), m, k, n);  // + X_{i+1} Y_i
+  AddZeroShare(z, false);
+  return TruncImpl(
+      Shape{m, n},
+      [&](size_t off, size_t len, uint64_t* out) { std::copy_n(z.data() + off, len, out); }, d,
+      /*fused=*/true);
+}
+
 StatusOr<Shared> ThreePartyBackend::Trunc(const Shared& a, int bits) {
   if (bits < 0 || bits > kMaxThreePartyTruncBits) {
     return absl::InvalidArgumentError("mpc trunc: bad shift " + std::to_string(bits) + " (0 to " +
@@ -622,6 +643,14 @@ StatusOr<RingTensor> ThreePartyBackend::RevealTo(const Shared& a, int receiver) 
   return out;
 }
 
+Cost ThreePartyBackend::CostOf(Op op, Shape a, Shape b) const {
+  if (fxp().frac_bits() == 0) {
+    if (op == Op::kMulFxp) op = Op::kMul;
+    if (op == Op::kMatMulFxp) op = Op::kMatMul;
+  }
+  return Costs(op, a, b);
+}
+
 Cost ThreePartyBackend::Costs(Op op, Shape a, Shape b) {
   const uint64_t n = a.numel();
   if (n == 0) return Cost{};
@@ -635,6 +664,11 @@ Cost ThreePartyBackend::Costs(Op op, Shape a, Shape b) {
       return Cost{1, 24 * uint64_t{a.rows} * b.cols, 0};
     case Op::kTrunc:
       return Cost{2, 48 * n, 0};
+    case Op::kMulFxp:
+      return MulFxpCost(a);
+    case Op::kMatMulFxp:
+      if (a.cols != b.rows || b.numel() == 0) return Cost{};
+      return Cost{2, 64 * uint64_t{a.rows} * b.cols, 0};
     case Op::kReveal:
       return Cost{1, 24 * n, 0};
     case Op::kRevealTo:

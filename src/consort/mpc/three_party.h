@@ -47,7 +47,11 @@
 //             (r, r / 2^d) pairs need a binary adder circuit per pair).
 //   MulFxp    fused: the multiplication's 3-out-of-3 shares feed the truncation's opening
 //             (party 0 also sends its masked 3-out-of-3 share z_0 to both others in round 1).
-//             2 rounds, 64 n (MulFxpCost).
+//             2 rounds, 64 n (Op::kMulFxp, MulFxpCost).
+//   MatMulFxp fused the same way: each party computes its 3-out-of-3 share Z_i of the m x n
+//             product (as in MatMul, with a zero share) and the truncation opens Z + r
+//             directly, so the product is never re-shared on its own. 2 rounds, 64 m n
+//             (Op::kMatMulFxp; unfused MatMul + Trunc: 3 rounds, 72 m n).
 //   LessThanZero  msb(x), exact for every ring element. Arithmetic -> binary: party 0
 //             knows u = x0 + x1 and binary-shares it (components F(k0), u ^ F(k0), 0: one
 //             message to party 1); x2 is already known to parties 1 and 2 (a binary sharing
@@ -125,6 +129,7 @@ class ThreePartyBackend : public Backend {
   StatusOr<Shared> Mul(const Shared& a, const Shared& b) override;
   StatusOr<Shared> MulFxp(const Shared& a, const Shared& b) override;
   StatusOr<Shared> MatMul(const Shared& a, const Shared& b) override;
+  StatusOr<Shared> MatMulFxp(const Shared& a, const Shared& b) override;
   // InvalidArgument unless 0 <= bits <= kMaxThreePartyTruncBits (0 is the identity, free).
   StatusOr<Shared> Trunc(const Shared& a, int bits) override;
   StatusOr<Shared> LessThanZero(const Shared& a) override;
@@ -134,8 +139,9 @@ class ThreePartyBackend : public Backend {
   // Leaks: the value of `a` to `receiver` only (InvalidArgument unless 0 <= receiver <= 2);
   // the others get a's shape with empty data.
   StatusOr<RingTensor> RevealTo(const Shared& a, int receiver) override;
-  Cost CostOf(Op op, Shape a, Shape b = {}) const override { return Costs(op, a, b); }
-  // The same figures without an instance. kTrunc assumes a shift >= 1.
+  // Costs(); kMulFxp / kMatMulFxp with frac_bits 0 cost as kMul / kMatMul (no truncation).
+  Cost CostOf(Op op, Shape a, Shape b = {}) const override;
+  // The same figures without an instance. kTrunc, kMulFxp and kMatMulFxp assume a shift >= 1.
   static Cost Costs(Op op, Shape a, Shape b = {});
   // MulFxp (fused multiplication and truncation) on operands of shape a.
   static Cost MulFxpCost(Shape a);

@@ -457,6 +457,12 @@ void ExpectCostMatches(Op op, Shape sa, Shape sb) {
       case Op::kMatMul:
         CONSORT_RETURN_IF_ERROR(be.MatMul(a, b).status());
         break;
+      case Op::kMulFxp:
+        CONSORT_RETURN_IF_ERROR(be.MulFxp(a, b).status());
+        break;
+      case Op::kMatMulFxp:
+        CONSORT_RETURN_IF_ERROR(be.MatMulFxp(a, b).status());
+        break;
       case Op::kReveal:
         CONSORT_RETURN_IF_ERROR(be.Reveal(a).status());
         break;
@@ -504,6 +510,11 @@ TEST(ThreePartyCost, MatchesLinkCounters) {
   // More than one message per direction (2^20 words per message) and threaded sends.
   ExpectCostMatches(Op::kMul, Shape::Vector((1 << 20) + 7), Shape::Vector((1 << 20) + 7));
   ExpectCostMatches(Op::kMatMul, Shape{20, 30}, Shape{30, 10});
+  // Fused: 2 rounds, 64 bytes per output element; the matmul output spans two blocks.
+  ExpectCostMatches(Op::kMulFxp, Shape::Vector(3000), Shape::Vector(3000));
+  ExpectCostMatches(Op::kMulFxp, Shape::Vector(70000), Shape::Vector(70000));
+  ExpectCostMatches(Op::kMatMulFxp, Shape{20, 30}, Shape{30, 10});
+  ExpectCostMatches(Op::kMatMulFxp, Shape{300, 4}, Shape{4, 250});
   ExpectCostMatches(Op::kReveal, Shape::Vector(5000), Shape::Vector(1));
   ExpectCostMatches(Op::kRevealTo, Shape::Vector(5000), Shape::Vector(1));
   ExpectCostMatches(Op::kTrunc, Shape::Vector(100), Shape::Vector(1));
@@ -522,6 +533,94 @@ TEST(ThreePartyCost, MatchesLinkCounters) {
   EXPECT_EQ(ThreePartyBackend::Costs(Op::kEqual, Shape::Vector(10), Shape::Vector(10)),
             (Cost{8, 200 * 10, 0}));
   EXPECT_EQ(ThreePartyBackend::Costs(Op::kMul, Shape::Vector(0), Shape::Vector(0)), Cost{});
+  EXPECT_EQ(ThreePartyBackend::Costs(Op::kMulFxp, Shape::Vector(1000), Shape::Vector(1000)),
+            (Cost{2, 64 * 1000, 0}));
+  EXPECT_EQ(ThreePartyBackend::Costs(Op::kMatMulFxp, Shape{20, 30}, Shape{30, 10}),
+            (Cost{2, 64 * 200, 0}));
+}
+
+// With frac_bits 0 there is nothing to truncate: MulFxp / MatMulFxp are Mul / MatMul, and
+// CostOf says so.
+TEST(ThreePartyCost, FxpOpsWithoutFractionCostAsProducts) {
+  auto x = RandomRing(200, 1);
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    const Shape s{10, 20}, t{20, 10};
+    if (be.CostOf(Op::kMulFxp, s, s) != be.CostOf(Op::kMul, s, s) ||
+        be.CostOf(Op::kMatMulFxp, s, t) != be.CostOf(Op::kMatMul, s, t)) {
+      return absl::InternalError("CostOf with f = 0 is not the product's");
+    }
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.Input(0, s, InputOf(be, 0, x)));
+    CONSORT_ASSIGN_OR_RETURN(Shared b, be.Input(1, t, InputOf(be, 1, x)));
+    const uint64_t r0 = be.rounds();
+    CONSORT_ASSIGN_OR_RETURN(Shared p, be.MulFxp(a, a));
+    CONSORT_ASSIGN_OR_RETURN(Shared q, be.MatMulFxp(a, b));
+    const uint64_t want = be.CostOf(Op::kMul, s, s).rounds + be.CostOf(Op::kMatMul, s, t).rounds;
+    if (be.rounds() - r0 != want) {
+      return absl::InternalError("rounds");
+    }
+    CONSORT_ASSIGN_OR_RETURN(RingTensor o1, be.Reveal(p));
+    CONSORT_ASSIGN_OR_RETURN(RingTensor o2, be.Reveal(q));
+    o1.data.insert(o1.data.end(), o2.data.begin(), o2.data.end());
+    return o1.data;
+  };
+  FixedPointConfig f0;
+  f0.frac_bits = 0;
+  RunResult ref = testing::Run(Mode::kPlaintext, prog, f0, 3);
+  ASSERT_TRUE(ref.outputs[0].ok()) << ref.outputs[0].status();
+  RunResult got = testing::Run(Mode::kThreeParty, prog, f0);
+  for (auto& o : got.outputs) {
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(*o, *ref.outputs[0]);  // exact ring products
+  }
+}
+
+// Fused MatMulFxp (and MulFxp) against MatMul + Trunc and the plaintext floor: every result
+// is floor or floor + 1 of the exact product / 2^f, and within one ulp of the unfused one.
+TEST(ThreeParty, FusedFxpProductsMatchUnfusedWithinTruncBound) {
+  const size_t m = 70, k = 9, n = 1000;  // 70000 outputs: two pipeline blocks
+  auto fx = Uniform(m * k, -50, 50, 21), fy = Uniform(k * n, -50, 50, 22);
+  auto fu = Uniform(m * k, -1000, 1000, 23);
+  Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+    CONSORT_ASSIGN_OR_RETURN(Shared a, be.InputFixed(0, Shape{m, k}, InputOf(be, 0, fx)));
+    CONSORT_ASSIGN_OR_RETURN(Shared b, be.InputFixed(1, Shape{k, n}, InputOf(be, 1, fy)));
+    CONSORT_ASSIGN_OR_RETURN(Shared u, be.InputFixed(2, Shape{m, k}, InputOf(be, 2, fu)));
+    CONSORT_ASSIGN_OR_RETURN(Shared fused, be.MatMulFxp(a, b));
+    CONSORT_ASSIGN_OR_RETURN(Shared prod, be.MatMul(a, b));
+    CONSORT_ASSIGN_OR_RETURN(Shared unfused, be.Trunc(prod, be.fxp().frac_bits()));
+    CONSORT_ASSIGN_OR_RETURN(Shared efused, be.MulFxp(a, u));
+    CONSORT_ASSIGN_OR_RETURN(Shared eprod, be.Mul(a, u));
+    CONSORT_ASSIGN_OR_RETURN(Shared eunfused, be.Trunc(eprod, be.fxp().frac_bits()));
+    std::vector<uint64_t> out;
+    for (const Shared* v : {&fused, &unfused, &efused, &eunfused}) {
+      CONSORT_ASSIGN_OR_RETURN(RingTensor r, be.Reveal(*v));
+      out.insert(out.end(), r.data.begin(), r.data.end());
+    }
+    return out;
+  };
+  auto [got, want] = RunBoth(prog);
+  const size_t mn = m * n, mk = m * k;
+  ASSERT_EQ(want.size(), 2 * mn + 2 * mk);
+  // The plaintext backend's fused and unfused results are both the exact floor.
+  for (size_t i = 0; i < mn; ++i) ASSERT_EQ(want[i], want[mn + i]);
+  for (size_t i = 0; i < mk; ++i) ASSERT_EQ(want[2 * mn + i], want[2 * mn + mk + i]);
+  for (int p = 0; p < 3; ++p) {
+    const std::vector<uint64_t>& o = *got.outputs[p];
+    EXPECT_EQ(CountOutsideOneUlp(o, want), 0u) << p;
+    for (size_t i = 0; i < mn + mk; ++i) {
+      const size_t f = i < mn ? i : mn + i, u = i < mn ? mn + i : 2 * mn + mk + (i - mn);
+      const int64_t d = static_cast<int64_t>(o[f] - o[u]);
+      ASSERT_TRUE(d >= -1 && d <= 1) << p << " " << i;
+    }
+  }
+  // And against double math: the floor is within 2^-f (+ encoding error) of x y.
+  const FixedPoint fp = Fxp();
+  for (size_t i = 0; i < m; i += 7) {
+    for (size_t j = 0; j < n; j += 13) {
+      double d = 0;
+      for (size_t p = 0; p < k; ++p) d += fx[i * k + p] * fy[p * n + j];
+      EXPECT_NEAR(fp.DecodeOne((*got.outputs[0])[i * n + j]), d, 1e-3);
+    }
+  }
 }
 
 TEST(ThreePartyCost, FusedMulFxpMatchesLinkCounters) {

@@ -450,6 +450,14 @@ StatusOr<RingTensor> TwoPartyBackend::RevealTo(const Shared& a, int receiver) {
   return out;
 }
 
+Cost TwoPartyBackend::CostOf(Op op, Shape a, Shape b) const {
+  if (fxp().frac_bits() == 0) {
+    if (op == Op::kMulFxp) op = Op::kMul;
+    if (op == Op::kMatMulFxp) op = Op::kMatMul;
+  }
+  return Costs(op, a, b, trunc_mode_);
+}
+
 Cost TwoPartyBackend::Costs(Op op, Shape a, Shape b, TruncMode trunc) {
   const uint64_t n = a.numel();
   if (n == 0) return Cost{};
@@ -474,6 +482,11 @@ Cost TwoPartyBackend::Costs(Op op, Shape a, Shape b, TruncMode trunc) {
     case Op::kTrunc:
       if (trunc == TruncMode::kLocal) return Cost{};
       return Cost{1, 2 * 8 * n, kTripleRequestBytes + 16 * n};
+    case Op::kMulFxp:  // kLocal: truncation fused into the Beaver round (free)
+      return Costs(Op::kMul, a, a) + Costs(Op::kTrunc, a, {}, trunc);
+    case Op::kMatMulFxp:  // MatMul, then Trunc of the m x n product
+      if (a.cols != b.rows || b.numel() == 0) return Cost{};
+      return Costs(Op::kMatMul, a, b) + Costs(Op::kTrunc, Shape{a.rows, b.cols}, {}, trunc);
     default:
       return Cost{};  // input, add, sub, neg, add/mul public: local
   }

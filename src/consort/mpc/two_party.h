@@ -29,13 +29,14 @@
 //             Outside that range the result is undefined (ring overflow; the fixed-point
 //             range check on inputs keeps products of encoded values far inside it).
 //             1 round, 8 n bytes per party; dealer: 26-byte request + 16 n bytes to party 1.
-//             MulFxp = Mul then Trunc: 2 rounds.
+//             MulFxp = Mul then Trunc: 2 rounds, the sum of both costs (Op::kMulFxp);
+//             MatMulFxp = MatMul then Trunc of the m x n product (Op::kMatMulFxp).
 //             TruncMode::kLocal: SecureML (Mohassel-Zhang, S&P 2017, Sec. 4.1, Thm. 1),
 //             local: party 0 takes x0 >> d, party 1 takes -((-x1) >> d) (logical shifts). If
 //             |x| < 2^l_x then, except with probability at most 2^(l_x + 1 - 64), the result
 //             is floor(x / 2^d) or floor(x / 2^d) + 1; a failure gives a wildly wrong value
 //             (about 2^(64 - d) off), e.g. 3% of values at l_x = 60. Zero communication;
-//             fused into MulFxp (1 round). Truncated shares are a local function of uniform
+//             fused into MulFxp (1 round; MatMulFxp: the MatMul round only). Truncated shares are a local function of uniform
 //             shares (not uniform themselves) and reveal nothing beyond the opened value;
 //             dealer-pair truncated shares are uniform.
 //   LessThanZero  msb(x) with a dealer mask whose bits the dealer also XOR-shares (the edaBit
@@ -115,10 +116,11 @@ class TwoPartyBackend : public Backend {
   StatusOr<Shared> EqualZero(const Shared& a) override;
   StatusOr<RingTensor> Reveal(const Shared& a) override;
   StatusOr<RingTensor> RevealTo(const Shared& a, int receiver) override;
-  Cost CostOf(Op op, Shape a, Shape b = {}) const override {
-    return Costs(op, a, b, trunc_mode_);
-  }
-  // The same figures without an instance (planning, benchmarks). kTrunc assumes a shift >= 1.
+  // Costs() for this instance's trunc mode; kMulFxp / kMatMulFxp with frac_bits 0 cost as
+  // kMul / kMatMul (the truncation is the identity).
+  Cost CostOf(Op op, Shape a, Shape b = {}) const override;
+  // The same figures without an instance (planning, benchmarks). kTrunc, kMulFxp and
+  // kMatMulFxp assume a shift >= 1 (fxp().frac_bits() >= 1).
   static Cost Costs(Op op, Shape a, Shape b = {}, TruncMode trunc = TruncMode::kDealerPair);
 
  private:

@@ -49,6 +49,8 @@ void ExpectCostMatches(Op op, Shape sa, Shape sb) {
     switch (op) {
       case Op::kMul: CONSORT_RETURN_IF_ERROR(be.Mul(a, b).status()); break;
       case Op::kMatMul: CONSORT_RETURN_IF_ERROR(be.MatMul(a, b).status()); break;
+      case Op::kMulFxp: CONSORT_RETURN_IF_ERROR(be.MulFxp(a, b).status()); break;
+      case Op::kMatMulFxp: CONSORT_RETURN_IF_ERROR(be.MatMulFxp(a, b).status()); break;
       case Op::kReveal: CONSORT_RETURN_IF_ERROR(be.Reveal(a).status()); break;
       case Op::kRevealTo: CONSORT_RETURN_IF_ERROR(be.RevealTo(a, 1).status()); break;
       case Op::kTrunc: CONSORT_RETURN_IF_ERROR(be.Trunc(a, 18).status()); break;
@@ -74,6 +76,8 @@ TEST(TwoPartyCost, MatchesLinkCounters) {
   // More than one message per direction (2^20 words per message).
   ExpectCostMatches(Op::kMul, Shape::Vector((1 << 19) + 7), Shape::Vector((1 << 19) + 7));
   ExpectCostMatches(Op::kMatMul, Shape{20, 30}, Shape{30, 10});
+  ExpectCostMatches(Op::kMulFxp, Shape::Vector(3000), Shape::Vector(3000));
+  ExpectCostMatches(Op::kMatMulFxp, Shape{20, 30}, Shape{30, 10});
   ExpectCostMatches(Op::kReveal, Shape::Vector(5000), Shape::Vector(1));
   ExpectCostMatches(Op::kRevealTo, Shape::Vector(5000), Shape::Vector(1));
   ExpectCostMatches(Op::kTrunc, Shape::Vector(100), Shape::Vector(1));
@@ -121,6 +125,57 @@ TEST(TwoPartyCost, LocalTruncAndMulFxpMatchLinkCounters) {
     EXPECT_EQ(r.rounds, want.rounds);
     EXPECT_EQ(r.peer_bytes, want.peer_bytes);
     EXPECT_EQ(r.dealer_bytes, want.dealer_bytes);
+    EXPECT_EQ(TwoPartyBackend::Costs(Op::kMulFxp, s, s, mode) + t, want);
+    EXPECT_EQ(TwoPartyBackend::Costs(Op::kMulFxp, s, s, mode).rounds,
+              mode == TruncMode::kLocal ? 1u : 2u);
+  }
+}
+
+// MatMulFxp under both truncation modes: CostOf(kMatMulFxp) equals the counters and
+// rounds(), and the result is floor or floor + 1 of the plaintext one (kLocal: except with
+// the SecureML failure probability, negligible for these small products).
+TEST(TwoPartyCost, MatMulFxpMatchesLinkCountersAndPlaintext) {
+  const size_t m = 12, k = 30, n = 9;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> d(-20, 20);
+  std::vector<double> fx(m * k), fy(k * n);
+  for (auto& v : fx) v = d(rng);
+  for (auto& v : fy) v = d(rng);
+  for (TruncMode mode : {TruncMode::kLocal, TruncMode::kDealerPair}) {
+    std::mutex mu;
+    Cost cost;
+    uint64_t rounds = 0;
+    Program prog = [&](Backend& be) -> StatusOr<std::vector<uint64_t>> {
+      if (auto* tp = dynamic_cast<TwoPartyBackend*>(&be)) tp->set_trunc_mode(mode);
+      CONSORT_ASSIGN_OR_RETURN(Shared a, be.InputFixed(0, Shape{m, k}, InputOf(be, 0, fx)));
+      CONSORT_ASSIGN_OR_RETURN(Shared b, be.InputFixed(1, Shape{k, n}, InputOf(be, 1, fy)));
+      const uint64_t r0 = be.rounds();
+      CONSORT_ASSIGN_OR_RETURN(Shared z, be.MatMulFxp(a, b));
+      {
+        std::lock_guard<std::mutex> l(mu);
+        cost = be.CostOf(Op::kMatMulFxp, a.shape, b.shape);
+        rounds = be.rounds() - r0;
+      }
+      CONSORT_ASSIGN_OR_RETURN(RingTensor r, be.RevealTo(z, 0));
+      return r.data;
+    };
+    RunResult ref = testing::Run(Mode::kPlaintext, prog);
+    ASSERT_TRUE(ref.outputs[0].ok());
+    RunResult r = testing::Run(Mode::kTwoPartyLinkDealer, prog);
+    for (auto& o : r.outputs) ASSERT_TRUE(o.ok()) << o.status();
+    const Cost reveal = TwoPartyBackend::Costs(Op::kRevealTo, Shape{m, n});
+    EXPECT_EQ(cost, TwoPartyBackend::Costs(Op::kMatMulFxp, Shape{m, k}, Shape{k, n}, mode));
+    EXPECT_EQ(r.peer_bytes, cost.peer_bytes + reveal.peer_bytes);
+    EXPECT_EQ(r.dealer_bytes, cost.dealer_bytes);
+    EXPECT_EQ(rounds, cost.rounds);
+    EXPECT_EQ(cost.rounds, mode == TruncMode::kLocal ? 1u : 2u);
+    const auto& got = *r.outputs[0];
+    const auto& want = *ref.outputs[0];
+    ASSERT_EQ(got.size(), m * n);
+    for (size_t i = 0; i < m * n; ++i) {
+      const int64_t diff = static_cast<int64_t>(got[i] - want[i]);
+      EXPECT_TRUE(diff == 0 || diff == 1) << i << " " << diff;
+    }
   }
 }
 

@@ -38,6 +38,16 @@ StatusOr<Shared> CostingBackend::Trunc(const Shared& a, int bits) {
   return plain_.Trunc(a, bits);
 }
 
+StatusOr<Shared> CostingBackend::MulFxp(const Shared& a, const Shared& b) {
+  Add(Op::kMulFxp, a.shape, b.shape);
+  return plain_.MulFxp(a, b);
+}
+
+StatusOr<Shared> CostingBackend::MatMulFxp(const Shared& a, const Shared& b) {
+  Add(Op::kMatMulFxp, a.shape, b.shape);
+  return plain_.MatMulFxp(a, b);
+}
+
 StatusOr<Shared> CostingBackend::LessThanZero(const Shared& a) {
   Add(Op::kLessThanZero, a.shape);
   return plain_.LessThanZero(a);

@@ -25,6 +25,9 @@ class CostingBackend : public Backend {
   StatusOr<Shared> Mul(const Shared& a, const Shared& b) override;
   StatusOr<Shared> MatMul(const Shared& a, const Shared& b) override;
   StatusOr<Shared> Trunc(const Shared& a, int bits) override;
+  // Counted as one Op::kMulFxp / kMatMulFxp (the model may fuse them).
+  StatusOr<Shared> MulFxp(const Shared& a, const Shared& b) override;
+  StatusOr<Shared> MatMulFxp(const Shared& a, const Shared& b) override;
   StatusOr<Shared> LessThanZero(const Shared& a) override;
   StatusOr<Shared> EqualZero(const Shared& a) override;
   StatusOr<RingTensor> Reveal(const Shared& a) override;
