@@ -39,54 +39,95 @@ Status CheckLocal(HeteroRole role, const Matrix& x, const std::vector<double>* l
   return OkStatus();
 }
 
-struct PeerInfo {
-  size_t cols = 0;  // the peer's feature columns (guest: + 1 for the intercept)
-};
-
-// Guest sends first; both check rows, variant and params agree.
-StatusOr<PeerInfo> ExchangeHello(net::Link& peer, HeteroRole role, HeteroLrVariant variant,
-                                 size_t rows, size_t cols, const LrParams& params,
-                                 const std::string& options = "") {
+// Hellos: the guest exchanges one with every host (rows, variant, params and options must
+// match), then sends every host the column count of each backend party. Returns the column
+// counts indexed by backend party (`num_parties` entries).
+StatusOr<std::vector<size_t>> ExchangeHellos(const std::vector<net::Link*>& peers, HeteroRole role,
+                                             HeteroLrVariant variant, size_t rows, size_t cols,
+                                             const LrParams& params, const std::string& options,
+                                             int self_party, int guest_party, int num_parties) {
   const Json mine = {{"protocol", "fl.hetero_lr/1"},
                      {"options", options},
                      {"variant", VariantName(variant)},
                      {"role", role == HeteroRole::kGuest ? "guest" : "host"},
+                     {"party_index", self_party},
                      {"rows", rows},
                      {"cols", cols},
                      {"params", LrParamsToJson(params)}};
-  Json theirs;
-  if (role == HeteroRole::kGuest) {
-    CONSORT_RETURN_IF_ERROR(internal::SendJson(peer, mine));
-    CONSORT_ASSIGN_OR_RETURN(theirs, internal::RecvJson(peer, "hello"));
-  } else {
-    CONSORT_ASSIGN_OR_RETURN(theirs, internal::RecvJson(peer, "hello"));
-    CONSORT_RETURN_IF_ERROR(internal::SendJson(peer, mine));
+  const bool guest = role == HeteroRole::kGuest;
+  auto check = [&](const Json& theirs) -> StatusOr<std::pair<int, size_t>> {
+    if (theirs.value("protocol", "") != "fl.hetero_lr/1" || !theirs.contains("rows") ||
+        !theirs["rows"].is_number_unsigned() || !theirs.contains("cols") ||
+        !theirs["cols"].is_number_unsigned() || !theirs.contains("party_index") ||
+        !theirs["party_index"].is_number_integer()) {
+      return absl::InvalidArgumentError("hetero lr: malformed hello from peer");
+    }
+    const std::string expected_role = guest ? "host" : "guest";
+    if (theirs.value("role", "") != expected_role) {
+      return absl::FailedPreconditionError("hetero lr: peer does not play the " + expected_role);
+    }
+    if (theirs.value("variant", "") != VariantName(variant)) {
+      return absl::FailedPreconditionError("hetero lr: peer runs another variant");
+    }
+    if (theirs["rows"].get<uint64_t>() != rows) {
+      return absl::FailedPreconditionError("hetero lr: peer has " +
+                                           std::to_string(theirs["rows"].get<uint64_t>()) +
+                                           " aligned rows, this party " + std::to_string(rows));
+    }
+    if (theirs.value("params", Json()) != mine["params"] ||
+        theirs.value("options", Json()) != mine["options"]) {
+      return absl::FailedPreconditionError("hetero lr: peer's training parameters differ");
+    }
+    const int64_t idx = theirs["party_index"].get<int64_t>();
+    const size_t c = theirs["cols"].get<uint64_t>();
+    if (idx < 0 || idx >= num_parties || idx == self_party || c == 0 || c > (size_t{1} << 20)) {
+      return absl::InvalidArgumentError("hetero lr: bad party index or column count from peer");
+    }
+    return std::make_pair(static_cast<int>(idx), c);
+  };
+  std::vector<size_t> all(static_cast<size_t>(num_parties), 0);
+  all[static_cast<size_t>(self_party)] = cols;
+  if (guest) {
+    if (static_cast<int>(peers.size()) != num_parties - 1) {
+      return absl::InvalidArgumentError("hetero lr: the guest needs a link to every host");
+    }
+    for (net::Link* peer : peers) {
+      CONSORT_RETURN_IF_ERROR(internal::SendJson(*peer, mine));
+      CONSORT_ASSIGN_OR_RETURN(Json theirs, internal::RecvJson(*peer, "hello"));
+      CONSORT_ASSIGN_OR_RETURN(auto ic, check(theirs));
+      if (all[static_cast<size_t>(ic.first)] != 0) {
+        return absl::InvalidArgumentError("hetero lr: two hosts claim the same party index");
+      }
+      all[static_cast<size_t>(ic.first)] = ic.second;
+    }
+    for (net::Link* peer : peers) {
+      CONSORT_RETURN_IF_ERROR(internal::SendJson(*peer, Json{{"cols", all}}));
+    }
+    return all;
   }
-  if (theirs.value("protocol", "") != "fl.hetero_lr/1" || !theirs.contains("rows") ||
-      !theirs["rows"].is_number_unsigned() || !theirs.contains("cols") ||
-      !theirs["cols"].is_number_unsigned()) {
-    return absl::InvalidArgumentError("hetero lr: malformed hello from peer");
+  if (peers.size() != 1) return absl::InvalidArgumentError("hetero lr: a host links to the guest");
+  CONSORT_ASSIGN_OR_RETURN(Json theirs, internal::RecvJson(*peers[0], "hello"));
+  CONSORT_RETURN_IF_ERROR(internal::SendJson(*peers[0], mine));
+  CONSORT_ASSIGN_OR_RETURN(auto ic, check(theirs));
+  if (ic.first != guest_party) {
+    return absl::FailedPreconditionError("hetero lr: the guest has another party index");
   }
-  const std::string expected_role = role == HeteroRole::kGuest ? "host" : "guest";
-  if (theirs.value("role", "") != expected_role) {
-    return absl::FailedPreconditionError("hetero lr: peer does not play the " + expected_role);
+  CONSORT_ASSIGN_OR_RETURN(Json layout, internal::RecvJson(*peers[0], "layout"));
+  if (!layout.contains("cols") || !layout["cols"].is_array() ||
+      layout["cols"].size() != static_cast<size_t>(num_parties)) {
+    return absl::InvalidArgumentError("hetero lr: malformed layout from the guest");
   }
-  if (theirs.value("variant", "") != VariantName(variant)) {
-    return absl::FailedPreconditionError("hetero lr: peer runs another variant");
+  for (size_t p = 0; p < all.size(); ++p) {
+    const Json& c = layout["cols"][p];
+    if (!c.is_number_unsigned() || c.get<uint64_t>() == 0 || c.get<uint64_t>() > (1u << 20)) {
+      return absl::InvalidArgumentError("hetero lr: malformed layout from the guest");
+    }
+    all[p] = c.get<uint64_t>();
   }
-  if (theirs["rows"].get<uint64_t>() != rows) {
-    return absl::FailedPreconditionError("hetero lr: peer has " +
-                                         std::to_string(theirs["rows"].get<uint64_t>()) +
-                                         " aligned rows, this party " + std::to_string(rows));
+  if (all[static_cast<size_t>(self_party)] != cols || all[static_cast<size_t>(guest_party)] != ic.second) {
+    return absl::InvalidArgumentError("hetero lr: the guest's layout contradicts the hellos");
   }
-  if (theirs.value("params", Json()) != mine["params"] ||
-      theirs.value("options", Json()) != mine["options"]) {
-    return absl::FailedPreconditionError("hetero lr: peer's training parameters differ");
-  }
-  PeerInfo info;
-  info.cols = theirs["cols"].get<uint64_t>();
-  if (info.cols > (size_t{1} << 20)) return absl::InvalidArgumentError("hetero lr: peer cols");
-  return info;
+  return all;
 }
 
 // This party's scaled features (guest: + a column of ones for the intercept).
@@ -136,25 +177,28 @@ class BatchGradient {
   virtual ~BatchGradient() = default;
   virtual StatusOr<std::vector<double>> Compute(const std::vector<size_t>& batch,
                                                 const std::vector<double>& u_own) = 0;
+  // The total linear score z = sum of every party's u on `rows`, at the guest (empty at the
+  // hosts). Leaks: z to the guest.
+  virtual StatusOr<std::vector<double>> ScoresToGuest(const std::vector<size_t>& rows,
+                                                      const std::vector<double>& u_own) = 0;
 };
 
 class MpcGradient : public BatchGradient {
  public:
-  // Party indices in the backend: the guest is `guest_party`, the host the other one.
-  MpcGradient(mpc::Backend& be, HeteroRole role, const MpcOptions& opt)
-      : be_(be),
-        me_(role == HeteroRole::kGuest ? 0 : 1),
-        gi_(opt.guest_party),
-        hi_(1 - opt.guest_party),
-        sigmoid_(opt.sigmoid) {}
+  // cols[p]: the column count of backend party p; the guest is `guest_party`.
+  MpcGradient(mpc::Backend& be, int self_party, int guest_party, std::vector<size_t> cols,
+              MpcSigmoid sigmoid)
+      : be_(be), me_(self_party), gi_(guest_party), cols_(std::move(cols)), sigmoid_(sigmoid) {}
 
-  Status Setup(const Prepared& prep, size_t peer_cols, const std::vector<double>* labels) {
+  Status Setup(const Prepared& prep, const std::vector<double>* labels) {
     const size_t n = prep.x.rows;
-    guest_cols_ = me_ == 0 ? prep.x.cols : peer_cols;
-    host_cols_ = me_ == 0 ? peer_cols : prep.x.cols;
     std::span<const double> mine(prep.x.data), none;
-    CONSORT_ASSIGN_OR_RETURN(xg_, be_.InputFixed(gi_, mpc::Shape{n, guest_cols_}, me_ == 0 ? mine : none));
-    CONSORT_ASSIGN_OR_RETURN(xh_, be_.InputFixed(hi_, mpc::Shape{n, host_cols_}, me_ == 1 ? mine : none));
+    for (size_t p = 0; p < cols_.size(); ++p) {
+      CONSORT_ASSIGN_OR_RETURN(
+          mpc::Shared xp, be_.InputFixed(static_cast<int>(p), mpc::Shape{n, cols_[p]},
+                                         static_cast<int>(p) == me_ ? mine : none));
+      x_.push_back(std::move(xp));
+    }
     std::span<const double> y = labels ? std::span<const double>(*labels) : none;
     CONSORT_ASSIGN_OR_RETURN(y_, be_.InputFixed(gi_, mpc::Shape{n, 1}, y));
     return OkStatus();
@@ -162,26 +206,27 @@ class MpcGradient : public BatchGradient {
 
   StatusOr<std::vector<double>> Compute(const std::vector<size_t>& batch,
                                         const std::vector<double>& u_own) override {
-    const size_t b = batch.size();
-    std::span<const double> none;
-    CONSORT_ASSIGN_OR_RETURN(mpc::Shared ug, be_.InputFixed(gi_, mpc::Shape{b, 1}, me_ == 0 ? std::span<const double>(u_own) : none));
-    CONSORT_ASSIGN_OR_RETURN(mpc::Shared uh, be_.InputFixed(hi_, mpc::Shape{b, 1}, me_ == 1 ? std::span<const double>(u_own) : none));
-    CONSORT_ASSIGN_OR_RETURN(mpc::Shared z, be_.Add(ug, uh));
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared z, SharedScores(u_own));
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared p, sigmoid_ == MpcSigmoid::kAccurate
                                                 ? mpc::Sigmoid(be_, z)
                                                 : internal::PiecewiseSigmoidShared(be_, z));
     CONSORT_ASSIGN_OR_RETURN(mpc::Shared d, be_.Sub(p, internal::GatherRows(y_, batch)));
-    mpc::Shared xt = internal::Transpose(internal::ConcatCols(internal::GatherRows(xg_, batch),
-                                                              internal::GatherRows(xh_, batch)));
-    CONSORT_ASSIGN_OR_RETURN(mpc::Shared g, be_.MatMul(xt, d));  // 2f fractional bits
+    mpc::Shared xb = internal::GatherRows(x_[0], batch);
+    for (size_t q = 1; q < x_.size(); ++q) {
+      xb = internal::ConcatCols(xb, internal::GatherRows(x_[q], batch));
+    }
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared g, be_.MatMul(internal::Transpose(xb), d));  // 2f bits
     // Leaks: each party's own gradient sum (see the header).
-    CONSORT_ASSIGN_OR_RETURN(mpc::RingTensor gg,
-                             be_.RevealTo(internal::SliceRows(g, 0, guest_cols_), gi_));
-    CONSORT_ASSIGN_OR_RETURN(
-        mpc::RingTensor gh,
-        be_.RevealTo(internal::SliceRows(g, guest_cols_, guest_cols_ + host_cols_), hi_));
-    const mpc::RingTensor& own = me_ == 0 ? gg : gh;
-    const size_t own_cols = me_ == 0 ? guest_cols_ : host_cols_;
+    mpc::RingTensor own;
+    size_t offset = 0;
+    for (size_t q = 0; q < cols_.size(); ++q) {
+      CONSORT_ASSIGN_OR_RETURN(
+          mpc::RingTensor t,
+          be_.RevealTo(internal::SliceRows(g, offset, offset + cols_[q]), static_cast<int>(q)));
+      if (static_cast<int>(q) == me_) own = std::move(t);
+      offset += cols_[q];
+    }
+    const size_t own_cols = cols_[static_cast<size_t>(me_)];
     if (own.data.size() != own_cols) return absl::InternalError("hetero lr: reveal size");
     const double scale = std::ldexp(1.0, -2 * be_.fxp().frac_bits());
     std::vector<double> grad(own_cols);
@@ -191,13 +236,41 @@ class MpcGradient : public BatchGradient {
     return grad;
   }
 
+  StatusOr<std::vector<double>> ScoresToGuest(const std::vector<size_t>& rows,
+                                              const std::vector<double>& u_own) override {
+    CONSORT_ASSIGN_OR_RETURN(mpc::Shared z, SharedScores(u_own));
+    CONSORT_ASSIGN_OR_RETURN(mpc::RingTensor t, be_.RevealTo(z, gi_));
+    if (me_ != gi_) return std::vector<double>();
+    if (t.data.size() != rows.size()) return absl::InternalError("hetero lr: reveal size");
+    return be_.fxp().Decode(t.data);
+  }
+
  private:
+  // [z] = sum over parties of Input_p(u_p): no messages in 2PC.
+  StatusOr<mpc::Shared> SharedScores(const std::vector<double>& u_own) {
+    const mpc::Shape shape{u_own.size(), 1};
+    std::span<const double> none;
+    mpc::Shared z;
+    for (size_t p = 0; p < cols_.size(); ++p) {
+      CONSORT_ASSIGN_OR_RETURN(
+          mpc::Shared up,
+          be_.InputFixed(static_cast<int>(p), shape,
+                         static_cast<int>(p) == me_ ? std::span<const double>(u_own) : none));
+      if (p == 0) {
+        z = std::move(up);
+      } else {
+        CONSORT_ASSIGN_OR_RETURN(z, be_.Add(z, up));
+      }
+    }
+    return z;
+  }
+
   mpc::Backend& be_;
-  int me_;  // 0 = guest, 1 = host (not the backend index)
-  int gi_, hi_;
+  int me_, gi_;
+  std::vector<size_t> cols_;
   MpcSigmoid sigmoid_;
-  size_t guest_cols_ = 0, host_cols_ = 0;
-  mpc::Shared xg_, xh_, y_;
+  std::vector<mpc::Shared> x_;
+  mpc::Shared y_;
 };
 
 constexpr int kPaillierFracBits = 16;
@@ -379,6 +452,18 @@ class PaillierGradient : public BatchGradient {
     return grad;
   }
 
+  // The host sends u_h in the clear: the same information as revealing z to the guest.
+  StatusOr<std::vector<double>> ScoresToGuest(const std::vector<size_t>& rows,
+                                              const std::vector<double>& u_own) override {
+    if (!guest_) {
+      CONSORT_RETURN_IF_ERROR(SendDoubles(peer_, u_own));
+      return std::vector<double>();
+    }
+    CONSORT_ASSIGN_OR_RETURN(std::vector<double> z, RecvDoubles(peer_, rows.size(), "scores"));
+    for (size_t i = 0; i < z.size(); ++i) z[i] += u_own[i];
+    return z;
+  }
+
  private:
   net::Link& peer_;
   bool guest_;
@@ -394,7 +479,8 @@ class PaillierGradient : public BatchGradient {
 enum : uint8_t { kContinue = 0, kConverged = 1, kEarlyStop = 2, kImprovedBit = 4 };
 
 // The training loop shared by both variants.
-StatusOr<HeteroLrResult> RunTraining(HeteroRole role, net::Link& peer, const Prepared& prep,
+StatusOr<HeteroLrResult> RunTraining(HeteroRole role, const std::vector<net::Link*>& peers,
+                                     const Prepared& prep,
                                      const std::vector<double>* labels, const LrParams& params,
                                      BatchGradient& grad_protocol, int max_batches,
                                      const HeteroLrHooks& hooks) {
@@ -424,15 +510,14 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, net::Link& peer, const Pre
     result.report.epochs_run = epoch + 1;
     if (hooks.progress) hooks.progress(static_cast<double>(epoch + 1) / params.epochs);
     if (!stop.monitoring() || budget_hit) continue;
-    // Monitoring: the host sends its partial scores on the monitored rows to the guest.
+    // Monitoring: the guest learns z on the monitored rows and decides for everyone.
     std::vector<double> u = LinearScores(prep.x, monitor_rows, w);
+    CONSORT_ASSIGN_OR_RETURN(std::vector<double> z, grad_protocol.ScoresToGuest(monitor_rows, u));
     uint8_t decision = kContinue;
     if (guest) {
-      CONSORT_ASSIGN_OR_RETURN(std::vector<double> uh,
-                               RecvDoubles(peer, monitor_rows.size(), "monitor scores"));
-      std::vector<double> p(u.size()), y(u.size());
-      for (size_t i = 0; i < u.size(); ++i) {
-        p[i] = internal::Sigmoid(u[i] + uh[i]);
+      std::vector<double> p(z.size()), y(z.size());
+      for (size_t i = 0; i < z.size(); ++i) {
+        p[i] = internal::Sigmoid(z[i]);
         y[i] = (*labels)[monitor_rows[i]];
       }
       CONSORT_ASSIGN_OR_RETURN(double loss, LogLoss(p, y));
@@ -443,10 +528,9 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, net::Link& peer, const Pre
                  : d == internal::StopRule::Decision::kConverged ? kConverged
                                                                  : kContinue;
       if (improved) decision |= kImprovedBit;
-      CONSORT_RETURN_IF_ERROR(internal::SendByte(peer, decision));
+      for (net::Link* peer : peers) CONSORT_RETURN_IF_ERROR(internal::SendByte(*peer, decision));
     } else {
-      CONSORT_RETURN_IF_ERROR(SendDoubles(peer, u));
-      CONSORT_ASSIGN_OR_RETURN(decision, internal::RecvByte(peer, "decision"));
+      CONSORT_ASSIGN_OR_RETURN(decision, internal::RecvByte(*peers[0], "decision"));
       if ((decision & ~kImprovedBit) > kEarlyStop) {
         return absl::InvalidArgumentError("hetero lr: malformed decision from peer");
       }
@@ -467,14 +551,12 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, net::Link& peer, const Pre
   std::vector<size_t> all(prep.x.rows);
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   std::vector<double> u = LinearScores(prep.x, all, w);
+  CONSORT_ASSIGN_OR_RETURN(std::vector<double> z, grad_protocol.ScoresToGuest(all, u));
   if (guest) {
-    CONSORT_ASSIGN_OR_RETURN(std::vector<double> uh, RecvDoubles(peer, all.size(), "final scores"));
-    for (size_t r : prep.split.train) result.train_scores.push_back(internal::Sigmoid(u[r] + uh[r]));
+    for (size_t r : prep.split.train) result.train_scores.push_back(internal::Sigmoid(z[r]));
     for (size_t r : prep.split.validation) {
-      result.validation_scores.push_back(internal::Sigmoid(u[r] + uh[r]));
+      result.validation_scores.push_back(internal::Sigmoid(z[r]));
     }
-  } else {
-    CONSORT_RETURN_IF_ERROR(SendDoubles(peer, u));
   }
   result.model.role = role;
   result.model.scaler = prep.scaler;
@@ -547,30 +629,45 @@ StatusOr<HeteroLrPartModel> HeteroLrPartModel::Parse(ByteSpan blob) {
   }
 }
 
-StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role, net::Link& peer,
-                                          const Matrix& x, const std::vector<double>* labels,
+StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role,
+                                          const std::vector<net::Link*>& peers, const Matrix& x,
+                                          const std::vector<double>* labels,
                                           const LrParams& params, const MpcOptions& options,
                                           const HeteroLrHooks& hooks) {
   CONSORT_RETURN_IF_ERROR(ValidateLrParams(params));
-  if (options.guest_party != 0 && options.guest_party != 1) {
-    return absl::InvalidArgumentError("hetero lr (mpc): guest_party must be 0 or 1");
-  }
   CONSORT_RETURN_IF_ERROR(CheckLocal(role, x, labels));
-  if (backend.num_parties() != 2) {
-    return absl::InvalidArgumentError("hetero lr (mpc): needs a two-party backend");
+  const int k = backend.num_parties();
+  if (k < 2) return absl::InvalidArgumentError("hetero lr (mpc): needs two or more parties");
+  if (options.guest_party < 0 || options.guest_party >= k) {
+    return absl::InvalidArgumentError("hetero lr (mpc): guest_party out of range");
   }
-  const uint64_t sent0 = peer.bytes_sent();
+  int self = options.self_party;
+  if (self < 0) {
+    if (k != 2) return absl::InvalidArgumentError("hetero lr (mpc): self_party is required");
+    self = role == HeteroRole::kGuest ? options.guest_party : 1 - options.guest_party;
+  }
+  if (self >= k || (self == options.guest_party) != (role == HeteroRole::kGuest)) {
+    return absl::InvalidArgumentError("hetero lr (mpc): self_party contradicts the role");
+  }
+  for (net::Link* l : peers) {
+    if (l == nullptr) return absl::InvalidArgumentError("hetero lr: null link");
+  }
+  uint64_t sent0 = 0;
+  for (net::Link* l : peers) sent0 += l->bytes_sent();
   Prepared prep = Prepare(role, x, params);
   CONSORT_ASSIGN_OR_RETURN(
-      PeerInfo info,
-      ExchangeHello(peer, role, HeteroLrVariant::kMpc, x.rows, prep.x.cols, params,
-                    options.sigmoid == MpcSigmoid::kAccurate ? "sigmoid=accurate"
-                                                             : "sigmoid=piecewise"));
-  MpcGradient protocol(backend, role, options);
-  CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, info.cols, labels));
+      std::vector<size_t> cols,
+      ExchangeHellos(peers, role, HeteroLrVariant::kMpc, x.rows, prep.x.cols, params,
+                     options.sigmoid == MpcSigmoid::kAccurate ? "sigmoid=accurate"
+                                                              : "sigmoid=piecewise",
+                     self, options.guest_party, k));
+  MpcGradient protocol(backend, self, options.guest_party, cols, options.sigmoid);
+  CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, labels));
   CONSORT_ASSIGN_OR_RETURN(HeteroLrResult r,
-                           RunTraining(role, peer, prep, labels, params, protocol, 0, hooks));
-  r.bytes_sent = peer.bytes_sent() - sent0;
+                           RunTraining(role, peers, prep, labels, params, protocol, 0, hooks));
+  r.bytes_sent = 0;
+  for (net::Link* l : peers) r.bytes_sent += l->bytes_sent();
+  r.bytes_sent -= sent0;
   return r;
 }
 
@@ -583,26 +680,37 @@ StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer,
   CONSORT_RETURN_IF_ERROR(CheckLocal(role, x, labels));
   const uint64_t sent0 = peer.bytes_sent();
   Prepared prep = Prepare(role, x, params);
-  CONSORT_ASSIGN_OR_RETURN(PeerInfo info, ExchangeHello(peer, role, HeteroLrVariant::kPaillier,
-                                                        x.rows, prep.x.cols, params));
-  PaillierGradient protocol(peer, role, options);
-  CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, info.cols, labels));
+  const bool guest = role == HeteroRole::kGuest;
   CONSORT_ASSIGN_OR_RETURN(
-      HeteroLrResult r,
-      RunTraining(role, peer, prep, labels, params, protocol, options.max_batches, hooks));
+      std::vector<size_t> cols,
+      ExchangeHellos({&peer}, role, HeteroLrVariant::kPaillier, x.rows, prep.x.cols, params, "",
+                     guest ? 0 : 1, 0, 2));
+  PaillierGradient protocol(peer, role, options);
+  CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, cols[guest ? 1 : 0], labels));
+  CONSORT_ASSIGN_OR_RETURN(HeteroLrResult r,
+                           RunTraining(role, {&peer}, prep, labels, params, protocol,
+                                       options.max_batches, hooks));
   r.bytes_sent = peer.bytes_sent() - sent0;
   return r;
 }
 
-StatusOr<std::vector<double>> PredictHeteroLr(const HeteroLrPartModel& model, net::Link& peer,
+StatusOr<std::vector<double>> PredictHeteroLr(const HeteroLrPartModel& model,
+                                              const std::vector<net::Link*>& peers,
                                               const Matrix& x, bool is_receiver) {
   CONSORT_ASSIGN_OR_RETURN(std::vector<double> u, model.PartialScores(x));
+  if (peers.empty() || (!is_receiver && peers.size() != 1)) {
+    return absl::InvalidArgumentError("hetero lr predict: wrong number of links");
+  }
   if (!is_receiver) {
-    CONSORT_RETURN_IF_ERROR(SendDoubles(peer, u));
+    CONSORT_RETURN_IF_ERROR(SendDoubles(*peers[0], u));
     return std::vector<double>();
   }
-  CONSORT_ASSIGN_OR_RETURN(std::vector<double> other, RecvDoubles(peer, u.size(), "partial scores"));
-  for (size_t i = 0; i < u.size(); ++i) u[i] = internal::Sigmoid(u[i] + other[i]);
+  for (net::Link* peer : peers) {
+    CONSORT_ASSIGN_OR_RETURN(std::vector<double> other,
+                             RecvDoubles(*peer, u.size(), "partial scores"));
+    for (size_t i = 0; i < u.size(); ++i) u[i] += other[i];
+  }
+  for (double& v : u) v = internal::Sigmoid(v);
   return u;
 }
 

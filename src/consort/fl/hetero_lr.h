@@ -99,17 +99,23 @@ struct PaillierOptions {
 // params (checked: FailedPrecondition if the peer's differ) and the same number of rows
 // (FailedPrecondition otherwise). InvalidArgument on bad params/labels/features or a malformed
 // peer message; the link's / backend's status when they fail.
-// kMpc: `backend` is this party's two-party backend; the guest is its party `guest_party`
-// (0 or 1). Both parties must choose the same sigmoid (checked: FailedPrecondition).
+// kMpc: `backend` is this party's backend over k >= 2 parties (two_party.h with a dealer, or
+// three_party.h for a guest and two hosts); the guest is its party `guest_party`, this party
+// is `self_party` (-1: derived from the role when k = 2). `peers`: at the guest, a link to
+// every host; at a host, the link to the guest (these may be the backend's own links: the
+// protocol's messages come between backend calls, in the same order at every party). All
+// parties must choose the same sigmoid (checked: FailedPrecondition).
 enum class MpcSigmoid { kAccurate, kPiecewise };
 // "accurate" / "piecewise"; InvalidArgument otherwise.
 StatusOr<MpcSigmoid> ParseMpcSigmoid(const std::string& name);
 struct MpcOptions {
+  int self_party = -1;
   int guest_party = 0;
   MpcSigmoid sigmoid = MpcSigmoid::kAccurate;
 };
-StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role, net::Link& peer,
-                                          const Matrix& x, const std::vector<double>* labels,
+StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role,
+                                          const std::vector<net::Link*>& peers, const Matrix& x,
+                                          const std::vector<double>* labels,
                                           const LrParams& params, const MpcOptions& options = {},
                                           const HeteroLrHooks& hooks = {});
 StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer, const Matrix& x,
@@ -118,12 +124,14 @@ StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer,
                                                const PaillierOptions& options = {},
                                                const HeteroLrHooks& hooks = {});
 
-// Joint scoring of aligned rows: the party that is not the receiver sends its partial scores
-// (doubles) to the receiver, which returns sigmoid(u_g + u_h) per row; the other party gets an
-// empty vector. FailedPrecondition if the row counts differ.
-// Leaks: the receiver learns the scores and so (knowing its own partial score) the other
-// party's partial score per row; the sender learns nothing.
-StatusOr<std::vector<double>> PredictHeteroLr(const HeteroLrPartModel& model, net::Link& peer,
+// Joint scoring of aligned rows: every party that is not the receiver sends its partial scores
+// (doubles) to the receiver, which returns sigmoid(sum of all partial scores) per row; the
+// others get an empty vector. `peers`: at the receiver, a link to every other party of the
+// model; elsewhere, the link to the receiver. FailedPrecondition if the row counts differ.
+// Leaks: the receiver learns the scores and every other party's partial score per row (with
+// one other party that is implied by the score anyway); the senders learn nothing.
+StatusOr<std::vector<double>> PredictHeteroLr(const HeteroLrPartModel& model,
+                                              const std::vector<net::Link*>& peers,
                                               const Matrix& x, bool is_receiver);
 
 }  // namespace consort::fl

@@ -25,12 +25,13 @@ Status Bad(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError("$.params." + field + " " + why);
 }
 
-// The two data parties of a spec: InvalidArgument unless exactly two.
+// The data parties of a spec: InvalidArgument unless two or three (a guest and one or two
+// hosts).
 StatusOr<std::vector<std::string>> DataParties(const engine::JobSpec& spec) {
   std::vector<std::string> d = spec.DataPartyNames();
-  if (d.size() != 2) {
-    return absl::InvalidArgumentError("fl.hetero_lr needs exactly two data parties (a guest and "
-                                      "one host), got " + std::to_string(d.size()));
+  if (d.size() != 2 && d.size() != 3) {
+    return absl::InvalidArgumentError("fl.hetero_lr needs two or three data parties (a guest and "
+                                      "one or two hosts), got " + std::to_string(d.size()));
   }
   return d;
 }
@@ -144,7 +145,8 @@ Status CheckNumericColumns(const engine::CatalogView& catalog, const engine::Job
 // ------------------------------------------------------------------ train
 
 struct TrainParams {
-  std::string guest, host, label, model_name;
+  std::string guest, label, model_name;
+  std::vector<std::string> hosts;
   std::map<std::string, std::vector<std::string>> ids;
   std::map<std::string, std::vector<std::string>> features;
   HeteroLrVariant variant = kDefaultHeteroLrVariant;
@@ -175,7 +177,9 @@ StatusOr<TrainParams> ParseTrainParams(const engine::JobSpec& spec) {
   if (std::find(parties.begin(), parties.end(), p.guest) == parties.end()) {
     return Bad("guest", "must name one of the two data parties");
   }
-  p.host = parties[0] == p.guest ? parties[1] : parties[0];
+  for (const auto& party : parties) {
+    if (party != p.guest) p.hosts.push_back(party);
+  }
   CONSORT_ASSIGN_OR_RETURN(p.label, StringParam(j, "label_column", true));
   CONSORT_ASSIGN_OR_RETURN(p.model_name, StringParam(j, "model_name", true));
   if (Status st = engine::ValidateName(p.model_name, "$.params.model_name"); !st.ok()) return st;
@@ -219,7 +223,15 @@ StatusOr<TrainParams> ParseTrainParams(const engine::JobSpec& spec) {
   }
   CONSORT_RETURN_IF_ERROR(CheckColumnsListed(spec, p.guest, {p.label}, "label column"));
   const auto dealers = spec.PartiesWithRole(mpc::kDealerRole);
-  if (p.variant == HeteroLrVariant::kMpc && dealers.size() != 1) {
+  if (parties.size() == 3) {
+    // A guest and two hosts: three-party replicated sharing, no dealer.
+    if (p.variant != HeteroLrVariant::kMpc) {
+      return absl::InvalidArgumentError("two hosts need variant \"mpc\" (three-party sharing)");
+    }
+    if (!dealers.empty()) {
+      return absl::InvalidArgumentError("three data parties (one guest, two hosts) take no dealer");
+    }
+  } else if (p.variant == HeteroLrVariant::kMpc && dealers.size() != 1) {
     return absl::InvalidArgumentError("variant \"mpc\" needs exactly one party with "
                                       "{\"role\": \"dealer\"}");
   }
@@ -247,7 +259,7 @@ class TrainOperator final : public engine::Operator {
  public:
   TrainOperator() {
     info_.name = "fl.hetero_lr.train";
-    info_.title = "Vertical federated logistic regression (guest + host, MPC or Paillier)";
+    info_.title = "Vertical federated logistic regression (guest + 1-2 hosts, MPC or Paillier)";
     info_.description =
         "A guest (labels and some features) and a host (more features) align their common rows "
         "by PSI on the id columns and train a logistic regression by mini-batch gradient "
@@ -255,17 +267,19 @@ class TrainOperator final : public engine::Operator {
         "weights (the guest also the intercept). Variant \"mpc\" (default, faster): two-party "
         "secret sharing with a dealer, piecewise-linear sigmoid; variant \"paillier\": each "
         "party's Paillier key, Taylor sigmoid, masked encrypted gradients (as FATE).";
-    info_.security_model = "semi-honest; two data parties; mpc: a dealer that colludes with "
-                           "neither party";
+    info_.security_model = "semi-honest; a guest and one host (mpc: plus a dealer that colludes "
+                           "with neither; paillier: no third party) or a guest and two hosts "
+                           "(mpc, three-party replicated sharing: honest majority, no two "
+                           "parties collude)";
     info_.parameters = "128-bit computational (DDH on Curve25519 for PSI; AES-128 PRG for 2PC); "
                        "Paillier 2048-bit by default (112-bit, DJN short-exponent noise); "
                        "masks uniform (perfect hiding); 40-bit statistical (PSI)";
     info_.leaks = "PSI alignment: each party learns which of its rows are common and both set "
                   "sizes; training: each party learns its own gradient X_i^T (p - y) summed over "
                   "every mini-batch (hence its own weights' trajectory); the guest learns the "
-                  "host's partial scores X_h w_h on the validation rows each epoch when "
+                  "hosts' partial scores sum_h X_h w_h on the validation rows each epoch when "
                   "tolerance or early stopping is on, and on every aligned row after the last "
-                  "epoch (for the summary metrics); summary receivers learn the metrics; the "
+                  "epoch (for the summary metrics) - with two hosts only their sum; summary receivers learn the metrics; the "
                   "dealer learns only shapes; the coordinator learns nothing about rows";
     info_.outputs = {kSummary};
     info_.roles = {mpc::kDealerRole};
@@ -293,7 +307,8 @@ class TrainOperator final : public engine::Operator {
       return OkStatus();
     }
     const bool guest = self == p.guest;
-    const std::string peer_name = guest ? p.host : p.guest;
+    // The host's peer is the guest; the guest's first peer is the (first) host.
+    const std::string peer_name = guest ? p.hosts[0] : p.guest;
     session.ReportProgress(0.0, "loading");
     CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
     // Check the columns before any protocol step.
@@ -327,9 +342,20 @@ class TrainOperator final : public engine::Operator {
       CONSORT_ASSIGN_OR_RETURN(auto jb, mpc::JobBackend::Open(session, fxp));
       const auto& dp = jb->plan().data_parties;
       MpcOptions mo;
-      mo.guest_party = dp[0] == p.guest ? 0 : 1;
+      mo.guest_party = static_cast<int>(std::find(dp.begin(), dp.end(), p.guest) - dp.begin());
       mo.sigmoid = p.sigmoid;
-      result = TrainHeteroLrMpc(jb->backend(), role, *peer, x, guest ? &y : nullptr, p.lr, mo,
+      mo.self_party = jb->party();
+      std::vector<net::Link*> peers;
+      if (guest) {
+        for (const auto& party : dp) {  // hosts in backend-index order
+          if (party == p.guest) continue;
+          CONSORT_ASSIGN_OR_RETURN(net::Link * l, session.Peer(party));
+          peers.push_back(l);
+        }
+      } else {
+        peers.push_back(peer);
+      }
+      result = TrainHeteroLrMpc(jb->backend(), role, peers, x, guest ? &y : nullptr, p.lr, mo,
                                 hooks);
       Status close = jb->Close();
       if (result.ok() && !close.ok()) return close;
@@ -356,11 +382,12 @@ class TrainOperator final : public engine::Operator {
       summary["train"] = MetricsJson(result->train_scores, ty);
       summary["validation"] = MetricsJson(result->validation_scores, vy);
     }
-    // The host receives the summary from the guest only if it is a receiver.
-    const bool host_receives = spec.OutputFor(p.host) != nullptr;
-    if (host_receives) {
+    // A host receives the summary from the guest only if it is a receiver.
+    for (const auto& host : p.hosts) {
+      if (spec.OutputFor(host) == nullptr || (!guest && host != self)) continue;
       if (guest) {
-        CONSORT_RETURN_IF_ERROR(peer->Send(AsBytes(summary.dump())));
+        CONSORT_ASSIGN_OR_RETURN(net::Link * to_host, session.Peer(host));
+        CONSORT_RETURN_IF_ERROR(to_host->Send(AsBytes(summary.dump())));
       } else {
         CONSORT_ASSIGN_OR_RETURN(Bytes msg, peer->Recv());
         auto parsed = ParseJson(ToString(msg), "summary");
@@ -375,7 +402,7 @@ class TrainOperator final : public engine::Operator {
                      {"training_job", session.job_id()},
                      {"variant", p.variant == HeteroLrVariant::kMpc ? "mpc" : "paillier"},
                      {"guest", p.guest},
-                     {"host", p.host},
+                     {"hosts", p.hosts},
                      {"feature_columns", p.features[self]},
                      {"id_columns", p.ids[self]},
                      {"params", LrParamsToJson(p.lr)},
@@ -442,13 +469,13 @@ class PredictOperator final : public engine::Operator {
         "The guest and the host of a model trained by fl.hetero_lr.train align new rows by PSI "
         "on the id columns, each computes its partial linear score with its own weights, and "
         "the receiver gets sigmoid(sum) per common row as a table (its id columns + score).";
-    info_.security_model = "semi-honest; two data parties";
+    info_.security_model = "semi-honest; the two or three data parties of the model";
     info_.parameters = "128-bit computational (DDH on Curve25519 for PSI); 40-bit statistical";
     info_.leaks = "PSI alignment: each party learns which of its rows are common and both set "
-                  "sizes; the receiver learns the score of every common row and, with its own "
-                  "partial score, the other party's partial score X_j w_j per row (the other "
-                  "party sends it in the clear: the same information); the other party learns "
-                  "nothing else; weights never leave their owner";
+                  "sizes; the receiver learns the score of every common row and every other "
+                  "party's partial score X_j w_j per row (sent in the clear; with one other "
+                  "party the score implies it anyway); the other parties learn nothing else; "
+                  "weights never leave their owner";
     info_.outputs = {kScores};
   }
   const engine::OperatorInfo& info() const override { return info_; }
@@ -462,7 +489,6 @@ class PredictOperator final : public engine::Operator {
     CONSORT_ASSIGN_OR_RETURN(PredictParams p, ParsePredictParams(spec));
     const std::string& self = session.self();
     CONSORT_ASSIGN_OR_RETURN(auto parties, DataParties(spec));
-    const std::string peer_name = parties[0] == self ? parties[1] : parties[0];
     session.ReportProgress(0.0, "loading");
     CONSORT_ASSIGN_OR_RETURN(engine::StoredModel stored, session.LoadModel(p.model_name));
     const Json& md = stored.metadata;
@@ -478,21 +504,38 @@ class PredictOperator final : public engine::Operator {
     }
     CONSORT_RETURN_IF_ERROR(CheckColumnsListed(spec, self, features, "model feature column"));
     CONSORT_ASSIGN_OR_RETURN(HeteroLrPartModel model, HeteroLrPartModel::Parse(stored.blob));
-    CONSORT_ASSIGN_OR_RETURN(net::Link * peer, session.Peer(peer_name));
-    // Both parts must come from the same training job, with complementary roles.
+    // The receiver checks that every part comes from the same training job and that exactly
+    // one of them is the guest's; the others send their hello to the receiver.
+    const bool receiver = self == p.receiver;
+    std::vector<net::Link*> peers;
+    for (const auto& party : parties) {
+      if (party == self || (!receiver && party != p.receiver)) continue;
+      CONSORT_ASSIGN_OR_RETURN(net::Link * l, session.Peer(party));
+      peers.push_back(l);
+    }
     const Json hello = {{"training_job", md.value("training_job", "")},
                         {"role", md.value("role", "")}};
-    CONSORT_RETURN_IF_ERROR(peer->Send(AsBytes(hello.dump())));
-    CONSORT_ASSIGN_OR_RETURN(Bytes theirs_msg, peer->Recv());
-    auto theirs = ParseJson(ToString(theirs_msg), "model hello");
-    if (!theirs.ok() || !theirs->is_object()) {
-      return absl::InvalidArgumentError("fl.hetero_lr.predict: malformed model hello from peer");
-    }
-    if (theirs->value("training_job", "?") != hello["training_job"] ||
-        theirs->value("role", "") == hello["role"]) {
-      return absl::FailedPreconditionError(
-          "fl.hetero_lr.predict: the parties' parts of model '" + p.model_name +
-          "' come from different training jobs (or the same role)");
+    if (!receiver) {
+      CONSORT_RETURN_IF_ERROR(peers[0]->Send(AsBytes(hello.dump())));
+    } else {
+      int guests = hello["role"] == "guest" ? 1 : 0;
+      for (net::Link* l : peers) {
+        CONSORT_ASSIGN_OR_RETURN(Bytes theirs_msg, l->Recv());
+        auto theirs = ParseJson(ToString(theirs_msg), "model hello");
+        if (!theirs.ok() || !theirs->is_object()) {
+          return absl::InvalidArgumentError("fl.hetero_lr.predict: malformed model hello");
+        }
+        if (theirs->value("training_job", "?") != hello["training_job"]) {
+          return absl::FailedPreconditionError(
+              "fl.hetero_lr.predict: the parties' parts of model '" + p.model_name +
+              "' come from different training jobs");
+        }
+        guests += theirs->value("role", "") == "guest" ? 1 : 0;
+      }
+      if (guests != 1) {
+        return absl::FailedPreconditionError("fl.hetero_lr.predict: the parts of model '" +
+                                             p.model_name + "' do not include exactly one guest");
+      }
     }
     CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
     CONSORT_ASSIGN_OR_RETURN(Matrix all_x, TableToMatrix(*table, features));
@@ -505,10 +548,9 @@ class PredictOperator final : public engine::Operator {
     }
     if (session.cancelled().load()) return absl::CancelledError("job cancelled");
     std::vector<size_t> idx(rows.begin(), rows.end());
-    const bool receiver = self == p.receiver;
     session.ReportProgress(0.8, "scoring");
     CONSORT_ASSIGN_OR_RETURN(std::vector<double> scores,
-                             PredictHeteroLr(model, *peer, all_x.Rows(idx), receiver));
+                             PredictHeteroLr(model, peers, all_x.Rows(idx), receiver));
     if (receiver) {
       CONSORT_ASSIGN_OR_RETURN(data::Table ids, table->Project(p.ids[self]));
       CONSORT_ASSIGN_OR_RETURN(data::Table picked, ids.SelectRows(rows));

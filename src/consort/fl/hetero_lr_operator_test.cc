@@ -48,7 +48,7 @@ std::vector<std::string> Columns(const data::Table& t) {
 }
 
 // Host rows shuffled with every 9th row dropped; guest rows with every 13th dropped.
-std::shared_ptr<const data::Table> Subset(const data::Table& t, int drop_every, bool shuffle) {
+std::shared_ptr<const data::Table> Subset(const data::Table& t, int drop_every, bool shuffle) {  // NOLINT
   std::vector<size_t> order = shuffle ? internal::Permutation(t.num_rows(), 5, 5)
                                       : internal::Permutation(t.num_rows(), 0, 0);
   if (!shuffle) std::sort(order.begin(), order.end());
@@ -156,6 +156,64 @@ TEST(HeteroLrOperator, TrainPaillierOnPreAlignedRowsHostGetsSummary) {
   EXPECT_EQ(outcome["shop"].summary["variant"], "paillier");
   EXPECT_GE(outcome["shop"].summary["train"]["auc"].get<double>(), 0.98);
   EXPECT_TRUE(outcome["shop"].summary["validation"].is_null());  // no validation split
+}
+
+TEST(HeteroLrOperator, GuestAndTwoHostsTrainAndPredict) {
+  auto guest = Load("breast_hetero_guest.csv");
+  auto host = Load("breast_hetero_host.csv");
+  std::vector<std::string> c1 = {"id"}, c2 = {"id"};
+  for (int i = 0; i < 10; ++i) c1.push_back("x" + std::to_string(i));
+  for (int i = 10; i < 20; ++i) c2.push_back("x" + std::to_string(i));
+  auto h1 = std::make_shared<const data::Table>(host->Project(c1).value());
+  auto h2 = Subset(host->Project(c2).value(), 11, true);
+  Json params = {{"guest", "shop"}, {"label_column", "y"}, {"id_columns", {"id"}},
+                 {"model_name", "bc3"}, {"epochs", 6}, {"batch_size", 64},
+                 {"validation_fraction", 0.2}};
+  auto spec = MakeSpec("fl.hetero_lr.train",
+                       {{"shop", Data("g", Columns(*guest))}, {"bank", Data("h1", c1)},
+                        {"card", Data("h2", c2)}},
+                       {{"shop", "summary"}, {"card", "summary"}}, params);
+  auto out = RunLocally(Op("fl.hetero_lr.train"), "job-3", spec,
+                        {{"shop", guest}, {"bank", h1}, {"card", h2}});
+  for (const auto& [party, o] : out) ASSERT_TRUE(o.status.ok()) << party << ": " << o.status;
+  EXPECT_EQ(out["card"].summary, out["shop"].summary);
+  EXPECT_TRUE(out["bank"].summary.is_null());
+  EXPECT_GE(out["shop"].summary["validation"]["auc"].get<double>(), 0.98);
+  EXPECT_EQ(out["shop"].summary["aligned_rows"].get<size_t>(), h2->num_rows());
+
+  engine::testing::LocalRunOptions opts;
+  for (const char* party : {"shop", "bank", "card"}) {
+    opts.models[party]["bc3"] = out[party].models.at("bc3");
+  }
+  auto pspec = MakeSpec("fl.hetero_lr.predict",
+                        {{"shop", Data("g", Columns(*guest))}, {"bank", Data("h1", c1)},
+                         {"card", Data("h2", c2)}},
+                        {{"bank", "scores"}}, Json{{"model_name", "bc3"}, {"id_columns", {"id"}}});
+  auto pred = RunLocally(Op("fl.hetero_lr.predict"), "job-3p", pspec,
+                         {{"shop", guest}, {"bank", h1}, {"card", h2}}, opts);
+  for (const auto& [party, o] : pred) ASSERT_TRUE(o.status.ok()) << party << ": " << o.status;
+  ASSERT_EQ(pred["bank"].tables.count("bc3.scores"), 1u);
+  const data::Table& scores = pred["bank"].tables.at("bc3.scores");
+  EXPECT_EQ(scores.num_rows(), h2->num_rows());
+  // Scores from the three stored parts, recomputed locally.
+  auto gp = HeteroLrPartModel::Parse(out["shop"].models.at("bc3").blob).value();
+  auto p1 = HeteroLrPartModel::Parse(out["bank"].models.at("bc3").blob).value();
+  auto p2 = HeteroLrPartModel::Parse(out["card"].models.at("bc3").blob).value();
+  auto s = internal::LoadFateHetero("breast").value();
+  auto ug = gp.PartialScores(s.guest).value();
+  auto u1 = p1.PartialScores(s.host.Columns(0, 10)).value();
+  auto u2 = p2.PartialScores(s.host.Columns(10, 20)).value();
+  std::map<int64_t, size_t> row_of;
+  for (size_t r = 0; r < s.guest_ids.size(); ++r) row_of[s.guest_ids[r]] = r;
+  for (size_t i = 0; i < scores.num_rows(); ++i) {
+    const size_t r = row_of.at(scores.column(0).Int64(i));
+    EXPECT_NEAR(scores.column(1).Float64(i), internal::Sigmoid(ug[r] + u1[r] + u2[r]), 1e-12);
+  }
+  // Two hosts need the mpc variant and no dealer.
+  engine::testing::StaticCatalog catalog;
+  spec.params["variant"] = "paillier";
+  EXPECT_EQ(Op("fl.hetero_lr.train").Validate(spec, catalog).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(HeteroLrOperator, PredictWithoutModelIsNotFound) {

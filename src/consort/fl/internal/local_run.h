@@ -20,4 +20,17 @@ LocalHeteroRun RunHeteroLrLocal(HeteroLrVariant variant, const Matrix& guest_x,
                                 const LrParams& params, const PaillierOptions& paillier = {},
                                 MpcSigmoid sigmoid = MpcSigmoid::kAccurate);
 
+// The guest and two hosts over the three-party replicated backend (three_party.h, no dealer):
+// guest = party 0, hosts = parties 1 and 2.
+struct LocalThreePartyRun {
+  StatusOr<HeteroLrResult> guest = absl::UnknownError("not run");
+  std::vector<StatusOr<HeteroLrResult>> hosts;
+  double seconds = 0;
+};
+LocalThreePartyRun RunHeteroLrLocalThreeParty(const Matrix& guest_x,
+                                              const std::vector<double>& labels,
+                                              const Matrix& host1_x, const Matrix& host2_x,
+                                              const LrParams& params,
+                                              MpcSigmoid sigmoid = MpcSigmoid::kAccurate);
+
 }  // namespace consort::fl::internal
