@@ -21,7 +21,7 @@ constexpr char kHelloTag[4] = {'K', 'P', 'S', 'I'};
 constexpr size_t kHelloBytes = 76;
 // OPRF values per message from S to R, and positions per message from R to S.
 constexpr size_t kValuesPerMessage = size_t{1} << 19;
-constexpr size_t kPositionsPerMessage = size_t{1} << 20;
+constexpr size_t kPositionsPerMessage = size_t{1} << 18;
 // Sender items are processed in sub-batches of this many (item, h) pairs per chunk.
 constexpr size_t kEvalBatch = 4096;
 
