@@ -171,9 +171,10 @@ int main(int argc, char** argv) {
               *std::min_element(stats.tree_seconds.begin(), stats.tree_seconds.end()),
               *std::max_element(stats.tree_seconds.begin(), stats.tree_seconds.end()),
               stats.setup_seconds, wall, cpu, cpu / wall);
-  std::printf("  guest: encrypt %.2f s, decrypt %.2f s, waiting for host %.2f s; ciphertexts sent "
-              "%llu, received %llu\n",
-              stats.encrypt_seconds, stats.decrypt_seconds, stats.wait_seconds,
+  std::printf("  guest: encrypt %.2f s (%.2f CPU-s), decrypt %.2f s (%.2f CPU-s), waiting for host "
+              "%.2f s (%.2f CPU-s, host + noise producer); ciphertexts sent %llu, received %llu\n",
+              stats.encrypt_seconds, stats.encrypt_cpu, stats.decrypt_seconds, stats.decrypt_cpu,
+              stats.wait_seconds, stats.wait_cpu,
               static_cast<unsigned long long>(stats.ciphertexts_sent),
               static_cast<unsigned long long>(stats.ciphertexts_received));
   std::printf("  host splits %zu; training scores equal to plaintext GBDT: %zu / %zu rows\n",

@@ -9,6 +9,8 @@
 #include <numeric>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include "consort/boost/internal/wire.h"
 #include "consort/crypto/paillier.h"
 #include "consort/crypto/random.h"
@@ -34,6 +36,14 @@ constexpr uint32_t kMaxHostFeatures = 1u << 16;
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// CPU seconds of this process so far (all threads).
+double ProcessCpu() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 // Runs fn(i) for i in [0, n) on `threads` threads (the caller is one of them), dynamically.
@@ -193,6 +203,7 @@ class Guest {
 
     // Encrypt Enc(pack(g, h)) for every sampled row on all threads.
     const auto te = Clock::now();
+    const double ce = ProcessCpu();
     const size_t ctb = pk.ciphertext_bytes();
     Bytes cts(sample.size() * ctb);
     constexpr size_t kBlock = 64;
@@ -205,7 +216,10 @@ class Guest {
         pk.SerializeCiphertextTo(c, cts.data() + i * ctb);
       }
     });
-    if (stats_ != nullptr) stats_->encrypt_seconds += Since(te);
+    if (stats_ != nullptr) {
+      stats_->encrypt_seconds += Since(te);
+      stats_->encrypt_cpu += ProcessCpu() - ce;
+    }
     for (auto* h : hosts_) {
       Writer w(Msg::kTreeStart);
       w.U32(static_cast<uint32_t>(t)).Blob(internal::PackBits(sampled_));
@@ -266,8 +280,12 @@ class Guest {
         }
         CONSORT_RETURN_IF_ERROR(hosts_[h]->Send(w.bytes()));
         const auto tw = Clock::now();
+        const double cw = ProcessCpu();
         CONSORT_ASSIGN_OR_RETURN(Bytes msg, hosts_[h]->Recv());
-        if (stats_ != nullptr) stats_->wait_seconds += Since(tw);
+        if (stats_ != nullptr) {
+          stats_->wait_seconds += Since(tw);
+          stats_->wait_cpu += ProcessCpu() - cw;
+        }
         Reader r(msg, "split reply");
         CONSORT_RETURN_IF_ERROR(r.Expect(Msg::kSplitReply));
         CONSORT_ASSIGN_OR_RETURN(uint32_t count, r.U32());
@@ -393,8 +411,12 @@ class Guest {
     for (GNode* nd : want) nd->host.assign(hosts_.size(), {});
     for (size_t h = 0; h < hosts_.size(); ++h) {
       const auto tw = Clock::now();
+      const double cw = ProcessCpu();
       CONSORT_ASSIGN_OR_RETURN(Bytes msg, hosts_[h]->Recv());
-      if (stats_ != nullptr) stats_->wait_seconds += Since(tw);
+      if (stats_ != nullptr) {
+        stats_->wait_seconds += Since(tw);
+        stats_->wait_cpu += ProcessCpu() - cw;
+      }
       Reader r(msg, "histograms");
       CONSORT_RETURN_IF_ERROR(r.Expect(Msg::kHists));
       CONSORT_ASSIGN_OR_RETURN(uint32_t count, r.U32());
@@ -416,6 +438,7 @@ class Guest {
       CONSORT_RETURN_IF_ERROR(r.Done());
       if (stats_ != nullptr) stats_->ciphertexts_received += cts.size();
       const auto td = Clock::now();
+      const double cd = ProcessCpu();
       std::vector<std::vector<int64_t>> slots(cts.size());
       std::atomic<bool> bad{false};
       ParallelEach(cts.size(), opts_.threads, [&](size_t i) {
@@ -426,7 +449,10 @@ class Guest {
         }
         slots[i] = std::move(*v);
       });
-      if (stats_ != nullptr) stats_->decrypt_seconds += Since(td);
+      if (stats_ != nullptr) {
+        stats_->decrypt_seconds += Since(td);
+        stats_->decrypt_cpu += ProcessCpu() - cd;
+      }
       if (bad) return r.Error("a histogram does not decode (slot overflow or garbage)");
       for (size_t j = 0; j < want.size(); ++j) {
         std::vector<GH>& hist = want[j]->host[h];

@@ -73,6 +73,10 @@ struct SecureBoostStats {
   double encrypt_seconds = 0;  // gradient encryption (all threads, wall)
   double decrypt_seconds = 0;  // histogram decryption (wall)
   double wait_seconds = 0;     // waiting for hosts (wall)
+  // CPU seconds of the whole process during those phases (getrusage): when the hosts run as
+  // threads of the same process (the bench), a per-phase CPU breakdown; the noise producer's
+  // work lands in whatever phase it runs in.
+  double encrypt_cpu = 0, decrypt_cpu = 0, wait_cpu = 0;
   uint64_t ciphertexts_sent = 0, ciphertexts_received = 0;
 };
 
