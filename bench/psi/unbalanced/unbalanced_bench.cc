@@ -19,8 +19,8 @@
 // Every result is checked against the intersection known by construction.
 
 #include <sys/resource.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -72,18 +72,30 @@ Flags Parse(int argc, char** argv) {
     const size_t eq = a.find('=');
     const std::string k = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
     const std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
-    if (k == "server-log10") f.server_log10 = std::atoi(v.c_str());
-    else if (k == "client") f.client = std::strtoull(v.c_str(), nullptr, 10);
-    else if (k == "overlap") f.overlap = std::strtoull(v.c_str(), nullptr, 10);
-    else if (k == "threads") f.threads = std::atoi(v.c_str());
-    else if (k == "dir") f.dir = v;
-    else if (k == "keep") f.keep = true;
-    else if (k == "mp-log2") f.mp_log2 = std::atoi(v.c_str());
-    else if (k == "mp-parties") f.mp_parties = std::atoi(v.c_str());
-    else if (k == "floor_seconds") f.floor_seconds = std::atof(v.c_str());
-    else if (k == "skip-unbalanced") f.skip_unbalanced = true;
-    else if (k == "skip-multiparty") f.skip_multiparty = true;
-    else Usage();
+    if (k == "server-log10")
+      f.server_log10 = std::atoi(v.c_str());
+    else if (k == "client")
+      f.client = std::strtoull(v.c_str(), nullptr, 10);
+    else if (k == "overlap")
+      f.overlap = std::strtoull(v.c_str(), nullptr, 10);
+    else if (k == "threads")
+      f.threads = std::atoi(v.c_str());
+    else if (k == "dir")
+      f.dir = v;
+    else if (k == "keep")
+      f.keep = true;
+    else if (k == "mp-log2")
+      f.mp_log2 = std::atoi(v.c_str());
+    else if (k == "mp-parties")
+      f.mp_parties = std::atoi(v.c_str());
+    else if (k == "floor_seconds")
+      f.floor_seconds = std::atof(v.c_str());
+    else if (k == "skip-unbalanced")
+      f.skip_unbalanced = true;
+    else if (k == "skip-multiparty")
+      f.skip_multiparty = true;
+    else
+      Usage();
   }
   if (f.server_log10 < 0 || f.server_log10 > 9 || f.overlap > f.client || f.threads < 1 ||
       f.mp_parties < 3 || f.mp_parties > 16 || f.mp_log2 < 0 || f.mp_log2 > 24) {
@@ -284,7 +296,8 @@ std::string Multiparty(const Flags& f) {
   uint64_t bytes = 0;
   bool correct = true;
   for (size_t p = 0; p < k; ++p) {
-    if (!res[p].ok()) return "ERR party " + std::to_string(p) + ": " + std::string(res[p].status().message());
+    if (!res[p].ok())
+      return "ERR party " + std::to_string(p) + ": " + std::string(res[p].status().message());
     correct &= res[p]->intersection_size == common;
     for (size_t q = 0; q < k; ++q) {
       if (links[p][q]) bytes += links[p][q]->bytes_sent();
@@ -306,19 +319,21 @@ int Main(int argc, char** argv) {
   }
   const Rate r = X25519Rate(f.floor_seconds);
   const double rate = r.cpu;
-  std::printf("X25519 floor (crypto_scalarmult_curve25519, one core, tight loop): %.0f mult per "
-              "CPU second (%.0f mult/s of wall time on this machine now). Floors below use the "
-              "CPU rate: floor_s = mults / CPU rate; cpu/floor compares the phase's CPU seconds "
-              "with it, which other load does not distort.\n",
-              r.cpu, r.wall);
+  std::printf(
+      "X25519 floor (crypto_scalarmult_curve25519, one core, tight loop): %.0f mult per "
+      "CPU second (%.0f mult/s of wall time on this machine now). Floors below use the "
+      "CPU rate: floor_s = mults / CPU rate; cpu/floor compares the phase's CPU seconds "
+      "with it, which other load does not distort.\n",
+      r.cpu, r.wall);
   int rc = 0;
   if (!f.skip_unbalanced) {
     const uint64_t n = static_cast<uint64_t>(std::llround(std::pow(10.0, f.server_log10)));
-    std::printf("\nunbalanced PSI: server 10^%d = %llu items, client %llu (%llu in the server "
-                "set), %d threads, dir %s\n",
-                f.server_log10, static_cast<unsigned long long>(n),
-                static_cast<unsigned long long>(f.client),
-                static_cast<unsigned long long>(f.overlap), f.threads, f.dir.c_str());
+    std::printf(
+        "\nunbalanced PSI: server 10^%d = %llu items, client %llu (%llu in the server "
+        "set), %d threads, dir %s\n",
+        f.server_log10, static_cast<unsigned long long>(n),
+        static_cast<unsigned long long>(f.client), static_cast<unsigned long long>(f.overlap),
+        f.threads, f.dir.c_str());
     std::string p = InChild([&] { return Prepare(f, n); });
     double total = 0, enc = 0, cpu = 0, rss = 0;
     unsigned long long bytes = 0;
@@ -329,13 +344,15 @@ int Main(int argc, char** argv) {
       return 1;
     }
     const double floor1 = n / rate;
-    std::printf("prepare (once): wall %.2f s (encode+sort %.2f s, save %.2f s), cpu %.2f s, "
-                "encoded set %.2f MB (%.2f B/item, T = %zu B), peak RSS %.0f MB\n",
-                total, enc, total - enc, cpu, bytes / 1e6, n ? double(bytes) / n : 0.0, t, rss);
-    std::printf("  X25519 floor for %llu mults: %.2f s on one core, %.2f s on %d cores; "
-                "wall/floor(%d cores) = %.2f, cpu/floor = %.2f\n",
-                static_cast<unsigned long long>(n), floor1, floor1 / f.threads, f.threads,
-                f.threads, total / (floor1 / f.threads), cpu / floor1);
+    std::printf(
+        "prepare (once): wall %.2f s (encode+sort %.2f s, save %.2f s), cpu %.2f s, "
+        "encoded set %.2f MB (%.2f B/item, T = %zu B), peak RSS %.0f MB\n",
+        total, enc, total - enc, cpu, bytes / 1e6, n ? double(bytes) / n : 0.0, t, rss);
+    std::printf(
+        "  X25519 floor for %llu mults: %.2f s on one core, %.2f s on %d cores; "
+        "wall/floor(%d cores) = %.2f, cpu/floor = %.2f\n",
+        static_cast<unsigned long long>(n), floor1, floor1 / f.threads, f.threads, f.threads,
+        total / (floor1 / f.threads), cpu / floor1);
     std::string j = InChild([&] { return Jobs(f, n, 2); });
     double w[2], l[2], c[2], jrss = 0;
     unsigned long long cs[2], ss[2];
@@ -349,22 +366,24 @@ int Main(int argc, char** argv) {
     }
     const double job_floor = 3.0 * f.client / rate;
     for (int i = 0; i < 2; ++i) {
-      std::printf("job %d (%s client cache): wall %.3f s (load preprocessing %.3f s), cpu %.3f s, "
-                  "client sent %.3f MB, server sent %.3f MB, result %s\n",
-                  i + 1, cached[i] ? "warm" : "cold", w[i], l[i], c[i], cs[i] / 1e6, ss[i] / 1e6,
-                  ok[i]);
+      std::printf(
+          "job %d (%s client cache): wall %.3f s (load preprocessing %.3f s), cpu %.3f s, "
+          "client sent %.3f MB, server sent %.3f MB, result %s\n",
+          i + 1, cached[i] ? "warm" : "cold", w[i], l[i], c[i], cs[i] / 1e6, ss[i] / 1e6, ok[i]);
     }
-    std::printf("  X25519 floor per job (%llu server + %llu client mults): %.3f s on one core; "
-                "peak RSS of the job process %.0f MB\n",
-                static_cast<unsigned long long>(f.client),
-                static_cast<unsigned long long>(2 * f.client), job_floor, jrss);
+    std::printf(
+        "  X25519 floor per job (%llu server + %llu client mults): %.3f s on one core; "
+        "peak RSS of the job process %.0f MB\n",
+        static_cast<unsigned long long>(f.client), static_cast<unsigned long long>(2 * f.client),
+        job_floor, jrss);
     if (std::string(ok[0]) != "ok" || std::string(ok[1]) != "ok" || cached[1] != 1) rc = 1;
   }
   if (!f.skip_multiparty) {
     const uint64_t n = uint64_t{1} << f.mp_log2;
-    std::printf("\nk-party PSI: %d parties x 2^%d items (a quarter common), one process, one "
-                "thread per party, in-memory links\n",
-                f.mp_parties, f.mp_log2);
+    std::printf(
+        "\nk-party PSI: %d parties x 2^%d items (a quarter common), one process, one "
+        "thread per party, in-memory links\n",
+        f.mp_parties, f.mp_log2);
     std::string m = InChild([&] { return Multiparty(f); });
     double wall = 0, cpu = 0, rss = 0;
     unsigned long long bytes = 0;
@@ -374,11 +393,12 @@ int Main(int argc, char** argv) {
       return 1;
     }
     const double mults = double(f.mp_parties) * f.mp_parties * n;
-    std::printf("wall %.2f s, cpu %.2f s, sent %.2f MB in all, peak RSS %.0f MB, result %s\n",
-                wall, cpu, bytes / 1e6, rss, ok);
-    std::printf("  X25519 floor for %.0f mults: %.2f s on one core, %.2f s on 2 cores; "
-                "cpu/floor = %.2f\n",
-                mults, mults / rate, mults / rate / 2, cpu / (mults / rate));
+    std::printf("wall %.2f s, cpu %.2f s, sent %.2f MB in all, peak RSS %.0f MB, result %s\n", wall,
+                cpu, bytes / 1e6, rss, ok);
+    std::printf(
+        "  X25519 floor for %.0f mults: %.2f s on one core, %.2f s on 2 cores; "
+        "cpu/floor = %.2f\n",
+        mults, mults / rate, mults / rate / 2, cpu / (mults / rate));
     if (std::string(ok) != "ok") rc = 1;
   }
   if (own_dir && !f.keep) std::filesystem::remove_all(f.dir);

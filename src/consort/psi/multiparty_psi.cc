@@ -195,9 +195,8 @@ class MultipartyParty {
     const std::string who = Name(p);
     if (h.version != kMultipartyPsiVersion) {
       return absl::FailedPreconditionError("multi-party PSI hello: " + who +
-                                           " runs protocol version " +
-                                           std::to_string(h.version) + ", mine is " +
-                                           std::to_string(kMultipartyPsiVersion));
+                                           " runs protocol version " + std::to_string(h.version) +
+                                           ", mine is " + std::to_string(kMultipartyPsiVersion));
     }
     if (h.parties != mine.parties || h.sender != p || h.leader != mine.leader) {
       return absl::FailedPreconditionError(
@@ -207,9 +206,9 @@ class MultipartyParty {
           std::to_string(p) + " and " + std::to_string(mine.leader));
     }
     if (h.batch_size != mine.batch_size) {
-      return absl::FailedPreconditionError("multi-party PSI hello: " + who +
-                                           " uses batch size " + std::to_string(h.batch_size) +
-                                           ", mine is " + std::to_string(mine.batch_size));
+      return absl::FailedPreconditionError("multi-party PSI hello: " + who + " uses batch size " +
+                                           std::to_string(h.batch_size) + ", mine is " +
+                                           std::to_string(mine.batch_size));
     }
     if (h.config != mine.config) {
       return absl::FailedPreconditionError("multi-party PSI hello: " + who +
@@ -453,8 +452,8 @@ class MultipartyParty {
         break;
     }
     return absl::InvalidArgumentError("multi-party PSI: unexpected message type " +
-                                      std::to_string(raw[0]) + " (" +
-                                      std::to_string(raw.size()) + " bytes) from " + Name(from));
+                                      std::to_string(raw[0]) + " (" + std::to_string(raw.size()) +
+                                      " bytes) from " + Name(from));
   }
 
   Status CheckBatch(const w::BatchView& b, const char* what, uint64_t next, size_t elem) const {
@@ -468,16 +467,15 @@ class MultipartyParty {
     if (b.index != next) {
       return absl::InvalidArgumentError(std::string("multi-party PSI: ") + what + " batch " +
                                         std::to_string(b.index) + " of " + Name(b.owner) +
-                                        "'s list out of order, expected " +
-                                        std::to_string(next));
+                                        "'s list out of order, expected " + std::to_string(next));
     }
     const uint64_t want = BatchCount(size, opts_.batch_size, next);
     if (b.count != want || b.payload.size() != want * elem) {
-      return absl::InvalidArgumentError(
-          std::string("multi-party PSI: ") + what + " batch " + std::to_string(next) + " of " +
-          Name(b.owner) + "'s list has " + std::to_string(b.count) + " elements in " +
-          std::to_string(b.payload.size()) + " bytes, expected " + std::to_string(want) + " x " +
-          std::to_string(elem));
+      return absl::InvalidArgumentError(std::string("multi-party PSI: ") + what + " batch " +
+                                        std::to_string(next) + " of " + Name(b.owner) +
+                                        "'s list has " + std::to_string(b.count) + " elements in " +
+                                        std::to_string(b.payload.size()) + " bytes, expected " +
+                                        std::to_string(want) + " x " + std::to_string(elem));
     }
     return OkStatus();
   }
@@ -498,8 +496,8 @@ class MultipartyParty {
       Status st = scalar_->Multiply(p, p);
       if (!st.ok()) {
         return absl::InvalidArgumentError("multi-party PSI: " + Name(Prev()) + " sent " +
-                                          Name(b.owner) + "'s list with a bad point: " +
-                                          std::string(st.message()));
+                                          Name(b.owner) +
+                                          "'s list with a bad point: " + std::string(st.message()));
       }
       return OkStatus();
     }));
@@ -558,8 +556,7 @@ class MultipartyParty {
     CONSORT_ASSIGN_OR_RETURN(w::BatchView b, w::DecodeBatch(raw));
     if (b.owner >= n_ || (b.owner + n_ - 1) % n_ != from) {
       return absl::InvalidArgumentError("multi-party PSI: " + Name(from) +
-                                        " sent a final list for owner " +
-                                        std::to_string(b.owner) +
+                                        " sent a final list for owner " + std::to_string(b.owner) +
                                         ", which is not its to deliver");
     }
     CONSORT_RETURN_IF_ERROR(CheckBatch(b, "final", final_next_[b.owner], trunc_));

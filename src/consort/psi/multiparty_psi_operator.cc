@@ -72,13 +72,15 @@ class MultipartyPsiOperator final : public engine::Operator {
         "DH-PSI, ring extension of Vaidya and Clifton 2005); a leader compares the fully "
         "encrypted lists and tells each receiver which positions matched.";
     info_.security_model = "semi-honest; 3 to 16 parties, no collusion; no trusted third party";
-    info_.parameters = "128-bit computational (DDH on the Curve25519 prime-order subgroup, random "
-                       "oracle for hash-to-curve); 40-bit statistical for truncated comparisons";
-    info_.leaks = "every party learns every party's number of distinct keys; a receiver of "
-                  "\"intersection\" learns which of its own rows are in all sets, a receiver of "
-                  "\"size\" only how many; the leader also learns the intersection size of every "
-                  "subset of parties, and, if it receives \"intersection\" itself, which of its own "
-                  "rows lie in each such sub-intersection; the coordinator learns nothing about rows";
+    info_.parameters =
+        "128-bit computational (DDH on the Curve25519 prime-order subgroup, random "
+        "oracle for hash-to-curve); 40-bit statistical for truncated comparisons";
+    info_.leaks =
+        "every party learns every party's number of distinct keys; a receiver of "
+        "\"intersection\" learns which of its own rows are in all sets, a receiver of "
+        "\"size\" only how many; the leader also learns the intersection size of every "
+        "subset of parties, and, if it receives \"intersection\" itself, which of its own "
+        "rows lie in each such sub-intersection; the coordinator learns nothing about rows";
     info_.outputs = {kIntersection, kSize};
     info_.min_parties = static_cast<int>(kMultipartyPsiMinParties);
     info_.max_parties = static_cast<int>(kMultipartyPsiMaxParties);
@@ -91,7 +93,8 @@ class MultipartyPsiOperator final : public engine::Operator {
     const auto names = spec.PartyNames();
     for (const auto& n : names) {
       if (!spec.parties.at(n).role.empty()) {
-        return absl::InvalidArgumentError("$.parties." + n + ": psi.multiparty takes no role "
+        return absl::InvalidArgumentError("$.parties." + n +
+                                          ": psi.multiparty takes no role "
                                           "parties; every party brings a dataset");
       }
     }
@@ -104,19 +107,18 @@ class MultipartyPsiOperator final : public engine::Operator {
     for (size_t p = 1; p < names.size(); ++p) {
       const auto& other = spec.parties.at(names[p]);
       if (other.columns.size() != first.columns.size()) {
-        return absl::InvalidArgumentError(
-            "key column counts differ: " + names[0] + " lists " +
-            std::to_string(first.columns.size()) + ", " + names[p] + " lists " +
-            std::to_string(other.columns.size()));
+        return absl::InvalidArgumentError("key column counts differ: " + names[0] + " lists " +
+                                          std::to_string(first.columns.size()) + ", " + names[p] +
+                                          " lists " + std::to_string(other.columns.size()));
       }
       CONSORT_ASSIGN_OR_RETURN(auto dp, catalog.Dataset(names[p], other.dataset));
       for (size_t i = 0; i < first.columns.size(); ++i) {
         CONSORT_ASSIGN_OR_RETURN(auto ca, d0.Column(first.columns[i]));
         CONSORT_ASSIGN_OR_RETURN(auto cb, dp.Column(other.columns[i]));
         if (ca.type != cb.type) {
-          return absl::InvalidArgumentError("key column types differ: " + names[0] + "." +
-                                            ca.name + " is " + ca.type + ", " + names[p] + "." +
-                                            cb.name + " is " + cb.type);
+          return absl::InvalidArgumentError("key column types differ: " + names[0] + "." + ca.name +
+                                            " is " + ca.type + ", " + names[p] + "." + cb.name +
+                                            " is " + cb.type);
         }
       }
     }
@@ -135,9 +137,8 @@ class MultipartyPsiOperator final : public engine::Operator {
 
     session.ReportProgress(0.0, "loading");
     CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
-    CONSORT_ASSIGN_OR_RETURN(
-        data::KeyedRows keys,
-        data::ExtractKeys(*table, spec.parties.at(self).columns, params.keys));
+    CONSORT_ASSIGN_OR_RETURN(data::KeyedRows keys,
+                             data::ExtractKeys(*table, spec.parties.at(self).columns, params.keys));
     std::vector<net::Link*> links(n, nullptr);
     for (size_t p : MultipartyPsiPeers(n, me, leader)) {
       CONSORT_ASSIGN_OR_RETURN(links[p], session.Peer(names[p]));
@@ -160,12 +161,9 @@ class MultipartyPsiOperator final : public engine::Operator {
     session.ReportProgress(0.95, "storing");
     Json sizes = Json::object();
     for (size_t p = 0; p < n; ++p) sizes[names[p]] = result.set_sizes[p];
-    Json summary = {{"operator", info_.name},
-                    {"my_rows", table->num_rows()},
-                    {"my_keys", keys.size()},
-                    {"party_keys", sizes},
-                    {"leader", params.leader},
-                    {"intersection_size", result.intersection_size}};
+    Json summary = {{"operator", info_.name},  {"my_rows", table->num_rows()},
+                    {"my_keys", keys.size()},  {"party_keys", sizes},
+                    {"leader", params.leader}, {"intersection_size", result.intersection_size}};
     if (mine == PsiOutput::kIntersection) {
       std::vector<uint32_t> rows;
       for (size_t k : result.matched) {

@@ -1,9 +1,9 @@
 #include "consort/psi/multiparty_psi_operator.h"
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "consort/engine/operator.h"
 #include "consort/engine/testing.h"
@@ -62,8 +62,8 @@ TEST(MultipartyPsiOperator, RowsAndSizesMatchPlaintextForThreeAndFiveParties) {
     }
     ASSERT_GT(all.size(), 0u);
     // p0 rows, p1 size, p2 nothing (default leader: p1, the first that receives no rows).
-    auto out = RunLocally(Op(), kJob, Spec(parties, {{"p0", "intersection"}, {"p1", "size"}}),
-                          inputs);
+    auto out =
+        RunLocally(Op(), kJob, Spec(parties, {{"p0", "intersection"}, {"p1", "size"}}), inputs);
     for (const auto& p : parties) ASSERT_TRUE(out[p].status.ok()) << p << ": " << out[p].status;
     EXPECT_EQ(out["p1"].summary["intersection_size"], all.size());
     EXPECT_EQ(out["p1"].summary["leader"], "p1");
@@ -76,7 +76,8 @@ TEST(MultipartyPsiOperator, RowsAndSizesMatchPlaintextForThreeAndFiveParties) {
     EXPECT_EQ(rows.num_columns(), 2u);
     auto id = rows.ColumnByName("id");
     ASSERT_TRUE(id.ok());
-    for (size_t r = 0; r < rows.num_rows(); ++r) EXPECT_TRUE(all.count(std::string((*id)->String(r))));
+    for (size_t r = 0; r < rows.num_rows(); ++r)
+      EXPECT_TRUE(all.count(std::string((*id)->String(r))));
   }
 }
 
@@ -103,10 +104,11 @@ TEST(MultipartyPsiOperator, DuplicatesFailUnlessDeduplicated) {
 
 TEST(MultipartyPsiOperator, TrimAndCasefoldApplyToEveryParty) {
   std::map<std::string, std::shared_ptr<const data::Table>> inputs = {
-      {"a", CsvTable("id\nAlice\nbob\n")}, {"b", CsvTable("id\nALICE\nBob\n")},
+      {"a", CsvTable("id\nAlice\nbob\n")},
+      {"b", CsvTable("id\nALICE\nBob\n")},
       {"c", CsvTable("id\nalice\ncarol\n")}};
-  auto out = RunLocally(Op(), kJob, Spec({"a", "b", "c"}, {{"a", "size"}, {"b", "size"}},
-                                         {{"casefold", true}}),
+  auto out = RunLocally(Op(), kJob,
+                        Spec({"a", "b", "c"}, {{"a", "size"}, {"b", "size"}}, {{"casefold", true}}),
                         inputs);
   ASSERT_TRUE(out["a"].status.ok()) << out["a"].status;
   EXPECT_EQ(out["a"].summary["intersection_size"], 1);

@@ -1,5 +1,7 @@
 #include "consort/psi/multiparty_psi.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -7,8 +9,6 @@
 #include <set>
 #include <thread>
 #include <tuple>
-
-#include <gtest/gtest.h>
 
 #include "consort/psi/internal/multiparty_psi_wire.h"
 
@@ -39,9 +39,10 @@ struct Mesh {
   }
 };
 
-std::vector<StatusOr<MultipartyPsiResult>> RunAll(
-    const std::vector<std::vector<std::string>>& sets, const std::vector<PsiOutput>& outputs,
-    size_t leader, size_t batch = 64, int threads = 1) {
+std::vector<StatusOr<MultipartyPsiResult>> RunAll(const std::vector<std::vector<std::string>>& sets,
+                                                  const std::vector<PsiOutput>& outputs,
+                                                  size_t leader, size_t batch = 64,
+                                                  int threads = 1) {
   const size_t n = sets.size();
   Mesh mesh(n);
   std::vector<StatusOr<MultipartyPsiResult>> out(n, absl::UnknownError("not run"));
@@ -62,8 +63,8 @@ std::vector<StatusOr<MultipartyPsiResult>> RunAll(
 
 // n sets over a shared universe: each element of the universe is in each set with prob. p;
 // `common` extra elements are in every set.
-std::vector<std::vector<std::string>> RandomSets(size_t n, size_t universe, double p,
-                                                 size_t common, uint64_t seed) {
+std::vector<std::vector<std::string>> RandomSets(size_t n, size_t universe, double p, size_t common,
+                                                 uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::bernoulli_distribution in(p);
   std::vector<std::vector<std::string>> sets(n);
@@ -91,8 +92,8 @@ std::vector<size_t> Expected(const std::vector<std::vector<std::string>>& sets, 
 }
 
 void CheckAgainstPlaintext(const std::vector<std::vector<std::string>>& sets,
-                           const std::vector<PsiOutput>& outputs, size_t leader,
-                           size_t batch = 64, int threads = 1) {
+                           const std::vector<PsiOutput>& outputs, size_t leader, size_t batch = 64,
+                           int threads = 1) {
   auto res = RunAll(sets, outputs, leader, batch, threads);
   for (size_t i = 0; i < sets.size(); ++i) {
     ASSERT_TRUE(res[i].ok()) << "party " << i << ": " << res[i].status();
@@ -201,7 +202,8 @@ class ScriptedLeader {
   }
   void Start() {
     for (size_t i = 1; i < 3; ++i) {
-      ts_.emplace_back([this, i] { out_[i] = RunMultipartyPsi(mesh_.links[i], sets_[i], opts_[i]); });
+      ts_.emplace_back(
+          [this, i] { out_[i] = RunMultipartyPsi(mesh_.links[i], sets_[i], opts_[i]); });
     }
   }
   void Join() {

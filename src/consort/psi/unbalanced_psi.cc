@@ -1,7 +1,7 @@
 #include "consort/psi/unbalanced_psi.h"
 
-#include <sodium.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -157,9 +157,7 @@ uint64_t UnbalancedPsiServerSet::max_client_size() const { return s_->max_client
 uint64_t UnbalancedPsiServerSet::encoded_bytes() const { return s_->encoded_bytes; }
 const Json& UnbalancedPsiServerSet::tag() const { return s_->tag; }
 double UnbalancedPsiServerSet::prepare_seconds() const { return s_->seconds; }
-const std::array<uint8_t, 32>& UnbalancedPsiServerSet::encoded_digest() const {
-  return s_->digest;
-}
+const std::array<uint8_t, 32>& UnbalancedPsiServerSet::encoded_digest() const { return s_->digest; }
 
 StatusOr<Bytes> UnbalancedPsiServerSet::EncodedSet() const {
   if (s_->blob) return *s_->blob;
@@ -292,8 +290,7 @@ StatusOr<UnbalancedPsiServerSet> UnbalancedPsiServerSet::Builder::Finish() {
   set.encoded_bytes = blob.size();
   set.digest = crypto::Sha256(blob);
   set.blob = std::move(blob);
-  set.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - s_->start).count();
+  set.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s_->start).count();
   if (s_->opts.progress) s_->opts.progress(1.0);
   return UnbalancedPsiServerSet(std::move(s_->set));
 }
@@ -331,8 +328,7 @@ Status UnbalancedPsiServerSet::Save(const std::string& dir, const Json& tag) con
       std::string_view(reinterpret_cast<const char*>(s_->key.data()), s_->key.size()), 0600));
   CONSORT_RETURN_IF_ERROR(WriteFileAtomic(
       JoinPath(dir, kSetFile),
-      std::string_view(reinterpret_cast<const char*>(s_->blob->data()), s_->blob->size()),
-      0600));
+      std::string_view(reinterpret_cast<const char*>(s_->blob->data()), s_->blob->size()), 0600));
   Json meta = {{"version", kUnbalancedPsiVersion},
                {"id", s_->id_hex},
                {"items", s_->n},
@@ -386,7 +382,7 @@ StatusOr<UnbalancedPsiServerSet> UnbalancedPsiServerSet::Load(const std::string&
     return corrupt(std::string("meta.json: ") + e.what());
   }
   s->blob_path = JoinPath(dir, kSetFile);
-  struct stat st{};
+  struct stat st {};
   if (::stat(s->blob_path.c_str(), &st) != 0 ||
       static_cast<uint64_t>(st.st_size) != s->encoded_bytes) {
     return corrupt("set.bin missing or of the wrong size");
@@ -435,8 +431,9 @@ StatusOr<UnbalancedPsiServerSet> LoadOrPrepareUnbalancedPsiSet(
 
 // ---- the server side of a job
 
-StatusOr<UnbalancedPsiServerResult> RunUnbalancedPsiServer(
-    net::Link& link, const UnbalancedPsiServerSet& set, const UnbalancedPsiServerOptions& opts) {
+StatusOr<UnbalancedPsiServerResult> RunUnbalancedPsiServer(net::Link& link,
+                                                           const UnbalancedPsiServerSet& set,
+                                                           const UnbalancedPsiServerOptions& opts) {
   crypto::InitCrypto();
   const uint64_t sent_before = link.bytes_sent();
   auto run = [&]() -> StatusOr<UnbalancedPsiServerResult> {
@@ -462,13 +459,14 @@ StatusOr<UnbalancedPsiServerResult> RunUnbalancedPsiServer(
                                            std::to_string(ch.version));
     }
     if (ch.domain_hash != sh.domain_hash) {
-      return absl::FailedPreconditionError("unbalanced PSI: the client runs a different domain (job id)");
+      return absl::FailedPreconditionError(
+          "unbalanced PSI: the client runs a different domain (job id)");
     }
     if (ch.set_size > set.max_client_size()) {
-      return absl::InvalidArgumentError(
-          "unbalanced PSI: the client brings " + std::to_string(ch.set_size) +
-          " items, above the preprocessing's max_client_size " +
-          std::to_string(set.max_client_size()));
+      return absl::InvalidArgumentError("unbalanced PSI: the client brings " +
+                                        std::to_string(ch.set_size) +
+                                        " items, above the preprocessing's max_client_size " +
+                                        std::to_string(set.max_client_size()));
     }
     if (ch.batch_size < 1 || ch.batch_size > kMaxClientBatch) {
       return absl::InvalidArgumentError("unbalanced PSI: client batch size " +
@@ -571,9 +569,9 @@ Status WriteClientCache(const std::string& dir, const u::ServerHello& sh, const 
 
 }  // namespace
 
-StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(
-    net::Link& link, const std::vector<std::string>& items,
-    const UnbalancedPsiClientOptions& opts) {
+StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(net::Link& link,
+                                                           const std::vector<std::string>& items,
+                                                           const UnbalancedPsiClientOptions& opts) {
   crypto::InitCrypto();
   auto run = [&]() -> StatusOr<UnbalancedPsiClientResult> {
     if (opts.batch_size < 1 || opts.batch_size > kMaxClientBatch) {
@@ -591,9 +589,8 @@ StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(
       for (size_t i = 0; i < items.size(); ++i) {
         auto [it, inserted] = seen.emplace(items[i], i);
         if (!inserted) {
-          return absl::InvalidArgumentError("unbalanced PSI: items " +
-                                            std::to_string(it->second) + " and " +
-                                            std::to_string(i) +
+          return absl::InvalidArgumentError("unbalanced PSI: items " + std::to_string(it->second) +
+                                            " and " + std::to_string(i) +
                                             " are equal; PSI input must be distinct");
         }
       }
@@ -617,14 +614,15 @@ StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(
                                            std::to_string(sh.version));
     }
     if (sh.domain_hash != ch.domain_hash) {
-      return absl::FailedPreconditionError("unbalanced PSI: the server runs a different domain (job id)");
+      return absl::FailedPreconditionError(
+          "unbalanced PSI: the server runs a different domain (job id)");
     }
     if (sh.set_size > kUnbalancedPsiMaxServerSize || sh.max_client_size < 1 ||
         sh.max_client_size > kUnbalancedPsiMaxClientSize ||
         sh.value_bytes != UnbalancedPsiValueBytes(sh.set_size, sh.max_client_size)) {
       return absl::InvalidArgumentError("unbalanced PSI: inconsistent server hello (" +
-                                        std::to_string(sh.set_size) + " items, T = " +
-                                        std::to_string(sh.value_bytes) + ")");
+                                        std::to_string(sh.set_size) +
+                                        " items, T = " + std::to_string(sh.value_bytes) + ")");
     }
     if (items.size() > sh.max_client_size) {
       return absl::InvalidArgumentError(
@@ -675,8 +673,9 @@ StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(
     CONSORT_ASSIGN_OR_RETURN(u::EncodedSetView view, u::ParseEncodedSet(blob));
     if (view.id != sh.id || view.n != sh.set_size || view.value_bytes != sh.value_bytes ||
         view.max_client_size != sh.max_client_size) {
-      return absl::InvalidArgumentError("unbalanced PSI: the encoded set's header does not "
-                                        "match the server hello");
+      return absl::InvalidArgumentError(
+          "unbalanced PSI: the encoded set's header does not "
+          "match the server hello");
     }
     if (sh.sending && !opts.cache_dir.empty()) {
       CONSORT_RETURN_IF_ERROR(WriteClientCache(opts.cache_dir, sh, blob));
@@ -693,14 +692,16 @@ StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(
     {
       std::vector<crypto::Curve25519Encoder> enc;
       for (int t = 0; t < opts.threads; ++t) {
-        CONSORT_ASSIGN_OR_RETURN(auto e, crypto::Curve25519Encoder::Create(AsBytes(Dst(Hex(sh.id)))));
+        CONSORT_ASSIGN_OR_RETURN(auto e,
+                                 crypto::Curve25519Encoder::Create(AsBytes(Dst(Hex(sh.id)))));
         enc.push_back(std::move(e));
       }
       CONSORT_RETURN_IF_ERROR(ParallelFor(n, opts.threads, [&](size_t b, size_t e, int t) {
         auto p = std::span<X25519Point>(pts).subspan(b, e - b);
         enc[t].Encode(std::span<const std::string>(items).subspan(b, e - b), p);
         Status st = blind.Multiply(p, p);
-        if (!st.ok()) return absl::InternalError("unbalanced PSI: blinding: " + std::string(st.message()));
+        if (!st.ok())
+          return absl::InternalError("unbalanced PSI: blinding: " + std::string(st.message()));
         return OkStatus();
       }));
     }

@@ -81,16 +81,18 @@ class UnbalancedPsiOperator final : public engine::Operator {
         "compact encoded set once and caches it, then each job costs one blinded OPRF "
         "evaluation per client key.";
     info_.security_model = "semi-honest; two parties (client and server); no trusted third party";
-    info_.parameters = "128-bit computational (OPRF in the random-oracle model under one-more "
-                       "Diffie-Hellman on the Curve25519 prime-order subgroup); 40-bit "
-                       "statistical for the truncated encoded set (per job, for clients up to "
-                       "max_client_size keys)";
-    info_.leaks = "the client learns which of its keys are in the server's set (computed locally "
-                  "even with output \"size\") and the server's number of distinct keys; the "
-                  "server learns the client's number of distinct keys and whether the client "
-                  "had the encoded set cached; across jobs on the same preprocessing the client "
-                  "learns the membership of every key it ever queried; the coordinator learns "
-                  "nothing about rows";
+    info_.parameters =
+        "128-bit computational (OPRF in the random-oracle model under one-more "
+        "Diffie-Hellman on the Curve25519 prime-order subgroup); 40-bit "
+        "statistical for the truncated encoded set (per job, for clients up to "
+        "max_client_size keys)";
+    info_.leaks =
+        "the client learns which of its keys are in the server's set (computed locally "
+        "even with output \"size\") and the server's number of distinct keys; the "
+        "server learns the client's number of distinct keys and whether the client "
+        "had the encoded set cached; across jobs on the same preprocessing the client "
+        "learns the membership of every key it ever queried; the coordinator learns "
+        "nothing about rows";
     info_.outputs = {kIntersection, kSize};
     info_.min_parties = 2;
     info_.max_parties = 2;
@@ -102,7 +104,8 @@ class UnbalancedPsiOperator final : public engine::Operator {
     CONSORT_ASSIGN_OR_RETURN(Params p, ParseParams(spec, std::string(64, '0')));
     for (const auto& [name, in] : spec.parties) {
       if (!in.role.empty()) {
-        return absl::InvalidArgumentError("$.parties." + name + ": psi.unbalanced takes two data "
+        return absl::InvalidArgumentError("$.parties." + name +
+                                          ": psi.unbalanced takes two data "
                                           "parties, no role parties");
       }
     }
@@ -163,8 +166,7 @@ class UnbalancedPsiOperator final : public engine::Operator {
     CONSORT_ASSIGN_OR_RETURN(UnbalancedPsiServerSet set,
                              LoadOrPrepareUnbalancedPsiSet(dir, tag, feed, prep, &reused));
     CONSORT_LOG(INFO) << "psi.unbalanced: " << (reused ? "reusing" : "prepared")
-                      << " server preprocessing " << set.id() << " (" << set.size()
-                      << " keys)";
+                      << " server preprocessing " << set.id() << " (" << set.size() << " keys)";
     CONSORT_ASSIGN_OR_RETURN(net::Link * link, session.Peer(client));
     UnbalancedPsiServerOptions opts;
     opts.domain = session.job_id();

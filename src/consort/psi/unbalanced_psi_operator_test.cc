@@ -1,12 +1,11 @@
 #include "consort/psi/unbalanced_psi_operator.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <random>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "consort/common/status.h"
 #include "consort/engine/operator.h"
@@ -32,8 +31,7 @@ engine::JobSpec Spec(const std::string& client_out, Json params = Json{{"server"
   s.dataset = "customers";
   s.columns = {"id"};
   return engine::testing::MakeSpec("psi.unbalanced", {{"big", b}, {"small", s}},
-                                   {{"small", client_out}, {"big", server_out}},
-                                   std::move(params));
+                                   {{"small", client_out}, {"big", server_out}}, std::move(params));
 }
 
 struct Root {
@@ -55,14 +53,15 @@ struct Root {
 };
 
 int64_t MtimeNs(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return -1;
   return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
 std::string ServerCsv(size_t n, size_t extra = 0) {
   std::string csv = "id,segment\n";
-  for (size_t i = 0; i < n; ++i) csv += "k" + std::to_string(i) + ",s" + std::to_string(i % 7) + "\n";
+  for (size_t i = 0; i < n; ++i)
+    csv += "k" + std::to_string(i) + ",s" + std::to_string(i % 7) + "\n";
   for (size_t i = 0; i < extra; ++i) csv += "extra" + std::to_string(i) + ",x\n";
   return csv;
 }
@@ -95,7 +94,8 @@ TEST(UnbalancedPsiOperator, SecondJobReusesPreprocessingAndAChangedDatasetInvali
   ASSERT_EQ(rows.num_rows(), expected.size());
   auto id = rows.ColumnByName("id");
   ASSERT_TRUE(id.ok());
-  for (size_t r = 0; r < rows.num_rows(); ++r) EXPECT_TRUE(expected.count(std::string((*id)->String(r))));
+  for (size_t r = 0; r < rows.num_rows(); ++r)
+    EXPECT_TRUE(expected.count(std::string((*id)->String(r))));
   const std::string meta = root.ServerMeta();
   ASSERT_FALSE(meta.empty());
   const int64_t prepared_at = MtimeNs(meta);
@@ -132,9 +132,9 @@ TEST(UnbalancedPsiOperator, DuplicatePolicyOnBothSides) {
   EXPECT_EQ(bad["big"].status.code(), absl::StatusCode::kInvalidArgument) << bad["big"].status;
   EXPECT_EQ(bad["small"].status.code(), absl::StatusCode::kInvalidArgument) << bad["small"].status;
 
-  auto ok = RunLocally(Op(), std::string(64, '5'),
-                       Spec("intersection", {{"server", "big"}, {"duplicates", "dedupe"}}), inputs,
-                       o);
+  auto ok =
+      RunLocally(Op(), std::string(64, '5'),
+                 Spec("intersection", {{"server", "big"}, {"duplicates", "dedupe"}}), inputs, o);
   ASSERT_TRUE(ok["big"].status.ok()) << ok["big"].status;
   ASSERT_TRUE(ok["small"].status.ok()) << ok["small"].status;
   EXPECT_EQ(ok["small"].summary["intersection_size"], 1);

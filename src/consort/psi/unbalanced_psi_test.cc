@@ -1,5 +1,6 @@
 #include "consort/psi/unbalanced_psi.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <random>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "consort/common/files.h"
 #include "consort/crypto/curve25519.h"
@@ -29,8 +28,8 @@ namespace u = internal::upsi;
 class TempDir {
  public:
   TempDir() {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("upsi_test_" + crypto::RandomHex(8))).string();
+    path_ =
+        (std::filesystem::temp_directory_path() / ("upsi_test_" + crypto::RandomHex(8))).string();
     std::filesystem::create_directories(path_);
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
@@ -139,15 +138,15 @@ TEST(UnbalancedPsi, MatchesPlaintextOnRandomSets) {
 }
 
 TEST(UnbalancedPsi, EdgeCases) {
-  ExpectMatchesPlaintext(Items("a", 0, 300), {});               // empty client
-  ExpectMatchesPlaintext({}, Items("a", 0, 30));                // empty server
-  ExpectMatchesPlaintext({}, {});                               // both empty
-  ExpectMatchesPlaintext(Items("a", 0, 300), Items("b", 0, 30)); // disjoint
-  ExpectMatchesPlaintext(Items("a", 0, 40), Items("a", 0, 40));  // identical
-  ExpectMatchesPlaintext({"x"}, {"x"});                          // one element
+  ExpectMatchesPlaintext(Items("a", 0, 300), {});                 // empty client
+  ExpectMatchesPlaintext({}, Items("a", 0, 30));                  // empty server
+  ExpectMatchesPlaintext({}, {});                                 // both empty
+  ExpectMatchesPlaintext(Items("a", 0, 300), Items("b", 0, 30));  // disjoint
+  ExpectMatchesPlaintext(Items("a", 0, 40), Items("a", 0, 40));   // identical
+  ExpectMatchesPlaintext({"x"}, {"x"});                           // one element
   ExpectMatchesPlaintext({"x"}, {"y"});
   ExpectMatchesPlaintext(Items("a", 0, 70000), {"a5", "zz", "a69999"}, 1);  // 1 : 23000, D = 2
-  ExpectMatchesPlaintext(Items("a", 0, 3000), Items("a", 2997, 3003), 1);  // skewed 1:1000
+  ExpectMatchesPlaintext(Items("a", 0, 3000), Items("a", 2997, 3003), 1);   // skewed 1:1000
 }
 
 TEST(UnbalancedPsi, SecondJobUsesTheClientsCachedSet) {
@@ -210,7 +209,7 @@ TEST(UnbalancedPsi, PreprocessingIsReusedUntilTheTagChanges) {
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_FALSE(reused);
   EXPECT_EQ(loads, 1);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(JoinPath(dir, "key.bin").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto old_key = ReadFile(JoinPath(dir, "key.bin"));

@@ -50,9 +50,9 @@ StatusOr<std::vector<uint64_t>> DecodeSizes(ByteSpan msg) {
   }
   const uint32_t n = ReadU32(msg.data() + 1);
   if (n > 16 || msg.size() != 5 + 8 * size_t{n}) {
-    return absl::InvalidArgumentError("malformed multi-party PSI sizes message: " +
-                                      std::to_string(n) + " sizes in " +
-                                      std::to_string(msg.size()) + " bytes");
+    return absl::InvalidArgumentError(
+        "malformed multi-party PSI sizes message: " + std::to_string(n) + " sizes in " +
+        std::to_string(msg.size()) + " bytes");
   }
   std::vector<uint64_t> sizes(n);
   for (uint32_t i = 0; i < n; ++i) sizes[i] = ReadU64(msg.data() + 5 + 8 * i);

@@ -38,8 +38,8 @@ StatusOr<X25519BlindPair> GenerateX25519BlindPair() {
   if (crypto_core_ed25519_scalar_invert(inv8, eight) != 0) {
     return absl::InternalError("X25519 blinding: cannot invert 8 mod l");
   }
-  crypto::SecretBytes c(kScalarBytes), c_mod_l(kScalarBytes), d_res(kScalarBytes),
-      m(kScalarBytes), d(kScalarBytes);
+  crypto::SecretBytes c(kScalarBytes), c_mod_l(kScalarBytes), d_res(kScalarBytes), m(kScalarBytes),
+      d(kScalarBytes);
   for (int tries = 0; tries < kMaxTries; ++tries) {
     crypto::RandomBytes(c.data(), kScalarBytes);
     Clamp(c.data());
