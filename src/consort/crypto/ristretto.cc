@@ -14,6 +14,25 @@ RistrettoScalar RistrettoScalar::Random() {
   return s;
 }
 
+StatusOr<RistrettoScalar> RistrettoScalar::FromBytes(ByteSpan bytes) {
+  if (bytes.size() != 32) return absl::InvalidArgumentError("ristretto255 scalar must be 32 bytes");
+  InitCrypto();
+  // Canonical iff reducing it (as a 64-byte number with zero high half) changes nothing.
+  uint8_t wide[64] = {0}, reduced[32];
+  std::copy(bytes.begin(), bytes.end(), wide);
+  crypto_core_ristretto255_scalar_reduce(reduced, wide);
+  const bool canonical = sodium_memcmp(reduced, bytes.data(), 32) == 0;
+  const bool zero = sodium_is_zero(reduced, 32) == 1;
+  RistrettoScalar s;
+  std::copy(reduced, reduced + 32, s.bytes_.begin());
+  sodium_memzero(wide, sizeof(wide));
+  sodium_memzero(reduced, sizeof(reduced));
+  if (!canonical || zero) {
+    return absl::InvalidArgumentError("not a canonical non-zero ristretto255 scalar");
+  }
+  return s;
+}
+
 RistrettoScalar::~RistrettoScalar() { sodium_memzero(bytes_.data(), bytes_.size()); }
 
 StatusOr<RistrettoPoint> RistrettoPoint::Decode(ByteSpan enc) {

@@ -22,6 +22,9 @@ class RistrettoScalar {
  public:
   // A uniformly random non-zero scalar mod l from the OS CSPRNG.
   static RistrettoScalar Random();
+  // A scalar from its 32-byte little-endian encoding. InvalidArgument unless canonical (< l)
+  // and non-zero.
+  static StatusOr<RistrettoScalar> FromBytes(ByteSpan bytes);
   RistrettoScalar() = default;
   RistrettoScalar(const RistrettoScalar& o) = default;
   RistrettoScalar& operator=(const RistrettoScalar& o) = default;

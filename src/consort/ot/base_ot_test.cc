@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "consort/crypto/random.h"
+#include "consort/crypto/ristretto.h"
 
 namespace consort::ot {
 namespace {
@@ -20,6 +21,51 @@ std::vector<bool> RandomChoices(size_t n) {
   std::vector<bool> c(n);
   for (size_t i = 0; i < n; ++i) c[i] = r[i] & 1;
   return c;
+}
+
+Bytes Scalar(uint8_t v) {
+  Bytes s(32, 0);
+  s[0] = v;
+  return s;
+}
+
+// RFC 9496 appendix A.1: encodings of small multiples of the generator.
+TEST(Ristretto, KnownAnswerMultiplesOfTheGenerator) {
+  const char* kMultiples[] = {
+      "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76",
+      "6a493210f7499cd17fecb510ae0cea23a110e8d5b901f8acadd3095c73a3b919",
+      "94741f5d5d52755ece4f23f044ee27d5d1ea1e2bd196b462166b16152a9d0259",
+  };
+  crypto::RistrettoPoint sum;
+  for (uint8_t k = 1; k <= 3; ++k) {
+    auto s = crypto::RistrettoScalar::FromBytes(Scalar(k));
+    ASSERT_TRUE(s.ok()) << s.status();
+    auto p = crypto::RistrettoPoint::BaseMul(*s);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(HexEncode(ByteSpan(p->bytes().data(), 32)), kMultiples[k - 1]) << k;
+    auto g = crypto::RistrettoPoint::Decode(ByteSpan(p->bytes().data(), 32));
+    sum = k == 1 ? *g : sum.Add(*g);
+    if (k == 3) {  // B + 2B + 3B = 6B
+      auto six = crypto::RistrettoScalar::FromBytes(Scalar(6));
+      ASSERT_TRUE(six.ok());
+      EXPECT_EQ(sum, *crypto::RistrettoPoint::BaseMul(*six));
+    }
+  }
+}
+
+TEST(Ristretto, RejectsNonCanonicalInputs) {
+  Bytes p(32, 0xff);
+  EXPECT_EQ(crypto::RistrettoPoint::Decode(p).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(crypto::RistrettoPoint::Decode(Bytes(31, 0)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(crypto::RistrettoScalar::FromBytes(Bytes(32, 0xff)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(crypto::RistrettoScalar::FromBytes(Bytes(32, 0)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto identity = crypto::RistrettoPoint::Decode(Bytes(32, 0));  // canonical identity
+  ASSERT_TRUE(identity.ok());
+  EXPECT_EQ(identity->Mul(crypto::RistrettoScalar::Random()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(BaseOt, RandomOtReceiverGetsTheChosenKeyAndNotTheOther) {
