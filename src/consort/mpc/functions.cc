@@ -108,15 +108,26 @@ StatusOr<Shared> BelowThresholds(Backend& be, const Shared& x, const std::vector
   return be.LessThanZero(Cat(parts));
 }
 
+// Mul then Trunc(bits); a shift by fxp().frac_bits() is one MulFxp, which a backend may fuse
+// (3PC: 2 rounds instead of 3) with the same error bound.
+StatusOr<Shared> MulThenTrunc(Backend& be, const Shared& a, const Shared& b, int bits) {
+  if (bits == be.fxp().frac_bits()) return be.MulFxp(a, b);
+  CONSORT_ASSIGN_OR_RETURN(Shared z, be.Mul(a, b));
+  return be.Trunc(z, bits);
+}
+
 // a[i] * b[i] for every i as one Mul call on the concatenations, then (trunc_bits > 0) one
-// Trunc of the whole batch; the products are returned with a[i]'s shapes.
+// Trunc of the whole batch (one MulFxp if trunc_bits = f); the products are returned with
+// a[i]'s shapes.
 StatusOr<std::vector<Shared>> MulMany(Backend& be, const std::vector<const Shared*>& a,
                                       const std::vector<const Shared*>& b, int trunc_bits = 0) {
   CONSORT_CHECK(a.size() == b.size() && !a.empty());
   for (size_t i = 0; i < a.size(); ++i) CONSORT_CHECK(a[i]->s0.size() == b[i]->s0.size());
-  CONSORT_ASSIGN_OR_RETURN(Shared z, be.Mul(CatPtrs(a), CatPtrs(b)));
+  Shared z;
   if (trunc_bits > 0) {
-    CONSORT_ASSIGN_OR_RETURN(z, be.Trunc(z, trunc_bits));
+    CONSORT_ASSIGN_OR_RETURN(z, MulThenTrunc(be, CatPtrs(a), CatPtrs(b), trunc_bits));
+  } else {
+    CONSORT_ASSIGN_OR_RETURN(z, be.Mul(CatPtrs(a), CatPtrs(b)));
   }
   std::vector<Shared> out;
   size_t off = 0;
@@ -134,8 +145,7 @@ StatusOr<std::vector<Shared>> MulTruncMany(Backend& be, const std::vector<const 
 }
 
 StatusOr<Shared> MulTrunc(Backend& be, const Shared& a, const Shared& b, int bits) {
-  CONSORT_ASSIGN_OR_RETURN(Shared z, be.Mul(a, b));
-  return be.Trunc(z, bits);
+  return MulThenTrunc(be, a, b, bits);
 }
 
 // ---- Normalization ----------------------------------------------------------------------------
@@ -649,9 +659,7 @@ StatusOr<Shared> DotProduct(Backend& be, const Shared& a, const Shared& b) {
     return absl::InvalidArgumentError("mpc dot_product: shapes " + a.shape.ToString() + " and " +
                                       b.shape.ToString());
   }
-  CONSORT_ASSIGN_OR_RETURN(Shared z,
-                           be.MatMul(WithShape(a, Shape{1, n}), WithShape(b, Shape{n, 1})));
-  return be.Trunc(z, be.fxp().frac_bits());
+  return be.MatMulFxp(WithShape(a, Shape{1, n}), WithShape(b, Shape{n, 1}));
 }
 
 Cost DotProductCost(const Backend& be, Shape a) {
@@ -830,8 +838,7 @@ StatusOr<Shared> Exp(Backend& be, const Shared& x) {
             : std::min(F0, static_cast<int>(std::floor(
                                (61.0 - 2.0 * std::ldexp(1.0, k + 1) / 2.0 / std::log(2.0)) / 2.0)));
     const int shift = 2 * Fk - Fnext;
-    CONSORT_ASSIGN_OR_RETURN(Shared sq, be.Mul(p, p));
-    CONSORT_ASSIGN_OR_RETURN(p, be.Trunc(sq, shift));
+    CONSORT_ASSIGN_OR_RETURN(p, MulThenTrunc(be, p, p, shift));
     Fk = Fnext;
   }
   return WithShape(std::move(p), x.shape);

@@ -11,9 +11,10 @@
 // cannot be checked without revealing them; public parameters and shapes are checked
 // (InvalidArgument). Truncations are assumed exact to one ulp (floor or floor + 1), as every
 // backend's default Trunc is (two_party.h TruncMode::kDealerPair, three_party.h); with the
-// two-party TruncMode::kLocal the error bounds below do not hold. No function calls MulFxp
-// (backends cost a fused MulFxp differently); they use Mul + Trunc with their own shifts, often
-// at a higher internal precision F than f.
+// two-party TruncMode::kLocal the error bounds below do not hold. A product truncated by
+// exactly f bits is one MulFxp / MatMulFxp (fused on 3PC: 2 rounds, 64 bytes per element
+// instead of 3 rounds, 72 bytes; same error bound); the other products use Mul + Trunc with
+// their own shifts, mostly at a higher internal precision F than f.
 //
 // Costs. Each function has a cost function FooCost(be, shape) giving the exact rounds and
 // bytes of one call on `be` as the sum of be.CostOf() over the operations the function issues
@@ -21,8 +22,8 @@
 // up CostOf; see internal/functions_cost.h). Local operations cost nothing; a call the function
 // rejects (InvalidArgument) costs nothing, and so does its cost function. The closed-form
 // round counts given below are for the two-party backend (Mul, Trunc, Select: 1 round;
-// LessThanZero: r_c = 8; plaintext: everything 0); the three-party backend's Trunc takes 2
-// rounds and its comparisons 10. Bytes are linear in the element count n; README.md lists
+// LessThanZero: r_c = 8; plaintext: everything 0); the three-party backend's Trunc and
+// MulFxp take 2 rounds and its comparisons 9 (EqualZero 8). Bytes are linear in the element count n; README.md lists
 // bytes per element for 2PC and 3PC (bench/mpc/functions --costs_only=1 prints them). The
 // tests check rounds and link bytes against FooCost on the 2PC and 3PC backends.
 //
@@ -81,18 +82,20 @@ StatusOr<Shared> Mean(Backend& be, const Shared& x, Axis axis = Axis::kAll);
 Cost MeanCost(const Backend& be, Shape x, Axis axis = Axis::kAll);
 
 // Variance over the axis with a public count n: sum((x - mean)^2) / (n - ddof) (two-pass:
-// d = x - mean, Mul + Trunc(f) of d * d, Sum, DividePublic). Range: |x_i - mean| < 2^12 (so
+// d = x - mean, MulFxp of d * d, Sum, DividePublic). Range: |x_i - mean| < 2^12 (so
 // each square stays below 2^24) and n - ddof >= 1 (InvalidArgument otherwise).
 // Error: |err| <= (n / (n - ddof)) (5 + 6 m) ulp + var 2^-31, m = mean |x_i - mean| in real
 // units (the mean's 3 ulp error enters each square as 2 |d_i| 3 ulp; 1 ulp per square's
-// truncation; 3 ulp from the division). Rounds: 3 + 2 + 3 = 8 (when n - ddof >= 2).
+// truncation; 3 ulp from the division). Rounds: 3 + 2 + 3 = 8 on 2PC (when n - ddof >= 2);
+// 3PC: 6 + 2 + 6 = 14.
 StatusOr<Shared> Variance(Backend& be, const Shared& x, Axis axis = Axis::kAll, int ddof = 0);
 Cost VarianceCost(const Backend& be, Shape x, Axis axis = Axis::kAll, int ddof = 0);
 
 // Dot product of two n-element tensors (any shapes with equal numel): one 1 x n by n x 1
-// MatMul (the products are summed before the single truncation), then Trunc(f) -> 1 x 1.
+// MatMulFxp (the products are summed before the single truncation) -> 1 x 1.
 // Range: |sum of X_i Y_i| < 2^62. Error: <= 1 ulp (plus the inputs' own encoding error).
-// Rounds: 2; bytes: MatMul(1 x n, n x 1) + Trunc(1). InvalidArgument on unequal numel.
+// Rounds: 2 (2PC and 3PC); bytes: CostOf(kMatMulFxp, 1 x n, n x 1) (2PC: MatMul + Trunc of
+// one element; 3PC: 64 bytes whatever n). InvalidArgument on unequal numel.
 StatusOr<Shared> DotProduct(Backend& be, const Shared& a, const Shared& b);
 Cost DotProductCost(const Backend& be, Shape a);
 
@@ -152,7 +155,8 @@ Cost LogCost(const Backend& be, Shape x);
 // t = x / 32 in [-1, 0.5], degree-8 Taylor polynomial at F = 29 bits (powers in 3 levels),
 // then 5 squarings with the precision lowered as the value grows (29, 29, 27, 24, 18 bits for
 // f = 18). x > 16 (up to ~18) may overflow: unspecified.
-// Error: |err| <= e^x 2^-15 + 2 ulp. Rounds: (r_c + 1) + 6 + 1 + 10 = 26 (2PC/3PC).
+// Error: |err| <= e^x 2^-15 + 2 ulp. Rounds: (r_c + 1) + 6 + 1 + 10 = 26 on 2PC; 35 on 3PC
+// (the last squaring, shifted by f, is a fused MulFxp).
 StatusOr<Shared> Exp(Backend& be, const Shared& x);
 Cost ExpCost(const Backend& be, Shape x);
 
