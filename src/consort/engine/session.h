@@ -42,6 +42,10 @@ class Session {
   // Errors as LoadInput; a file that changes while it is read fails with FailedPrecondition.
   virtual StatusOr<std::unique_ptr<data::TableReader>> OpenInput(size_t batch_rows);
 
+  // The number of rows of this party's dataset (the node answers from its registry; the
+  // default counts them through OpenInput). FailedPrecondition for a dataless party.
+  virtual StatusOr<uint64_t> InputRows();
+
   // Hex fingerprint of this party's dataset as registered (changes whenever its content does).
   // FailedPrecondition for a dataless party.
   virtual StatusOr<std::string> InputFingerprint() = 0;

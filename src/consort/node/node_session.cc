@@ -75,6 +75,15 @@ StatusOr<std::string> NodeSession::InputFingerprint() {
   return d.fingerprint;
 }
 
+StatusOr<uint64_t> NodeSession::InputRows() {
+  CONSORT_ASSIGN_OR_RETURN(std::string dataset, MyDataset());
+  CONSORT_ASSIGN_OR_RETURN(LocalDataset d, node_.FindLocalDataset(dataset));
+  if (d.info.contains("rows") && d.info["rows"].is_number_integer() && d.info["rows"].get<int64_t>() >= 0) {
+    return static_cast<uint64_t>(d.info["rows"].get<int64_t>());
+  }
+  return engine::Session::InputRows();
+}
+
 StatusOr<std::string> NodeSession::ScratchDir() { return node_.ScratchDir(job_id_); }
 
 StatusOr<std::string> NodeSession::CacheDir(const std::string& key) {

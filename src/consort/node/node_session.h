@@ -31,6 +31,7 @@ class NodeSession final : public engine::Session {
   // if the file changed); other sources fall back to slicing LoadInput().
   StatusOr<std::unique_ptr<data::TableReader>> OpenInput(size_t batch_rows) override;
   StatusOr<std::string> InputFingerprint() override;
+  StatusOr<uint64_t> InputRows() override;
   StatusOr<std::string> ScratchDir() override;
   StatusOr<std::string> CacheDir(const std::string& key) override;
   StatusOr<net::Link*> Peer(const std::string& peer) override;
