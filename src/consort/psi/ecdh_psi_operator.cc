@@ -1,4 +1,5 @@
 #include "consort/psi/ecdh_psi_operator.h"
+#include "consort/psi/psi_operator.h"
 
 #include <algorithm>
 #include <mutex>
@@ -190,6 +191,7 @@ void RegisterPsiOperators() {
   RegisterKkrtPsiOperator();
   RegisterMultipartyPsiOperator();
   RegisterUnbalancedPsiOperator();
+  RegisterAutoPsiOperator();
 }
 
 }  // namespace consort::psi
