@@ -23,9 +23,10 @@
 // rejects (InvalidArgument) costs nothing, and so does its cost function. The closed-form
 // round counts given below are for the two-party backend (Mul, Trunc, Select: 1 round;
 // LessThanZero: r_c = 8; plaintext: everything 0); the three-party backend's Trunc and
-// MulFxp take 2 rounds and its comparisons 9 (EqualZero 8). Bytes are linear in the element count n; README.md lists
-// bytes per element for 2PC and 3PC (bench/mpc/functions --costs_only=1 prints them). The
-// tests check rounds and link bytes against FooCost on the 2PC and 3PC backends.
+// MulFxp take 2 rounds and its comparisons 9 (EqualZero 8). Bytes are linear in the element
+// count n; README.md lists rounds and bytes per element for 2PC and 3PC (bench/mpc/functions
+// --costs_only=1 prints them). The tests check rounds and link bytes against FooCost on the
+// 2PC and 3PC backends.
 //
 // Normalization (Reciprocal, Divide, Log, Rsqrt, Sqrt): the divisor's ring integer X in [1, 2^62)
 // is scaled by a secret power of two 2^S into [2^61, 2^62) in three radix-4 steps of

@@ -39,15 +39,22 @@ int64_t Diff(uint64_t a, uint64_t b) { return static_cast<int64_t>(a - b); }
 
 class MpcTest : public ::testing::TestWithParam<Mode> {
  protected:
-  // Runs under the parameter's mode and under plaintext; returns (mpc outputs, reference).
+  // Runs under the parameter's mode and under plaintext with as many parties; returns (mpc
+  // outputs, reference).
   std::pair<RunResult, std::vector<uint64_t>> RunBoth(const Program& p) {
-    RunResult ref = testing::Run(Mode::kPlaintext, p);
+    RunResult ref = testing::Run(Mode::kPlaintext, p, {}, Parties());
     EXPECT_TRUE(ref.outputs[0].ok()) << ref.outputs[0].status();
     RunResult got = testing::Run(GetParam(), p);
     for (auto& o : got.outputs) EXPECT_TRUE(o.ok()) << o.status();
     return {std::move(got), ref.outputs[0].ok() ? *ref.outputs[0] : std::vector<uint64_t>{}};
   }
   bool Mpc() const { return GetParam() != Mode::kPlaintext; }
+  // Parties of the mode (the plaintext reference is run with the same number).
+  int Parties() const { return GetParam() == Mode::kThreeParty ? 3 : 2; }
+  // The output of `party` (the plaintext backend's single output stands for every party).
+  const std::vector<uint64_t>& OutputOf(const RunResult& r, int party) const {
+    return *r.outputs[Mpc() ? party : 0];
+  }
 };
 
 // Linear operations, incl. negatives and values next to the range limit, are exact.
@@ -77,7 +84,9 @@ TEST_P(MpcTest, LinearOperationsMatchPlaintextExactly) {
   // And the reference itself is right: -(x - y) + c - 3 (x + y).
   auto fx = Fxp().Encode(x).value(), fy = Fxp().Encode(y).value();
   for (size_t i = 0; i < n; ++i) EXPECT_EQ(want[i], c[i] - (fx[i] - fy[i]) - 3 * (fx[i] + fy[i]));
-  EXPECT_EQ(got.rounds, Mpc() ? 1u : 0u);
+  // Only the Reveal communicates, plus (3PC) one round per Input; 2PC inputs are free.
+  const uint64_t want_rounds = !Mpc() ? 0 : GetParam() == Mode::kThreeParty ? 3 : 1;
+  EXPECT_EQ(got.rounds, want_rounds);
 }
 
 TEST_P(MpcTest, RingMulIsExactOnArbitraryRingElements) {
@@ -122,9 +131,12 @@ TEST_P(MpcTest, FixedPointMulIsWithinOneUlp) {
   auto [got, want] = RunBoth(prog);
   ASSERT_EQ(want.size(), n);
   if (Mpc()) {
-    EXPECT_TRUE(got.outputs[0]->empty());  // party 0 learns nothing
+    ASSERT_EQ(got.outputs.size(), static_cast<size_t>(Parties()));
+    for (int p = 0; p < Parties(); ++p) {
+      if (p != 1) EXPECT_TRUE(got.outputs[p]->empty()) << "party " << p << " learns nothing";
+    }
   }
-  auto& out = *got.outputs.back();
+  const std::vector<uint64_t>& out = OutputOf(got, 1);
   EXPECT_EQ(CountTruncFailures(out, want), 0u);
   auto fp = Fxp();
   for (size_t i = 0; i < n; ++i) {
@@ -211,7 +223,9 @@ TEST_P(MpcTest, ShapeAndInputErrorsAreInvalidArgument) {
     }
     EXPECT_EQ(be.Input(5, Shape::Vector(3), {}).status().code(),
               absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(be.RevealTo(a, 2).status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(be.RevealTo(a, be.num_parties()).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(be.RevealTo(a, -1).status().code(), absl::StatusCode::kInvalidArgument);
     // Out of range at the owner, before anything is shared: the error names the index.
     std::vector<double> bad = {1.0, -2.0, 1e12};
     if (be.HoldsInputOf(0)) {
@@ -321,7 +335,7 @@ TEST_P(MpcTest, ComparisonsOnFixedPointAndShapeErrors) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, MpcTest,
                          ::testing::Values(Mode::kPlaintext, Mode::kTwoPartyInProcessDealer,
-                                           Mode::kTwoPartyLinkDealer),
+                                           Mode::kTwoPartyLinkDealer, Mode::kThreeParty),
                          [](const auto& info) { return testing::ModeName(info.param); });
 
 }  // namespace
