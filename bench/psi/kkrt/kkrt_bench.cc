@@ -323,12 +323,13 @@ std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f) {
 int Main(int argc, char** argv) {
   const Flags f = ParseFlags(argc, argv);
   crypto::InitCrypto();
-  std::printf("KKRT16 PSI benchmark: transport %s; chunk %zu bins; outputs A=%s B=%s; A is the "
-              "OPRF receiver; n/2 items in common.\nload average at start: %s\n",
-              f.transport == "tcp" ? "TCP 127.0.0.1, one process per party"
-                                   : "in-memory link, both parties in one process",
-              f.chunk, std::string(psi::PsiOutputName(f.out_a)).c_str(),
-              std::string(psi::PsiOutputName(f.out_b)).c_str(), LoadAverage().c_str());
+  std::printf(
+      "KKRT16 PSI benchmark: transport %s; chunk %zu bins; outputs A=%s B=%s; A is the "
+      "OPRF receiver; n/2 items in common.\nload average at start: %s\n",
+      f.transport == "tcp" ? "TCP 127.0.0.1, one process per party"
+                           : "in-memory link, both parties in one process",
+      f.chunk, std::string(psi::PsiOutputName(f.out_a)).c_str(),
+      std::string(psi::PsiOutputName(f.out_b)).c_str(), LoadAverage().c_str());
   std::printf("%-5s %-5s %9s %8s %7s %8s %10s %9s %9s %10s  %s\n", "log2n", "party", "items",
               "wall_s", "cpu_s", "sent_MB", "peakRSS_MB", "aes_fl_s", "hash_fl_s", "wall/floor",
               "result");
@@ -356,11 +357,11 @@ int Main(int argc, char** argv) {
       const PsiOutput out = c == 0 ? f.out_a : f.out_b;
       const bool right = out == PsiOutput::kNone || r.intersection == n / 2;
       if (!right) ++failures;
-      std::printf("%-5d %-5s %9" PRIu64 " %8.3f %7.3f %8.1f %10.1f %9.3f %9.3f %10.2f  |X∩Y|=%" PRIu64
-                  "%s\n",
+      std::printf("%-5d %-5s %9" PRIu64
+                  " %8.3f %7.3f %8.1f %10.1f %9.3f %9.3f %10.2f  |X∩Y|=%" PRIu64 "%s\n",
                   k, c == 0 ? "A" : "B", n, r.wall_s, r.cpu_s, r.bytes_sent / 1e6,
-                  r.max_rss_kb / 1024.0, aes_s, hash_s, r.wall_s / (aes_s + hash_s),
-                  r.intersection, right ? "" : " WRONG (expected n/2)");
+                  r.max_rss_kb / 1024.0, aes_s, hash_s, r.wall_s / (aes_s + hash_s), r.intersection,
+                  right ? "" : " WRONG (expected n/2)");
     }
     std::fflush(stdout);
   }

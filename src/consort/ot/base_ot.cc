@@ -38,7 +38,7 @@ Block DeriveKey(std::string_view domain, uint64_t i, const crypto::RistrettoPoin
 }  // namespace
 
 StatusOr<std::vector<std::array<Block, 2>>> BaseOtSendRandom(net::Link& link, size_t n,
-                                                            std::string_view domain) {
+                                                             std::string_view domain) {
   if (n == 0 || n > kMaxBaseOts) return absl::InvalidArgumentError("base OT count out of range");
   crypto::RistrettoScalar a = crypto::RistrettoScalar::Random();
   CONSORT_ASSIGN_OR_RETURN(crypto::RistrettoPoint big_a, crypto::RistrettoPoint::BaseMul(a));

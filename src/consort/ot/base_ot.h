@@ -7,8 +7,8 @@
 // Message flow for n OTs (sender S with secret scalar a, receiver R with choice bits c_i):
 //   S -> R  "CO15" tag, n (u32 LE), A = aG                                       (36 B + 4 B)
 //   R -> S  B_i = b_i G + c_i A for i < n                                         (32n B)
-//   S: k_i^0 = H(i, A, B_i, a B_i), k_i^1 = H(i, A, B_i, a (B_i - A));  R: k_i^{c_i} = H(i, A, B_i, b_i A)
-//   chosen messages only:  S -> R  m_i^0 ^ k_i^0, m_i^1 ^ k_i^1               (32n B)
+//   S: k_i^0 = H(i, A, B_i, a B_i), k_i^1 = H(i, A, B_i, a (B_i - A));  R: k_i^{c_i} = H(i, A, B_i,
+//   b_i A) chosen messages only:  S -> R  m_i^0 ^ k_i^0, m_i^1 ^ k_i^1               (32n B)
 // H = SHA-256 over a domain-separation string, the session `domain`, i and the transcript
 // (A, B_i), truncated to 16 bytes. Rounds: 1.5 (random OT), 2 messages plus 1 for chosen OT.
 //
@@ -40,7 +40,7 @@ inline constexpr size_t kMaxBaseOts = 1u << 16;
 // Errors: InvalidArgument (n out of range, malformed reply), Unavailable/DeadlineExceeded/
 // Cancelled from the link.
 StatusOr<std::vector<std::array<Block, 2>>> BaseOtSendRandom(net::Link& link, size_t n,
-                                                            std::string_view domain);
+                                                             std::string_view domain);
 // Receiver side: returns k^{c_i} for each choice bit; n = choices.size() must match the sender.
 StatusOr<std::vector<Block>> BaseOtReceiveRandom(net::Link& link, const std::vector<bool>& choices,
                                                  std::string_view domain);

@@ -1,8 +1,8 @@
 #include "consort/ot/base_ot.h"
 
-#include <thread>
-
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "consort/crypto/random.h"
 #include "consort/crypto/ristretto.h"

@@ -67,14 +67,13 @@ Block KkrtHasher::Hash(uint64_t instance, const KkrtRow& row) const {
   uint8_t salt[16] = {0};
   for (int k = 0; k < 8; ++k) salt[k] = static_cast<uint8_t>(instance >> (8 * k));
   alignas(16) uint8_t out[16];
-  crypto_generichash_blake2b_salt_personal(out, sizeof(out),
-                                           reinterpret_cast<const uint8_t*>(&row), sizeof(row),
-                                           nullptr, 0, salt, personal_);
+  crypto_generichash_blake2b_salt_personal(out, sizeof(out), reinterpret_cast<const uint8_t*>(&row),
+                                           sizeof(row), nullptr, 0, salt, personal_);
   return Block::FromBytes(out);
 }
 
 StatusOr<std::unique_ptr<KkrtOprfReceiver>> KkrtOprfReceiver::Setup(net::Link& link,
-                                                                     std::string_view domain) {
+                                                                    std::string_view domain) {
   std::unique_ptr<KkrtOprfReceiver> r(new KkrtOprfReceiver(link, domain));
   CONSORT_ASSIGN_OR_RETURN(auto keys, BaseOtSendRandom(link, kKkrtCodeBits, BaseOtDomain(domain)));
   CONSORT_ASSIGN_OR_RETURN(Bytes seed_msg, link.Recv());
@@ -117,13 +116,14 @@ Status KkrtOprfReceiver::Encode(std::span<const Block> inputs, std::span<KkrtRow
     }
   }
   CONSORT_RETURN_IF_ERROR(link_.Send(u));
-  internal::TransposeBits(tcols.data(), kKkrtCodeBits, n, reinterpret_cast<uint8_t*>(t_rows.data()));
+  internal::TransposeBits(tcols.data(), kKkrtCodeBits, n,
+                          reinterpret_cast<uint8_t*>(t_rows.data()));
   instances_ += n;
   return OkStatus();
 }
 
 StatusOr<std::unique_ptr<KkrtOprfSender>> KkrtOprfSender::Setup(net::Link& link,
-                                                                 std::string_view domain) {
+                                                                std::string_view domain) {
   std::unique_ptr<KkrtOprfSender> s(new KkrtOprfSender(link, domain));
   crypto::RandomBytes(reinterpret_cast<uint8_t*>(&s->s_), sizeof(s->s_));
   std::vector<bool> choices(kKkrtCodeBits);
@@ -150,8 +150,7 @@ Status KkrtOprfSender::Receive(size_t count, std::span<KkrtRow> q_rows) {
   CONSORT_ASSIGN_OR_RETURN(Bytes u, link_.Recv());
   if (u.size() != kKkrtCodeBits * col) {
     return absl::InvalidArgumentError("KKRT: correction matrix has " + std::to_string(u.size()) +
-                                      " bytes, expected " +
-                                      std::to_string(kKkrtCodeBits * col));
+                                      " bytes, expected " + std::to_string(kKkrtCodeBits * col));
   }
   const uint8_t* sb = reinterpret_cast<const uint8_t*>(&s_);
   std::vector<uint8_t> g(col);
@@ -171,7 +170,8 @@ Status KkrtOprfSender::Receive(size_t count, std::span<KkrtRow> q_rows) {
       FillColumn(*prg_[j], q, col);  // q^j = G(k_j^0) = t^j
     }
   }
-  internal::TransposeBits(u.data(), kKkrtCodeBits, count, reinterpret_cast<uint8_t*>(q_rows.data()));
+  internal::TransposeBits(u.data(), kKkrtCodeBits, count,
+                          reinterpret_cast<uint8_t*>(q_rows.data()));
   instances_ += count;
   return OkStatus();
 }

@@ -106,8 +106,7 @@ class KkrtOprfReceiver {
 class KkrtOprfSender {
  public:
   // Runs the base OTs (as OT receiver with a fresh random s) and sends the code seed.
-  static StatusOr<std::unique_ptr<KkrtOprfSender>> Setup(net::Link& link,
-                                                         std::string_view domain);
+  static StatusOr<std::unique_ptr<KkrtOprfSender>> Setup(net::Link& link, std::string_view domain);
   ~KkrtOprfSender();  // wipes s
   // Receives U for the next `count` instances and writes q_i to `q_rows` (count rows).
   // count: as for KkrtOprfReceiver::Encode. Errors: InvalidArgument (U of the wrong size),

@@ -1,9 +1,9 @@
 #include "consort/ot/kkrt_oprf.h"
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "consort/crypto/random.h"
 #include "consort/ot/base_ot.h"
@@ -16,8 +16,12 @@ bool Bit(const uint8_t* p, size_t i) { return (p[i / 8] >> (i % 8)) & 1; }
 
 TEST(BitTranspose, MatchesNaiveTranspose) {
   std::mt19937_64 rng(1);
-  for (auto [rows, cols] : {std::pair<size_t, size_t>{16, 8}, {512, 256}, {128, 512}, {48, 24}, {32, 136},
-                             {512, 1024 + 64}}) {
+  for (auto [rows, cols] : {std::pair<size_t, size_t>{16, 8},
+                            {512, 256},
+                            {128, 512},
+                            {48, 24},
+                            {32, 136},
+                            {512, 1024 + 64}}) {
     std::vector<uint8_t> in(rows * cols / 8), out(rows * cols / 8);
     for (auto& b : in) b = static_cast<uint8_t>(rng());
     internal::TransposeBits(in.data(), rows, cols, out.data());
@@ -77,9 +81,11 @@ TEST(KkrtOprf, CorrelationHoldsAndOutputsAgree) {
         ASSERT_EQ(q[i].b[k], t[i].b[k] ^ (c[i].b[k] & s.b[k])) << i << "," << k;
       }
       EXPECT_EQ(p.receiver->Output(base + i, t[i]), p.sender->Evaluate(base + i, q[i], c[i]));
-      EXPECT_FALSE(p.receiver->Output(base + i, t[i]) == p.sender->Evaluate(base + i, q[i], other[i]));
+      EXPECT_FALSE(p.receiver->Output(base + i, t[i]) ==
+                   p.sender->Evaluate(base + i, q[i], other[i]));
       // The same input in another instance gives an unrelated value.
-      EXPECT_FALSE(p.receiver->Output(base + i, t[i]) == p.sender->Evaluate(base + i + 1, q[i], c[i]));
+      EXPECT_FALSE(p.receiver->Output(base + i, t[i]) ==
+                   p.sender->Evaluate(base + i + 1, q[i], c[i]));
     }
     base += n;
   }

@@ -44,7 +44,9 @@ uint32_t GetU32(const uint8_t* p) {
 
 // The OPRF input for item digest d under hash function h: distinct (item, h) pairs give
 // distinct inputs except with probability 2^-128 per pair.
-Block Tweak(const Block& d, int h) { return d ^ Block{static_cast<uint64_t>(h) + 1, 0}; }
+Block Tweak(const Block& d, int h) {
+  return d ^ Block { static_cast<uint64_t>(h) + 1, 0 };
+}
 
 uint64_t CeilLog2(uint64_t x) { return x <= 1 ? 0 : 64 - std::countl_zero(x - 1); }
 
@@ -55,9 +57,9 @@ StatusOr<std::vector<Block>> DigestItems(const std::vector<std::string>& items,
   crypto::Digest256 p = crypto::Sha256("consort/psi/kkrt-item/v1:" + domain);
   std::vector<Block> d(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
-    crypto_generichash_blake2b_salt_personal(
-        reinterpret_cast<uint8_t*>(&d[i]), 16, reinterpret_cast<const uint8_t*>(items[i].data()),
-        items[i].size(), nullptr, 0, nullptr, p.data());
+    crypto_generichash_blake2b_salt_personal(reinterpret_cast<uint8_t*>(&d[i]), 16,
+                                             reinterpret_cast<const uint8_t*>(items[i].data()),
+                                             items[i].size(), nullptr, 0, nullptr, p.data());
   }
   // Duplicate check: open addressing over the digests.
   size_t cap = 16;
@@ -171,8 +173,8 @@ class KkrtPsiParty {
     if (opts_.role != KkrtRole::kAuto) {
       role_ = opts_.role;
     } else if (peer_role != KkrtRole::kAuto) {
-      role_ = peer_role == KkrtRole::kOprfReceiver ? KkrtRole::kOprfSender
-                                                   : KkrtRole::kOprfReceiver;
+      role_ =
+          peer_role == KkrtRole::kOprfReceiver ? KkrtRole::kOprfSender : KkrtRole::kOprfReceiver;
     } else {
       const int c = std::memcmp(hello.data() + 60, peer.data() + 60, 16);
       if (c == 0) return absl::InternalError("KKRT PSI: equal handshake nonces; retry");
@@ -191,7 +193,8 @@ class KkrtPsiParty {
   }
 
   Status CheckCancelled() {
-    if (opts_.cancelled && opts_.cancelled->load()) return absl::CancelledError("KKRT PSI cancelled");
+    if (opts_.cancelled && opts_.cancelled->load())
+      return absl::CancelledError("KKRT PSI cancelled");
     return OkStatus();
   }
   void Progress(double f) {
@@ -260,9 +263,9 @@ class KkrtPsiParty {
       if (!msg.ok()) return Fail(msg.status());
       const uint64_t expect = std::min<uint64_t>(kValuesPerMessage, total - got);
       if (msg->size() != expect * L) {
-        return Fail(absl::InvalidArgumentError(
-            "KKRT PSI: value batch has " + std::to_string(msg->size()) + " bytes, expected " +
-            std::to_string(expect * L)));
+        return Fail(absl::InvalidArgumentError("KKRT PSI: value batch has " +
+                                               std::to_string(msg->size()) + " bytes, expected " +
+                                               std::to_string(expect * L)));
       }
       for (uint64_t k = 0; k < expect; ++k) {
         const uint8_t* v = msg->data() + k * L;

@@ -83,10 +83,10 @@ struct KkrtPsiOptions {
 // the caller serializes composite keys). Blocks until done; single-threaded. The link must
 // not be used by anyone else meanwhile.
 // With both outputs kNone only the handshake runs (each party learns the other's size).
-// Errors: InvalidArgument (duplicate items, bad options, or a malformed peer message), FailedPrecondition (handshake mismatch: version, domain, roles or outputs),
-// Internal (cuckoo failure, < 2^-40), Unavailable (peer closed or disconnected),
-// DeadlineExceeded (link timeout), Cancelled. On any error the link is closed so that the
-// peer fails promptly (with Unavailable).
+// Errors: InvalidArgument (duplicate items, bad options, or a malformed peer message),
+// FailedPrecondition (handshake mismatch: version, domain, roles or outputs), Internal (cuckoo
+// failure, < 2^-40), Unavailable (peer closed or disconnected), DeadlineExceeded (link timeout),
+// Cancelled. On any error the link is closed so that the peer fails promptly (with Unavailable).
 StatusOr<PsiResult> RunKkrtPsi(net::Link& link, const std::vector<std::string>& items,
                                const KkrtPsiOptions& opts);
 

@@ -83,9 +83,8 @@ class KkrtPsiOperator final : public engine::Operator {
     session.ReportProgress(0.0, "loading");
     CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
     // Validate every key before any cryptography, so bad input fails in seconds.
-    CONSORT_ASSIGN_OR_RETURN(
-        data::KeyedRows keys,
-        data::ExtractKeys(*table, spec.parties.at(self).columns, params.keys));
+    CONSORT_ASSIGN_OR_RETURN(data::KeyedRows keys,
+                             data::ExtractKeys(*table, spec.parties.at(self).columns, params.keys));
     CONSORT_ASSIGN_OR_RETURN(net::Link * link, session.Peer(peer));
 
     KkrtPsiOptions opts;
@@ -102,12 +101,13 @@ class KkrtPsiOperator final : public engine::Operator {
       session.ReportProgress(1.0, "done");
       return OkStatus();
     }
-    Json summary = {{"operator", info_.name},
-                    {"role", opts.role == KkrtRole::kOprfReceiver ? "oprf_receiver" : "oprf_sender"},
-                    {"my_rows", table->num_rows()},
-                    {"my_keys", keys.size()},
-                    {"peer_keys", result.peer_size},
-                    {"intersection_size", result.intersection_size}};
+    Json summary = {
+        {"operator", info_.name},
+        {"role", opts.role == KkrtRole::kOprfReceiver ? "oprf_receiver" : "oprf_sender"},
+        {"my_rows", table->num_rows()},
+        {"my_keys", keys.size()},
+        {"peer_keys", result.peer_size},
+        {"intersection_size", result.intersection_size}};
     if (opts.my_output == PsiOutput::kIntersection) {
       std::vector<uint32_t> rows;
       for (size_t k : result.matched) {

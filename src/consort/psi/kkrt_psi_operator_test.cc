@@ -1,9 +1,9 @@
 #include "consort/psi/kkrt_psi_operator.h"
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "consort/engine/operator.h"
 #include "consort/engine/testing.h"
@@ -89,8 +89,9 @@ TEST(KkrtPsiOperator, BothReceiveTheirOwnRows) {
 }
 
 TEST(KkrtPsiOperator, NonReceiverStoresNothing) {
-  auto out = RunLocally(Op(), kJob, Spec("", "size"),
-                        {{"bank", CsvTable("phone\n1\n2\n3\n")}, {"shop", CsvTable("phone\n2\n3\n4\n")}});
+  auto out =
+      RunLocally(Op(), kJob, Spec("", "size"),
+                 {{"bank", CsvTable("phone\n1\n2\n3\n")}, {"shop", CsvTable("phone\n2\n3\n4\n")}});
   ASSERT_TRUE(out["bank"].status.ok()) << out["bank"].status;
   ASSERT_TRUE(out["shop"].status.ok()) << out["shop"].status;
   EXPECT_EQ(out["shop"].summary["intersection_size"], 2);
@@ -122,9 +123,9 @@ TEST(KkrtPsiOperator, PeerFailureSurfacesAsUnavailable) {
     fail.link_timeout = std::chrono::milliseconds(5000);
     fail.fail_party = "shop";
     fail.fail_after_messages = after;
-    auto out = RunLocally(Op(), kJob, Spec("intersection", "size"),
-                          {{"bank", CsvTable("phone\n1\n2\n")}, {"shop", CsvTable("phone\n1\n")}},
-                          fail);
+    auto out =
+        RunLocally(Op(), kJob, Spec("intersection", "size"),
+                   {{"bank", CsvTable("phone\n1\n2\n")}, {"shop", CsvTable("phone\n1\n")}}, fail);
     EXPECT_EQ(out["bank"].status.code(), absl::StatusCode::kUnavailable)
         << after << ": " << out["bank"].status;
   }

@@ -1,12 +1,12 @@
 #include "consort/psi/kkrt_psi.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cmath>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "consort/crypto/random.h"
 #include "consort/ot/kkrt_oprf.h"
@@ -48,8 +48,8 @@ KkrtPsiOptions Opts(KkrtRole role, PsiOutput mine, PsiOutput peer, size_t chunk 
 }
 
 Outcome RunPair(const std::vector<std::string>& r_items, const std::vector<std::string>& s_items,
-            PsiOutput r_out = PsiOutput::kIntersection, PsiOutput s_out = PsiOutput::kIntersection,
-            size_t chunk = 1 << 16) {
+                PsiOutput r_out = PsiOutput::kIntersection,
+                PsiOutput s_out = PsiOutput::kIntersection, size_t chunk = 1 << 16) {
   auto [rl, sl] = net::CreateInMemoryLinkPair("r", "s");
   KkrtPsiOptions ro = Opts(KkrtRole::kOprfReceiver, r_out, s_out, chunk);
   KkrtPsiOptions so = Opts(KkrtRole::kOprfSender, s_out, r_out, chunk);
@@ -131,10 +131,10 @@ TEST(KkrtPsi, SenderBucketsInManyGroups) {
   // 1024-bin chunks, and ~2 chunks per bucketing pass of the sender.
   auto a = Shuffled(Items(0, 5000), 6), b = Shuffled(Items(2500, 6000), 7);
   auto [rl, sl] = net::CreateInMemoryLinkPair("r", "s");
-  KkrtPsiOptions ro = Opts(KkrtRole::kOprfReceiver, PsiOutput::kIntersection,
-                           PsiOutput::kIntersection, 1024);
-  KkrtPsiOptions so = Opts(KkrtRole::kOprfSender, PsiOutput::kIntersection,
-                           PsiOutput::kIntersection, 1024);
+  KkrtPsiOptions ro =
+      Opts(KkrtRole::kOprfReceiver, PsiOutput::kIntersection, PsiOutput::kIntersection, 1024);
+  KkrtPsiOptions so =
+      Opts(KkrtRole::kOprfSender, PsiOutput::kIntersection, PsiOutput::kIntersection, 1024);
   so.sender_bucket_entries = 2 * 3 * 6000 * 1024 / CuckooBins(5000);
   StatusOr<PsiResult> s = absl::UnknownError("");
   std::thread t([&, &sl = sl] { s = RunKkrtPsi(*sl, b, so); });
@@ -165,8 +165,8 @@ TEST(KkrtPsi, Skewed1To1000BothWays) {
 }
 
 TEST(KkrtPsi, ItemsOfAnyLengthAndBytes) {
-  std::vector<std::string> a = {std::string(), std::string(1, '\0'), std::string(1000, 'x'),
-                                "abc", std::string("a\0b", 3)};
+  std::vector<std::string> a = {std::string(), std::string(1, '\0'), std::string(1000, 'x'), "abc",
+                                std::string("a\0b", 3)};
   std::vector<std::string> b = {std::string(1, '\0'), std::string(999, 'x'), "abc",
                                 std::string("a\0c", 3)};
   ExpectMatchesPlaintext(a, b);
@@ -220,10 +220,10 @@ TEST(KkrtPsi, AutoRolesEveryOutputCombinationAndExactBytes) {
                                                   ob, ref_a.intersection_size));
       const uint64_t nr = a_receives ? a.size() : b.size(), ns = a_receives ? b.size() : a.size();
       const PsiOutput r_out = a_receives ? oa : ob, s_out = a_receives ? ob : oa;
-      const uint64_t want_r = KkrtPsiBytesSent(KkrtRole::kOprfReceiver, nr, ns, r_out, s_out,
-                                               ref_a.intersection_size);
-      const uint64_t want_s = KkrtPsiBytesSent(KkrtRole::kOprfSender, nr, ns, r_out, s_out,
-                                               ref_a.intersection_size);
+      const uint64_t want_r =
+          KkrtPsiBytesSent(KkrtRole::kOprfReceiver, nr, ns, r_out, s_out, ref_a.intersection_size);
+      const uint64_t want_s =
+          KkrtPsiBytesSent(KkrtRole::kOprfSender, nr, ns, r_out, s_out, ref_a.intersection_size);
       EXPECT_EQ(a_receives ? sent_a : sent_b, want_r);
       EXPECT_EQ(a_receives ? sent_b : sent_a, want_s);
     }
@@ -240,10 +240,10 @@ TEST(KkrtPsi, RoleChoice) {
 }
 
 TEST(KkrtPsi, ValueBytesCoverFortyBitsOfStatisticalSecurity) {
-  EXPECT_EQ(KkrtPsiValueBytes(1, 1), 8u);                   // 40 + 2 bits, at least 8 bytes
-  EXPECT_EQ(KkrtPsiValueBytes(1u << 20, 1u << 20), 11u);    // 40 + 22 + 20 = 82 bits
-  EXPECT_EQ(KkrtPsiValueBytes(1u << 24, 1u << 24), 12u);    // 40 + 26 + 24 = 90 bits
-  EXPECT_EQ(KkrtPsiValueBytes(1u << 28, 1u << 28), 13u);    // 40 + 30 + 28 = 98 bits
+  EXPECT_EQ(KkrtPsiValueBytes(1, 1), 8u);                 // 40 + 2 bits, at least 8 bytes
+  EXPECT_EQ(KkrtPsiValueBytes(1u << 20, 1u << 20), 11u);  // 40 + 22 + 20 = 82 bits
+  EXPECT_EQ(KkrtPsiValueBytes(1u << 24, 1u << 24), 12u);  // 40 + 26 + 24 = 90 bits
+  EXPECT_EQ(KkrtPsiValueBytes(1u << 28, 1u << 28), 13u);  // 40 + 30 + 28 = 98 bits
 }
 
 TEST(KkrtPsi, DuplicatesAreInvalidArgument) {

@@ -39,9 +39,9 @@ inline constexpr uint64_t kCuckooMaxItems = uint64_t{1} << 28;
 uint64_t CuckooBins(uint64_t n);
 
 inline uint64_t CuckooBin(const ot::Block& d, int h, uint64_t bins) {
-  const uint32_t w = h == 0 ? static_cast<uint32_t>(d.lo)
-                   : h == 1 ? static_cast<uint32_t>(d.lo >> 32)
-                            : static_cast<uint32_t>(d.hi);
+  const uint32_t w = h == 0   ? static_cast<uint32_t>(d.lo)
+                     : h == 1 ? static_cast<uint32_t>(d.lo >> 32)
+                              : static_cast<uint32_t>(d.hi);
   return (static_cast<uint64_t>(w) * bins) >> 32;
 }
 
