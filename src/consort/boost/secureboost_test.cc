@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <thread>
 
@@ -229,6 +230,27 @@ TEST(SecureBoost, MalformedGuestMessagesAreInvalidArgument) {
   auto m = TrainSecureBoostGuest(g, std::vector<double>{0, 1, 0, 1}, hosts, p, TestOptions());
   t.join();
   EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SecureBoost, CancelledGuestStopsAndTheHostSeesThePeerGone) {
+  FeatureMatrix g, h;
+  g.names = {"g"};
+  h.names = {"h"};
+  g.columns = {{1, 2, 3, 4, 5, 6}};
+  h.columns = {{6, 5, 4, 3, 2, 1}};
+  std::atomic<bool> cancel{true};
+  SecureBoostOptions guest_opts = TestOptions();
+  guest_opts.cancelled = &cancel;
+  BoostParams p;
+  p.num_trees = 2;
+  auto [a, b] = net::CreateInMemoryLinkPair("guest", "host");
+  StatusOr<SecureBoostHostModel> hm = absl::UnknownError("not run");
+  std::thread host([&] { hm = TrainSecureBoostHost(h, *b, p, TestOptions()); });
+  std::vector<net::Link*> links = {a.get()};
+  auto gm = TrainSecureBoostGuest(g, std::vector<double>{0, 1, 0, 1, 1, 0}, links, p, guest_opts);
+  host.join();
+  EXPECT_EQ(gm.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(hm.status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(SecureBoost, PredictionQueriesOutOfRangeAreRejected) {
