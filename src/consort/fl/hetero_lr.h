@@ -1,39 +1,45 @@
 #pragma once
 // Vertical (hetero) federated logistic regression between a guest (labels + some features)
-// and one host (more features) on rows already aligned by PSI (psi/align.h), and joint scoring.
-// Each party keeps its own plaintext weights (the guest also the intercept); the model is
-// sigmoid(X_g w_g + X_h w_h + b). Same batches, rates and updates as the plaintext reference
-// (plaintext_lr.h) for the same LrParams.
+// and one or two hosts (more features) on rows already aligned by PSI (psi/align.h), and joint
+// scoring. Each party keeps its own plaintext weights (the guest also the intercept); the model
+// is sigmoid(X_g w_g + sum_h X_h w_h + b). Same batches, rates and updates as the plaintext
+// reference (plaintext_lr.h) for the same LrParams. Design after FATE's hetero LR (Yang et al.,
+// "Federated Machine Learning: Concept and Applications", ACM TIST 2019, and Hardy
+// et al., arXiv:1711.10677), with the gradient computed in MPC instead of under Paillier.
 //
-// Variant kMpc (default: measured faster, see docs/operators/fl-hetero-lr.md), over a
-// two-party mpc::Backend (two_party.h + a dealer; guest = party 0, host = party 1):
-//   setup   guest -> host: hello (rows, params digest); host -> guest: hello (rows, columns).
-//           X_g, X_h and y are secret-shared once (Input: no messages in 2PC).
-//   batch   u_i = X_i[batch] w_i locally; [z] = Input_0(u_g) + Input_1(u_h);
+// Variant kMpc (default: measured faster, see docs/operators/fl-hetero-lr.md), over a k-party
+// mpc::Backend: guest + one host on two_party.h with a dealer, guest + two hosts on
+// three_party.h (replicated sharing, no dealer):
+//   setup   guest <-> each host: hello (protocol, variant, rows, params, options, party index,
+//           columns; must match: FailedPrecondition); guest -> hosts: every party's columns.
+//           Every X_p and y are secret-shared once (Input: no messages in 2PC).
+//   batch   u_p = X_p[batch] w_p locally; [z] = sum_p Input_p(u_p);
 //           [p] = sigmoid([z]): by default mpc::Sigmoid (mpc/functions.h: |err| <= 4e-5,
-//           26 rounds), or the piecewise-linear one (9 knots in [-5, 5], |err| <= 0.012;
-//           one LessThanZero over 9B values, one Mul, one Trunc: 10 rounds);
+//           26 rounds in 2PC), or the piecewise-linear one (9 knots in [-5, 5],
+//           |err| <= 0.012; one LessThanZero over 9B values, one Mul, one Trunc: 10 rounds);
 //           [d] = [p] - [y]; [G] = MatMul([X_batch]^T, [d]) (1 round);
-//           RevealTo(G_g, guest), RevealTo(G_h, host); each party steps its own weights.
-//   Leaks: each party learns its own gradient sum X_i^T d per batch (the brief's accepted
-//   leakage; the same as FATE's hetero LR). When monitoring (tolerance / early stopping) the
-//   guest learns z = X w on the monitored rows each epoch, and at the end on all rows (for the
-//   training metrics); with the guest's own u_g this is the host's partial score u_h per row.
-//   The dealer learns only shapes (dealer.h).
-// Variant kPaillier (as FATE's two-party hetero LR without arbiter; each party has its own
-// Paillier key, crypto/paillier.h), with the first-order Taylor sigmoid(z) ~ 0.5 + z/4:
+//           RevealTo(G_p, p) for every party p; each party steps its own weights.
+//   monitor (tolerance / early stopping, and once after the last epoch for the metrics):
+//           RevealTo(sum_p Input_p(u_p on the rows), guest); guest -> hosts: decision byte.
+//   Leaks: each party learns its own gradient sum X_p^T d per batch (the accepted leakage of
+//   FATE's hetero LR). When monitoring, the guest learns z = X w on the monitored rows each
+//   epoch, and at the end on all rows; with its own u_g that is the hosts' summed partial
+//   score per row (one host: its u_h). The dealer learns only shapes (dealer.h).
+// Variant kPaillier (one host; as FATE's two-party hetero LR without arbiter; each party has
+// its own Paillier key, crypto/paillier.h), with the first-order Taylor sigmoid(z) ~ 1/2 + z/4:
 //   setup   hellos as above + each party's public key.
-//   batch   host -> guest: [[u_h]]_H; guest -> host: [[4a]]_G with a = u_g/4 + 1/2 - y.
+//   batch   host -> guest: [[u_h]]_H; guest -> host: [[4a]]_G with 4a = u_g + 2 - 4y.
 //           guest: [[4d]]_H = [[u_h]]_H + 4a, [[G_g + r_g]]_H = sum_r x_r [[4d_r]]_H + r_g,
 //           host:  [[4d]]_G = [[4a]]_G + u_h, [[G_h + r_h]]_G likewise; each sends its masked
 //           encrypted gradient to the key owner, who decrypts and returns G + r (r uniform in
 //           Z_n: the key owner sees a uniform value); the owner of G removes r.
 //   Leaks: as kMpc (own gradient per batch; monitored scores to the guest: the host sends
 //   u_h in the clear for the monitored rows, the same information as revealing z).
-// Security: semi-honest, guest and host do not collude with the dealer (kMpc); 128-bit
-// computational (2PC PRG), Paillier 2048-bit by default (112-bit); masks perfect (uniform).
+// Security: semi-honest; kMpc 2PC: no party colludes with the dealer; 3PC: honest majority,
+// no two parties collude. 128-bit computational (AES-128 PRG), Paillier 2048-bit by default
+// (112-bit; DJN short-exponent noise, see crypto/paillier.h); masks perfect (uniform).
 // Fixed point: kMpc 18 fractional bits (mpc default); kPaillier 16.
-// Thread safety: one thread per party; the link (and backend) are used only by this call.
+// Thread safety: one thread per party; the links (and backend) are used only by this call.
 
 #include <atomic>
 #include <cstdint>
