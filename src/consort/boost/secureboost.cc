@@ -30,7 +30,7 @@ using internal::Writer;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kVersion = 1;
-constexpr size_t kRowsPerCipherMessage = 8192;   // 4 MiB of 2048-bit ciphertexts
+constexpr size_t kRowsPerCipherMessage = 2048;   // 1 MiB of 2048-bit ciphertexts
 constexpr size_t kQueriesPerMessage = 1u << 20;  // prediction queries, 8 MiB
 constexpr uint32_t kMaxHostFeatures = 1u << 16;
 
@@ -201,37 +201,40 @@ class Guest {
     std::fill(sampled_.begin(), sampled_.end(), 0);
     for (uint32_t r : sample) sampled_[r] = 1;
 
-    // Encrypt Enc(pack(g, h)) for every sampled row on all threads.
-    const auto te = Clock::now();
-    const double ce = ProcessCpu();
-    const size_t ctb = pk.ciphertext_bytes();
-    Bytes cts(sample.size() * ctb);
-    constexpr size_t kBlock = 64;
-    ParallelEach((sample.size() + kBlock - 1) / kBlock, opts_.threads, [&](size_t blk) {
-      const size_t end = std::min(sample.size(), (blk + 1) * kBlock);
-      for (size_t i = blk * kBlock; i < end; ++i) {
-        const GH v = gh_[sample[i]];
-        PaillierCiphertext c = pk.Encrypt(row_packer_->Pack({v.g, v.h}),
-                                          producer_ ? producer_->Take() : fast_->Generate());
-        pk.SerializeCiphertextTo(c, cts.data() + i * ctb);
-      }
-    });
-    if (stats_ != nullptr) {
-      stats_->encrypt_seconds += Since(te);
-      stats_->encrypt_cpu += ProcessCpu() - ce;
-    }
+    // Encrypt Enc(pack(g, h)) for every sampled row on all threads, a chunk at a time, and
+    // stream the chunks: hosts accumulate the root histogram while the next chunk is encrypted.
     for (auto* h : hosts_) {
       Writer w(Msg::kTreeStart);
       w.U32(static_cast<uint32_t>(t)).Blob(internal::PackBits(sampled_));
       CONSORT_RETURN_IF_ERROR(h->Send(w.bytes()));
-      for (size_t i = 0; i < sample.size(); i += kRowsPerCipherMessage) {
-        const size_t count = std::min(kRowsPerCipherMessage, sample.size() - i);
-        Writer c(Msg::kCiphers);
-        c.U32(static_cast<uint32_t>(count)).Raw(ByteSpan(cts.data() + i * ctb, count * ctb));
-        CONSORT_RETURN_IF_ERROR(h->Send(c.bytes()));
-      }
-      if (stats_ != nullptr) stats_->ciphertexts_sent += sample.size();
     }
+    const size_t ctb = pk.ciphertext_bytes();
+    for (size_t start = 0; start < sample.size(); start += kRowsPerCipherMessage) {
+      const size_t count = std::min(kRowsPerCipherMessage, sample.size() - start);
+      const auto te = Clock::now();
+      const double ce = ProcessCpu();
+      Writer c(Msg::kCiphers);
+      c.U32(static_cast<uint32_t>(count));
+      Bytes& out = c.bytes();
+      const size_t base = out.size();
+      out.resize(base + count * ctb);
+      constexpr size_t kBlock = 64;
+      ParallelEach((count + kBlock - 1) / kBlock, opts_.threads, [&](size_t blk) {
+        const size_t end = std::min(count, (blk + 1) * kBlock);
+        for (size_t i = blk * kBlock; i < end; ++i) {
+          const GH v = gh_[sample[start + i]];
+          PaillierCiphertext ct = pk.Encrypt(row_packer_->Pack({v.g, v.h}),
+                                             producer_ ? producer_->Take() : fast_->Generate());
+          pk.SerializeCiphertextTo(ct, out.data() + base + i * ctb);
+        }
+      });
+      if (stats_ != nullptr) {
+        stats_->encrypt_seconds += Since(te);
+        stats_->encrypt_cpu += ProcessCpu() - ce;
+      }
+      for (auto* h : hosts_) CONSORT_RETURN_IF_ERROR(h->Send(out));
+    }
+    if (stats_ != nullptr) stats_->ciphertexts_sent += sample.size() * hosts_.size();
 
     Tree tree;
     tree.nodes.emplace_back();
@@ -585,6 +588,18 @@ class Host {
       if (sampled_[i]) sample.push_back(static_cast<uint32_t>(i));
     }
     if (sample.empty()) return r.Error("no sampled rows");
+    // Feature slots of this tree: a fresh permutation hides which feature a slot is.
+    perm_.resize(x_.features());
+    std::iota(perm_.begin(), perm_.end(), 0u);
+    if (opts_.shuffle_host_features) {
+      for (size_t i = perm_.size(); i > 1; --i) {
+        uint64_t v;
+        crypto::RandomBytes(reinterpret_cast<uint8_t*>(&v), sizeof(v));
+        std::swap(perm_[i - 1], perm_[static_cast<size_t>(v % i)]);
+      }
+    }
+    // Root histogram, accumulated chunk by chunk as the ciphertexts arrive.
+    Acc root_acc = NewAcc();
     const size_t ctb = pk_->ciphertext_bytes();
     size_t got = 0;
     while (got < sample.size()) {
@@ -605,17 +620,8 @@ class Host {
         cts_[sample[got + i]] = std::move(*ct);
       });
       if (bad) return c.Error("invalid ciphertext");
+      Accumulate(std::span<const uint32_t>(sample.data() + got, count), &root_acc);
       got += count;
-    }
-    // Feature slots of this tree: a fresh permutation hides which feature a slot is.
-    perm_.resize(x_.features());
-    std::iota(perm_.begin(), perm_.end(), 0u);
-    if (opts_.shuffle_host_features) {
-      for (size_t i = perm_.size(); i > 1; --i) {
-        uint64_t v;
-        crypto::RandomBytes(reinterpret_cast<uint8_t*>(&v), sizeof(v));
-        std::swap(perm_[i - 1], perm_[static_cast<size_t>(v % i)]);
-      }
     }
     nodes_.clear();
     std::vector<uint32_t>& root = nodes_[0];
@@ -623,29 +629,52 @@ class Host {
     std::iota(root.begin(), root.end(), 0u);
     Writer w(Msg::kHists);
     w.U32(1);
-    CONSORT_RETURN_IF_ERROR(AppendHistogram(0, root, &w));
+    AppendPacked(0, root_acc, &w);
     return guest_.Send(w.bytes());
   }
 
-  // Encrypted histogram of rows (sampled ones only), packed per_ct_ entries per ciphertext.
-  Status AppendHistogram(uint32_t id, const std::vector<uint32_t>& rows, Writer* w) {
-    const size_t features = x_.features();
-    const size_t entries = features * width_;
-    std::vector<PaillierCiphertext> acc(entries);
-    std::vector<uint8_t> set(entries, 0);
-    ParallelEach(features, opts_.threads, [&](size_t f) {
+  struct Acc {
+    std::vector<PaillierCiphertext> acc;  // features x (bins + 1), by feature
+    std::vector<uint8_t> set;
+  };
+  Acc NewAcc() const {
+    Acc a;
+    a.acc.resize(x_.features() * width_);
+    a.set.assign(a.acc.size(), 0);
+    return a;
+  }
+
+  // Multiplies the ciphertexts of `rows` (sampled ones only) into their bins; threads split
+  // the features.
+  void Accumulate(std::span<const uint32_t> rows, Acc* a) {
+    ParallelEach(x_.features(), opts_.threads, [&](size_t f) {
       for (uint32_t row : rows) {
         if (!sampled_[row]) continue;
         const uint8_t code = bins_.at(row, f);
         const size_t e = f * width_ + (code == kMissingBin ? width_ - 1 : code);
-        if (set[e]) {
-          pk_->AddInPlace(acc[e], cts_[row]);
+        if (a->set[e]) {
+          pk_->AddInPlace(a->acc[e], cts_[row]);
         } else {
-          acc[e] = cts_[row];
-          set[e] = 1;
+          a->acc[e] = cts_[row];
+          a->set[e] = 1;
         }
       }
     });
+  }
+
+  Status AppendHistogram(uint32_t id, const std::vector<uint32_t>& rows, Writer* w) {
+    Acc a = NewAcc();
+    Accumulate(rows, &a);
+    AppendPacked(id, a, w);
+    return absl::OkStatus();
+  }
+
+  // The accumulated histogram, packed per_ct_ entries per ciphertext, re-randomized, appended
+  // to w as (node id, ciphertexts).
+  void AppendPacked(uint32_t id, const Acc& a, Writer* w) {
+    const size_t entries = a.acc.size();
+    const auto& acc = a.acc;
+    const auto& set = a.set;
     // Entry order on the wire: slot s = feature perm_[s].
     const size_t groups = PackedCount(entries, per_ct_);
     std::vector<PaillierCiphertext> out(groups);
@@ -669,7 +698,6 @@ class Host {
     Bytes buf(groups * ctb);
     for (size_t g = 0; g < groups; ++g) pk_->SerializeCiphertextTo(out[g], buf.data() + g * ctb);
     w->Raw(buf);
-    return absl::OkStatus();
   }
 
   Status SplitQuery(ByteSpan msg) {

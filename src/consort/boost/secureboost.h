@@ -10,7 +10,8 @@
 // Message flow, per tree (guest G, every host H; G drives, H answers):
 //   G -> H  kTreeStart  sampled-row bitmap (row subsampling), then kCiphers: Enc(pack(g_i, h_i))
 //                       for every sampled row i (one Paillier ciphertext carries both values,
-//                       fixed point, crypto::PaillierPacker)
+//                       fixed point, crypto::PaillierPacker), streamed in chunks of 2048 rows:
+//                       H accumulates the root histogram while G encrypts the next chunk
 //   H -> G  kHists      root histogram: per host feature and bin, the product of the row
 //                       ciphertexts (= encrypted sums), many bins packed into one ciphertext
 //                       (ShiftLeft + Add), re-randomized
