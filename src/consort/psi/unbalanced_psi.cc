@@ -175,6 +175,14 @@ StatusOr<Bytes> UnbalancedPsiServerSet::EncodedSet() const {
 }
 
 Status UnbalancedPsiServerSet::Evaluate(std::span<std::array<uint8_t, 32>> points) const {
+  // The key is long-lived and faces every client: accept only points of the curve itself (X25519
+  // is twist-secure, but there is no reason to compute on the twist with it).
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (crypto::IsCanonicalX25519(points[i]) && !crypto::IsOnCurve25519(points[i])) {
+      return absl::InvalidArgumentError("point " + std::to_string(i) +
+                                        " is not on Curve25519 (twist point)");
+    }
+  }
   return s_->scalar->Multiply(points, points);
 }
 
@@ -639,7 +647,14 @@ StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(net::Link& link,
     r.psi.peer_size = sh.set_size;
     Bytes blob;
     if (sh.sending) {
-      blob.reserve(sh.encoded_bytes);
+      if (sh.encoded_bytes > opts.max_encoded_bytes) {
+        return absl::InvalidArgumentError("unbalanced PSI: the server's encoded set of " +
+                                          std::to_string(sh.encoded_bytes) +
+                                          " bytes exceeds this client's max_encoded_bytes " +
+                                          std::to_string(opts.max_encoded_bytes));
+      }
+      // Grows with what actually arrives, not with what the server announced.
+      blob.reserve(std::min<uint64_t>(sh.encoded_bytes, uint64_t{64} << 20));
       for (uint32_t i = 0; blob.size() < sh.encoded_bytes; ++i) {
         CONSORT_RETURN_IF_ERROR(CheckCancelled(opts.cancelled));
         CONSORT_ASSIGN_OR_RETURN(Bytes chunk, link.Recv());
@@ -732,6 +747,13 @@ StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(net::Link& link,
     }
     CONSORT_RETURN_IF_ERROR(ParallelFor(n, opts.threads, [&](size_t b, size_t e, int) {
       auto p = std::span<X25519Point>(pts).subspan(b, e - b);
+      for (size_t i = 0; i < p.size(); ++i) {
+        if (crypto::IsCanonicalX25519(p[i]) && !crypto::IsOnCurve25519(p[i])) {
+          return absl::InvalidArgumentError("unbalanced PSI: evaluated point " +
+                                            std::to_string(b + i) +
+                                            " from the server is not on Curve25519");
+        }
+      }
       Status st = unblind.Multiply(p, p);
       if (!st.ok()) {
         return absl::InvalidArgumentError("unbalanced PSI: bad evaluated point from the server: " +

@@ -133,8 +133,8 @@ class UnbalancedPsiServerSet {
   // its digest.
   StatusOr<Bytes> EncodedSet() const;
   const std::array<uint8_t, 32>& encoded_digest() const;
-  // X25519(k, points[i]) in place. InvalidArgument naming the index for a non-canonical or
-  // low-order point. Thread-safe (const).
+  // X25519(k, points[i]) in place. InvalidArgument naming the index for a non-canonical,
+  // twist or low-order point. Thread-safe (const).
   Status Evaluate(std::span<std::array<uint8_t, 32>> points) const;
 
  private:
@@ -180,6 +180,8 @@ struct UnbalancedPsiClientOptions {
   std::string cache_dir;
   size_t batch_size = 4096;  // 1 .. 2^16
   int threads = 1;
+  // The largest encoded set accepted from a server (InvalidArgument above it).
+  uint64_t max_encoded_bytes = uint64_t{4} << 30;
   std::function<void(double)> progress;
   const std::atomic<bool>* cancelled = nullptr;
 };

@@ -445,6 +445,38 @@ TEST(UnbalancedPsi, MalformedServerMessagesAreInvalidArgument) {
   }
 }
 
+TEST(UnbalancedPsi, EncodedSetAboveTheClientsLimitIsInvalidArgument) {
+  auto set = MustPrepare(Items("a", 0, 100));
+  auto [a, b] = net::CreateInMemoryLinkPair("client", "server");
+  StatusOr<UnbalancedPsiServerResult> srv = absl::UnknownError("");
+  std::thread t([&, l = b.get()] {
+    UnbalancedPsiServerOptions o;
+    o.domain = "job";
+    srv = RunUnbalancedPsiServer(*l, set, o);
+  });
+  UnbalancedPsiClientOptions o;
+  o.domain = "job";
+  o.max_encoded_bytes = set.encoded_bytes() - 1;
+  auto cli = RunUnbalancedPsiClient(*a, {"a1"}, o);
+  t.join();
+  EXPECT_EQ(cli.status().code(), absl::StatusCode::kInvalidArgument) << cli.status();
+  EXPECT_NE(srv.status().code(), absl::StatusCode::kOk);
+}
+
+TEST(UnbalancedPsi, TwistPointsAreRefusedByTheServerKey) {
+  auto set = MustPrepare({"a"});
+  // u = 2 is on the twist of Curve25519 (2^3 + 486662 * 2^2 + 2 is a non-square mod p).
+  std::vector<std::array<uint8_t, 32>> pts(1);
+  pts[0][0] = 2;
+  ASSERT_FALSE(crypto::IsOnCurve25519(pts[0]));
+  EXPECT_EQ(set.Evaluate(pts).code(), absl::StatusCode::kInvalidArgument);
+  // A genuine curve point is accepted.
+  auto enc = crypto::Curve25519Encoder::Create(AsBytes("t"));
+  std::string m = "x";
+  enc->Encode(std::span<const std::string>(&m, 1), pts);
+  EXPECT_TRUE(set.Evaluate(pts).ok());
+}
+
 TEST(UnbalancedPsi, MalformedClientBatchIsInvalidArgument) {
   auto set = MustPrepare({"a"});
   auto [a, b] = net::CreateInMemoryLinkPair("client", "server");
