@@ -504,13 +504,15 @@ class BucketedRun {
   Status RunInternal() {
     CONSORT_RETURN_IF_ERROR(ValidateOptions());
     {
+      // Nothing but keepalives leaves before every key was checked.
       LocalPhase phase(link_);
       CONSORT_RETURN_IF_ERROR(SpillKeys());
+      CONSORT_RETURN_IF_ERROR(PartitionAndCheck());
       CONSORT_RETURN_IF_ERROR(Plan(phase));
     }
     {
       LocalPhase phase(link_);
-      CONSORT_RETURN_IF_ERROR(SplitAndCheck());
+      CONSORT_RETURN_IF_ERROR(MakeBuckets());
       CONSORT_RETURN_IF_ERROR(AgreeOnStart(phase));
     }
     for (uint32_t b = result_.first_bucket; b < buckets_; ++b) {
@@ -565,7 +567,7 @@ class BucketedRun {
 
   // 2. Exchange what decides B and check that both run the same job.
   Status Plan(LocalPhase& phase) {
-    Progress(0.02, "planning buckets");
+    Progress(0.025, "planning buckets");
     internal::BucketPlan mine;
     mine.version = kBucketedPsiVersion;
     mine.rows = rows_;
@@ -616,50 +618,65 @@ class BucketedRun {
   }
 
   // 3. Split the spill into B bucket files, then find duplicates bucket by bucket.
-  Status SplitAndCheck() {
-    Progress(0.03, "splitting into " + std::to_string(buckets_) + " buckets");
-    counts_.assign(buckets_, 0);
-    {
-      const size_t budget = opts_.memory_budget_mb << 20;
-      const size_t cap = std::clamp<size_t>(budget / 4 / buckets_, 1024, kIoBytes);
-      std::vector<std::string> bufs(buckets_);
-      std::vector<bool> created(buckets_, false);
-      auto flush = [&](uint32_t b) -> Status {
-        if (!created[b]) {
-          // Truncate what an earlier run left behind.
-          FileWriter w;
-          CONSORT_RETURN_IF_ERROR(w.Open(Path(BucketFile(b)), /*append=*/false));
-          CONSORT_RETURN_IF_ERROR(w.Close());
-          created[b] = true;
-        }
-        CONSORT_RETURN_IF_ERROR(AppendToFile(Path(BucketFile(b)), bufs[b]));
-        bufs[b].clear();
-        return OkStatus();
-      };
+  // Distributes the records of the files `inputs` (record counts `in_counts`) over `n` files
+  // `<prefix>.<i>` by the bucket hash; the inputs are removed. Returns the counts per file.
+  // Buffers take at most a quarter of the budget; files are appended to with one
+  // open/write/close per flush (n may exceed the open-file limit).
+  StatusOr<std::vector<uint64_t>> Distribute(const std::vector<std::string>& inputs,
+                                             const std::string& prefix, uint32_t n) {
+    std::vector<uint64_t> counts(n, 0);
+    const size_t budget = opts_.memory_budget_mb << 20;
+    const size_t cap = std::clamp<size_t>(budget / 4 / n, 1024, kIoBytes);
+    std::vector<std::string> bufs(n);
+    std::vector<bool> created(n, false);
+    auto name = [&](uint32_t i) { return Path(prefix + "." + std::to_string(i)); };
+    auto flush = [&](uint32_t b) -> Status {
+      if (!created[b]) {
+        // Truncate what an earlier run left behind.
+        FileWriter w;
+        CONSORT_RETURN_IF_ERROR(w.Open(name(b), /*append=*/false));
+        CONSORT_RETURN_IF_ERROR(w.Close());
+        created[b] = true;
+      }
+      CONSORT_RETURN_IF_ERROR(AppendToFile(name(b), bufs[b]));
+      bufs[b].clear();
+      return OkStatus();
+    };
+    Record r;
+    uint64_t seen = 0;
+    for (const std::string& input : inputs) {
       FileReader in;
-      CONSORT_RETURN_IF_ERROR(in.Open(Path(kSpillFile)));
-      Record r;
-      uint64_t n = 0;
+      CONSORT_RETURN_IF_ERROR(in.Open(input));
       while (true) {
-        if ((++n & 0xFFFF) == 0) CONSORT_RETURN_IF_ERROR(CheckCancelled());
+        if ((++seen & 0xFFFF) == 0) CONSORT_RETURN_IF_ERROR(CheckCancelled());
         CONSORT_ASSIGN_OR_RETURN(bool more, ReadRecord(in, &r));
         if (!more) break;
-        const uint32_t b = IndexOf(r.hash, buckets_);
+        const uint32_t b = IndexOf(r.hash, n);
         EncodeRecord(bufs[b], r.hash, r.row, r.line, r.key);
-        ++counts_[b];
+        ++counts[b];
         if (bufs[b].size() >= cap) CONSORT_RETURN_IF_ERROR(flush(b));
       }
-      for (uint32_t b = 0; b < buckets_; ++b) {
-        if (!bufs[b].empty()) CONSORT_RETURN_IF_ERROR(flush(b));
-      }
     }
-    ::unlink(Path(kSpillFile).c_str());
+    for (uint32_t b = 0; b < n; ++b) {
+      if (!bufs[b].empty()) CONSORT_RETURN_IF_ERROR(flush(b));
+    }
+    for (const std::string& input : inputs) ::unlink(input.c_str());
+    return counts;
+  }
 
+  // 1b. Local partitions sized for this party's budget (its part of B, before the peer is
+  // known), then the duplicate check partition by partition: equal keys share a partition.
+  Status PartitionAndCheck() {
+    // (Also when B is forced: a forced B may be far from what fits this party's budget.)
+    parts_ = BucketCount(rows_, BucketNeedMib(rows_, key_bytes_), opts_.memory_budget_mb, 0, 0,
+                         opts_.memory_budget_mb);
+    Progress(0.01, "checking keys");
+    CONSORT_ASSIGN_OR_RETURN(part_counts_, Distribute({Path(kSpillFile)}, "part", parts_));
     std::optional<Duplicate> dup;
-    for (uint32_t b = 0; b < buckets_; ++b) {
+    for (uint32_t p = 0; p < parts_; ++p) {
       CONSORT_RETURN_IF_ERROR(CheckCancelled());
-      Progress(0.03 + 0.02 * b / buckets_, "checking keys");
-      CONSORT_ASSIGN_OR_RETURN(BucketKeys keys, LoadBucket(Path(BucketFile(b)), counts_[b], &dup));
+      CONSORT_ASSIGN_OR_RETURN(BucketKeys keys,
+                               LoadBucket(Path("part." + std::to_string(p)), part_counts_[p], &dup));
       result_.my_keys += keys.keys.size();
     }
     if (dup && opts_.keys.duplicates == data::DuplicateKeys::kError) {
@@ -674,6 +691,27 @@ class BucketedRun {
           (has_lines_ ? "lines " : "rows ") + num(dup->first_row, dup->first_line) + " and " +
           num(dup->second_row, dup->second_line));
     }
+    return OkStatus();
+  }
+
+  // 3. The partitions become the B buckets: renamed when B equals their number (the same
+  // hash-to-index map), redistributed otherwise.
+  Status MakeBuckets() {
+    Progress(0.03, "splitting into " + std::to_string(buckets_) + " buckets");
+    if (buckets_ == parts_) {
+      for (uint32_t b = 0; b < buckets_; ++b) {
+        if (part_counts_[b] == 0) continue;
+        const std::string from = Path("part." + std::to_string(b)), to = Path(BucketFile(b));
+        if (::rename(from.c_str(), to.c_str()) != 0) return IoError(to, errno);
+      }
+      counts_ = part_counts_;
+      return OkStatus();
+    }
+    std::vector<std::string> inputs;
+    for (uint32_t p = 0; p < parts_; ++p) {
+      if (part_counts_[p] > 0) inputs.push_back(Path("part." + std::to_string(p)));
+    }
+    CONSORT_ASSIGN_OR_RETURN(counts_, Distribute(inputs, "bucket", buckets_));
     return OkStatus();
   }
 
@@ -811,8 +849,8 @@ class BucketedRun {
   std::string source_ = "<table>";
   bool has_lines_ = false;
   uint64_t rows_ = 0, key_bytes_ = 0;
-  uint32_t buckets_ = 1;
-  std::vector<uint64_t> counts_;
+  uint32_t buckets_ = 1, parts_ = 1;
+  std::vector<uint64_t> counts_, part_counts_;
   Binding binding_;
   Totals totals_;
   BucketedPsiResult result_;

@@ -6,16 +6,19 @@
 // land in the same bucket, and runs one ECDH-PSI per bucket.
 //
 // Flow (each party; A and B symmetric):
-//   1. local, no network: stream the input (data::TableReader), serialize and validate every
-//      key (data/keys.h; empty keys and bad encodings fail naming file:line, never a value),
-//      spill (bucket hash, row, line, key) to one file in the scratch directory; count rows.
+//   1. local, nothing sent but keepalives: stream the input (data::TableReader), serialize and
+//      validate every key (data/keys.h; empty keys and bad encodings fail naming file:line,
+//      never a value), spill (bucket hash, row, line, key) to the scratch directory; split it
+//      into P local partitions by the bucket hash (P = this party's share of B) and detect
+//      duplicate keys partition by partition, as equal keys share one (kError: InvalidArgument
+//      naming the lines of the first duplicate pair, as data::ExtractKeys would; kDeduplicate:
+//      one protocol element per distinct key). A bad input fails here, in seconds, before the
+//      peer has received a byte; it sees the link close.
 //   2. A <-> B  'B' plan: version, rows, working set in MiB, memory budget, forced bucket
 //               count, outputs, SHA-256(domain)          (internal::kBucketPlanBytes each way)
-//      Both compute the same B = BucketCount(...) from both announcements.
-//   3. local: split the spill into B bucket files; per bucket, detect duplicate keys
-//      (kError: InvalidArgument naming the lines of the first duplicate pair, as
-//      data::ExtractKeys would; kDeduplicate: one protocol element per distinct key). This is
-//      still before any cryptography: a bad input fails here and the peer sees the link close.
+//      Both compute the same B = BucketCount(...) from both announcements (B >= P unless B is
+//      forced).
+//   3. local: the partitions become B bucket files (renamed if B = P, else redistributed).
 //   4. A <-> B  'R' resume: the number of buckets each has finished per its checkpoint (one
 //               bound to this job, this input's fingerprint, B and the key options; others are
 //               ignored with a log line). Both start at the smaller count.
