@@ -216,6 +216,22 @@ TEST(HeteroLrOperator, GuestAndTwoHostsTrainAndPredict) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A host that dies after 40 messages (during alignment or training): the guest fails promptly
+// (no wait for the link timeout) and stores nothing.
+TEST(HeteroLrOperator, PartyDyingMidJobFailsTheOthers) {
+  Fixture f;
+  engine::testing::LocalRunOptions opts;
+  opts.fail_party = "bank";
+  opts.fail_after_messages = 40;
+  opts.link_timeout = std::chrono::milliseconds(20'000);
+  auto out = RunLocally(Op("fl.hetero_lr.train"), "job-fail", f.TrainSpec("mpc"),
+                        {{"shop", f.guest}, {"bank", f.host}}, opts);
+  EXPECT_FALSE(out["shop"].status.ok());
+  EXPECT_NE(out["shop"].status.code(), absl::StatusCode::kDeadlineExceeded) << out["shop"].status;
+  EXPECT_TRUE(out["shop"].models.empty());
+  EXPECT_TRUE(out["shop"].summary.is_null());
+}
+
 TEST(HeteroLrOperator, PredictWithoutModelIsNotFound) {
   auto guest = Load("breast_hetero_guest.csv");
   auto host = Load("breast_hetero_host.csv");

@@ -9,6 +9,7 @@
 #include "consort/fl/internal/lr_loop.h"
 #include "consort/fl/internal/shared_ops.h"
 #include "consort/fl/metrics.h"
+#include "consort/mpc/plaintext_backend.h"
 #include "consort/mpc/testing.h"
 #include "consort/psi/align.h"
 #include "gtest/gtest.h"
@@ -294,6 +295,36 @@ TEST(HeteroLr, MalformedPeerMessagesAreInvalidArgument) {
   ASSERT_TRUE(b->Send(bad_len).ok());
   EXPECT_EQ(PredictHeteroLr(m, {a.get()}, s.host, true).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The host side against a hand-written guest: malformed layout / decision messages.
+TEST(HeteroLr, MalformedGuestMessagesAtTheHostAreInvalidArgument) {
+  const HeteroSplit& s = Breast();
+  LrParams p = BreastParams();
+  p.tolerance = 1e-6;
+  auto hello = [&](int cols) {
+    return Json{{"protocol", "fl.hetero_lr/1"}, {"options", "sigmoid=accurate"},
+                {"variant", "mpc"},             {"role", "guest"},
+                {"party_index", 0},             {"rows", s.host.rows},
+                {"cols", cols},                 {"params", LrParamsToJson(p)}};
+  };
+  for (const Json& layout : {Json{{"cols", {11}}}, Json{{"cols", {11, 999}}},
+                             Json{{"cols", {11, 0}}}, Json{{"cols", "x"}}}) {
+    auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
+    ASSERT_TRUE(lg->Send(AsBytes(hello(11).dump())).ok());
+    ASSERT_TRUE(lg->Send(AsBytes(layout.dump())).ok());
+    mpc::PlaintextBackend be(mpc::FixedPoint::Create().value(), 2);
+    auto r = TrainHeteroLrMpc(be, HeteroRole::kHost, {lh.get()}, s.host, nullptr, p);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << layout;
+  }
+  // A guest claiming another sigmoid: FailedPrecondition.
+  auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
+  Json other = hello(11);
+  other["options"] = "sigmoid=piecewise";
+  ASSERT_TRUE(lg->Send(AsBytes(other.dump())).ok());
+  mpc::PlaintextBackend be(mpc::FixedPoint::Create().value(), 2);
+  EXPECT_EQ(TrainHeteroLrMpc(be, HeteroRole::kHost, {lh.get()}, s.host, nullptr, p).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(HeteroLr, PredictMatchesLocalScoresAndModelRoundTrips) {
