@@ -137,7 +137,8 @@ std::vector<Route> BuildRoutes() {
   r.push_back(
       {"POST", "/v1/jobs/{id}/approve", "job.approve", RouteAuth::kBearer,
        "Relay a party's approval",
-       "The signature is the party's Ed25519 SignFor(\"job-approval\", job_id) by its node key; "
+       "The signature is the party's Ed25519 SignFor(\"job-approval\", job_id) by its node key "
+       "(job_id + \"/attempt/\" + n for the n-th retry); "
        "the coordinator verifies it against the registry.",
        {JobIdParam()},
        Obj({{"party", Str("The approving party.")},
@@ -162,9 +163,10 @@ std::vector<Route> BuildRoutes() {
                {400, 401, 403, 404, 413}});
 
   r.push_back({"POST", "/v1/jobs/{id}/retry", "job.retry", RouteAuth::kBearer, "Retry a failed job",
-               "Schedules a failed job again under the same id and signatures (attempt + 1); "
-               "operators that checkpoint resume from their last checkpoint. Refused while a "
-               "party has not finished the previous attempt.",
+               "Proposes a failed job again under the same id (attempt + 1); every party signs "
+               "the new attempt (standing rules sign automatically); operators that checkpoint "
+               "resume from their last checkpoint. Refused while a party has not finished the "
+               "previous attempt, and once a party completed the job.",
                {JobIdParam()}, Obj({{"reason", Str("Why (optional; recorded in the audit log).")}}, {}),
                Ref("JobSummary"), {400, 401, 403, 404, 409, 413}});
 

@@ -184,6 +184,8 @@ Coordinator::~Coordinator() { StopScheduler(); }
 
 Status Coordinator::Migrate() {
   CONSORT_RETURN_IF_ERROR(db_->Exec(kSchema));
+  // Homes created before retries existed (an error means the column is there).
+  (void)db_->Exec("ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0");
   return db_->Run("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                   {std::to_string(kSchemaVersion)});
 }
@@ -678,9 +680,12 @@ StatusOr<Json> Coordinator::ApproveJob(const Caller& c, const Json& body) {
   CONSORT_ASSIGN_OR_RETURN(std::string sig_text, GetString(body, "signature", "$"));
   CONSORT_ASSIGN_OR_RETURN(auto sig, crypto::DecodeSignature(sig_text));
   CONSORT_ASSIGN_OR_RETURN(auto key, MemberKey(party));
-  Status v = crypto::VerifyFor(key, "job-approval", AsBytes(id), sig);
+  CONSORT_ASSIGN_OR_RETURN(auto attempt_rows, db_->Query("SELECT attempt FROM jobs WHERE id = ?", {id}));
+  const int64_t attempt = attempt_rows.empty() ? 0 : AsInt(attempt_rows[0][0]);
+  Status v = crypto::VerifyFor(key, "job-approval", AsBytes(engine::ApprovalMessage(id, attempt)), sig);
   if (!v.ok()) {
     return absl::UnauthenticatedError("approval signature for job " + id.substr(0, 12) +
+                                      (attempt ? " attempt " + std::to_string(attempt) : "") +
                                       " does not verify under " + party + "'s key");
   }
   CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
@@ -689,6 +694,7 @@ StatusOr<Json> Coordinator::ApproveJob(const Caller& c, const Json& body) {
                                      {sig_text, id, party}));
     CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
         "job.approved", {{"job_id", id}, {"party", party}, {"signature", sig_text},
+                         {"attempt", attempt},
                          {"via", c.kind == Caller::Kind::kNode ? "node" : "api:" + c.name}}));
     CONSORT_ASSIGN_OR_RETURN(
         auto pending, db_->Query("SELECT COUNT(*) FROM job_parties WHERE job_id = ? AND "
@@ -777,13 +783,23 @@ StatusOr<Json> Coordinator::RetryJob(const Caller& c, const Json& body) {
                                            "' has not finished the previous attempt yet; retry "
                                            "when it has reported (or is restarted)");
     }
+    // A party that already has its output does not run the job again.
+    CONSORT_ASSIGN_OR_RETURN(auto done, db_->Query("SELECT party FROM job_parties WHERE job_id = ? "
+                                                   "AND run_state = 'succeeded' ORDER BY party",
+                                                   {id}));
+    if (!done.empty()) {
+      return absl::FailedPreconditionError("party '" + AsText(done[0][0]) +
+                                           "' completed the job; submit a new job instead");
+    }
     CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT attempt FROM jobs WHERE id = ?", {id}));
     int64_t attempt = AsInt(rows[0][0]) + 1;
     int64_t now = NowUnixMillis();
-    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE jobs SET state = 'scheduled', reason = '', attempt = ?, "
+    // A retry is a new run: every party signs it again (standing rules sign automatically).
+    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE jobs SET state = 'proposed', reason = '', attempt = ?, "
                                      "updated_ms = ? WHERE id = ?",
                                      {attempt, now, id}));
-    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET run_state = '', fraction = 0, stage = '', "
+    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET decision = 'pending', signature = '', "
+                                     "reason = '', run_state = '', fraction = 0, stage = '', "
                                      "last_report_ms = ? WHERE job_id = ?",
                                      {now, id}));
     std::string reason = "retry " + std::to_string(attempt) + " requested by " + c.name;
@@ -791,9 +807,9 @@ StatusOr<Json> Coordinator::RetryJob(const Caller& c, const Json& body) {
     if (why.size() > 1000) return absl::InvalidArgumentError("$.reason is longer than 1000 characters");
     if (!why.empty()) reason += ": " + why;
     CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
-        "job.state", {{"job_id", id}, {"from", "failed"}, {"to", "scheduled"}, {"reason", reason},
+        "job.state", {{"job_id", id}, {"from", "failed"}, {"to", "proposed"}, {"reason", reason},
                       {"attempt", attempt}}));
-    CONSORT_LOG(INFO) << "job " << id.substr(0, 12) << ": failed -> scheduled (" << reason << ")";
+    CONSORT_LOG(INFO) << "job " << id.substr(0, 12) << ": failed -> proposed (" << reason << ")";
     return OkStatus();
   }));
   Notify();

@@ -292,9 +292,20 @@ TEST_F(CoordinatorTest, FailedJobIsRetriedUnderItsIdOnceEveryPartyHasStopped) {
             absl::StatusCode::kPermissionDenied);
   auto r = Call(Caller::Node("shop"), "job.retry", {{"job_id", id}, {"reason", "node restarted"}});
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ((*r)["state"], "scheduled");
+  // A retry is a new run that every party signs again; old approvals do not carry over.
+  EXPECT_EQ((*r)["state"], "proposed");
   EXPECT_EQ((*r)["attempt"], 1);
+  EXPECT_EQ((*r)["approvals"]["bank"], "pending");
   EXPECT_EQ((*r)["progress"]["bank"]["run_state"], "");
+  auto stale = Approve(bank_, id);  // signs the bare id: attempt 0's message
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kUnauthenticated);
+  auto approve1 = [&](const FakeNode& n) {
+    auto sig = n.key.SignFor("job-approval", AsBytes(engine::ApprovalMessage(id, 1)));
+    return Call(Caller::Node(n.name), "job.approve", {{"job_id", id}, {"signature", crypto::EncodeSignature(sig)}});
+  };
+  ASSERT_TRUE(approve1(bank_).ok());
+  ASSERT_TRUE(approve1(shop_).ok());
+  EXPECT_EQ(State(id), "scheduled");
   // The nodes are told to run it again, and it can now succeed.
   auto poll = Call(Caller::Node("bank"), "node.poll", Json::object());
   ASSERT_TRUE(poll.ok());
@@ -306,6 +317,23 @@ TEST_F(CoordinatorTest, FailedJobIsRetriedUnderItsIdOnceEveryPartyHasStopped) {
   EXPECT_EQ(State(id), "succeeded");
   EXPECT_EQ(Call(Admin(), "job.retry", {{"job_id", id}}).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CoordinatorTest, JobThatDeliveredToAPartyIsNotRetried) {
+  Setup2();
+  std::string id = Submit(Spec());
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  ASSERT_TRUE(Approve(shop_, id).ok());
+  auto report = [&](const std::string& node, const std::string& outcome) {
+    return Call(Caller::Node(node), "job.report", {{"job_id", id}, {"outcome", outcome}, {"reason", "x"}});
+  };
+  ASSERT_TRUE(report("bank", "started").ok());
+  ASSERT_TRUE(report("shop", "started").ok());
+  ASSERT_TRUE(report("bank", "succeeded").ok());
+  ASSERT_TRUE(report("shop", "failed").ok());
+  auto r = Call(Caller::Node("shop"), "job.retry", {{"job_id", id}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(r.status().message()).find("'bank' completed the job"), std::string::npos);
 }
 
 TEST_F(CoordinatorTest, ModelMetadataIsRegisteredByPartiesOnly) {

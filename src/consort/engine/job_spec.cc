@@ -137,6 +137,10 @@ StatusOr<std::string> ComputeJobId(const Json& doc) {
   return crypto::Sha256Hex(canonical);
 }
 
+std::string ApprovalMessage(const std::string& job_id, int64_t attempt) {
+  return attempt == 0 ? job_id : job_id + "/attempt/" + std::to_string(attempt);
+}
+
 Status ValidateJobId(const std::string& id) {
   if (id.size() != 64) return absl::InvalidArgumentError("job id must be 64 hex characters");
   for (char c : id) {

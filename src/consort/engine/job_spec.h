@@ -66,6 +66,11 @@ StatusOr<std::string> ComputeJobId(const Json& doc);
 // Party, dataset and column-free names: 1-64 of [A-Za-z0-9_.-]. InvalidArgument naming `what`.
 Status ValidateName(const std::string& value, const std::string& what);
 
+// What a party signs (SignFor "job-approval") to approve attempt `attempt` of job `job_id`:
+// the id itself for the first run, "<id>/attempt/<n>" for the n-th retry, so an approval of
+// one run never authorizes another.
+std::string ApprovalMessage(const std::string& job_id, int64_t attempt);
+
 // Checks that `id` is 64 lowercase hex characters (InvalidArgument otherwise).
 Status ValidateJobId(const std::string& id);
 

@@ -113,13 +113,15 @@ StatusOr<Json> Node::CallPatiently(const std::string& method, const Json& body,
 
 void Node::HandleApproval(const std::string& job_id) {
   if (!engine::ValidateJobId(job_id).ok()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto rows = db_->Query("SELECT 1 FROM decisions WHERE job_id = ?", {job_id});
-    if (rows.ok() && !rows->empty()) return;  // already decided here
-  }
   auto job = Call("job.get", {{"job_id", job_id}});
   if (!job.ok()) return;
+  {
+    // Already decided here (for this attempt: a retry is signed again).
+    std::lock_guard<std::mutex> lock(mu_);
+    auto rows = db_->Query("SELECT 1 FROM decisions WHERE job_id = ? AND attempt >= ?",
+                           {job_id, job->value("attempt", int64_t{0})});
+    if (rows.ok() && !rows->empty()) return;
+  }
   auto id = engine::ComputeJobId((*job)["spec"]);
   auto spec = engine::ParseJobSpec((*job)["spec"]);
   if (!id.ok() || *id != job_id || !spec.ok()) {
@@ -203,7 +205,9 @@ void Node::ExecuteRun(Run& run) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto rows = db_->Query("SELECT state, reason, attempt FROM runs WHERE job_id = ?", {job_id});
-    if (rows.ok() && !rows->empty() && AsInt((*rows)[0][2]) >= attempt) {
+    // A job this node completed is never run again, whatever attempt the coordinator names.
+    if (rows.ok() && !rows->empty() &&
+        (AsInt((*rows)[0][2]) >= attempt || AsText((*rows)[0][0]) == "succeeded")) {
       previous.emplace(AsText((*rows)[0][0]), AsText((*rows)[0][1]));
     } else {
       (void)db_->Run("INSERT OR REPLACE INTO runs (job_id, state, started_ms, attempt) "

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS policies (
   id INTEGER PRIMARY KEY AUTOINCREMENT, rule_json TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
   job_id TEXT PRIMARY KEY, decision TEXT NOT NULL, via TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
-  time_ms INTEGER NOT NULL);
+  time_ms INTEGER NOT NULL, attempt INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS runs (
   job_id TEXT PRIMARY KEY, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
   started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL DEFAULT 0,
@@ -143,6 +143,11 @@ StatusOr<std::unique_ptr<Node>> Node::Open(const std::string& home) {
   CONSORT_ASSIGN_OR_RETURN(SqlDb db, SqlDb::Open(JoinPath(home, "node.db")));
   n->db_ = std::make_unique<SqlDb>(std::move(db));
   CONSORT_RETURN_IF_ERROR(n->db_->Exec(kSchema));
+  // Homes created before retries existed: add the columns (an error means they are there).
+  for (const char* table : {"runs", "decisions"}) {
+    (void)n->db_->Exec(std::string("ALTER TABLE ") + table +
+                       " ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0");
+  }
   CONSORT_ASSIGN_OR_RETURN(auto ckey, crypto::DecodePublicKey(n->config_.coordinator_key));
   CONSORT_ASSIGN_OR_RETURN(auto log, audit::LogStore::Open(n->db_.get(), ckey));
   n->log_ = std::make_unique<audit::LogStore>(std::move(log));
@@ -322,12 +327,15 @@ StatusOr<Json> Node::ApproveJob(const std::string& job_id, const std::string& vi
     CONSORT_ASSIGN_OR_RETURN(auto info, engine::DatasetInfo::FromJson(ds.info));
     for (const auto& c : mine->second.columns) CONSORT_RETURN_IF_ERROR(info.Column(c).status());
   }
-  auto sig = key_->SignFor("job-approval", AsBytes(job_id));
+  const int64_t attempt = job.value("attempt", int64_t{0});
+  if (attempt < 0) return absl::InvalidArgumentError("malformed attempt in the job");
+  auto sig = key_->SignFor("job-approval", AsBytes(engine::ApprovalMessage(job_id, attempt)));
   {
     std::lock_guard<std::mutex> lock(mu_);
     CONSORT_RETURN_IF_ERROR(db_->Run(
-        "INSERT OR REPLACE INTO decisions (job_id, decision, via, time_ms) VALUES (?, 'approved', ?, ?)",
-        {job_id, via, NowUnixMillis()}));
+        "INSERT OR REPLACE INTO decisions (job_id, decision, via, time_ms, attempt) "
+        "VALUES (?, 'approved', ?, ?, ?)",
+        {job_id, via, NowUnixMillis(), attempt}));
   }
   return Call("job.approve", {{"job_id", job_id}, {"party", config_.name},
                               {"signature", crypto::EncodeSignature(sig)}});
@@ -340,9 +348,9 @@ StatusOr<Json> Node::RejectJob(const std::string& job_id, const std::string& rea
   {
     std::lock_guard<std::mutex> lock(mu_);
     CONSORT_RETURN_IF_ERROR(db_->Run(
-        "INSERT OR REPLACE INTO decisions (job_id, decision, via, reason, time_ms) VALUES "
-        "(?, 'rejected', 'person', ?, ?)",
-        {job_id, reason, NowUnixMillis()}));
+        "INSERT OR REPLACE INTO decisions (job_id, decision, via, reason, time_ms, attempt) VALUES "
+        "(?, 'rejected', 'person', ?, ?, (SELECT COALESCE(MAX(attempt), 0) FROM runs WHERE job_id = ?))",
+        {job_id, reason, NowUnixMillis(), job_id}));
   }
   return Call("job.reject", {{"job_id", job_id}, {"party", config_.name}, {"reason", reason},
                              {"signature", crypto::EncodeSignature(sig)}});
@@ -369,21 +377,27 @@ StatusOr<engine::JobSpec> Node::VerifyJobForRun(const std::string& job_id, const
     return absl::PermissionDeniedError("node " + config_.name + " is not a party of this job");
   }
   const Json sigs = job.value("signatures", Json::object());
+  const int64_t attempt = job.value("attempt", int64_t{0});
+  if (attempt < 0) return absl::InvalidArgumentError("malformed attempt in the job");
+  const std::string message = engine::ApprovalMessage(job_id, attempt);
   for (const auto& party : spec.PartyNames()) {
     if (!sigs.contains(party) || !sigs[party].is_string()) {
       return absl::UnauthenticatedError("approval signature of " + party + " is missing; refusing job");
     }
     auto sig = crypto::DecodeSignature(sigs[party].get<std::string>());
     CONSORT_ASSIGN_OR_RETURN(auto key, PartyKey(party));
-    if (!sig.ok() || !crypto::VerifyFor(key, "job-approval", AsBytes(job_id), *sig).ok()) {
+    if (!sig.ok() || !crypto::VerifyFor(key, "job-approval", AsBytes(message), *sig).ok()) {
       return absl::UnauthenticatedError("approval signature of " + party +
+                                        (attempt ? " for attempt " + std::to_string(attempt) : "") +
                                         " does not verify; refusing job");
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
-  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT decision FROM decisions WHERE job_id = ?", {job_id}));
-  if (rows.empty() || AsText(rows[0][0]) != "approved") {
-    return absl::UnauthenticatedError("this node has no record of approving the job; refusing job");
+  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT decision, attempt FROM decisions WHERE job_id = ?",
+                                                 {job_id}));
+  if (rows.empty() || AsText(rows[0][0]) != "approved" || AsInt(rows[0][1]) != attempt) {
+    return absl::UnauthenticatedError("this node has no record of approving this run of the job; "
+                                      "refusing job");
   }
   return spec;
 }
@@ -391,7 +405,11 @@ StatusOr<engine::JobSpec> Node::VerifyJobForRun(const std::string& job_id, const
 // --- policies --------------------------------------------------------------------------------
 
 StatusOr<PolicyRule> Node::AddPolicy(PolicyRule rule) {
-  CONSORT_RETURN_IF_ERROR(engine::ValidateName(rule.dataset, "policy dataset"));
+  if (rule.role.empty()) {
+    CONSORT_RETURN_IF_ERROR(engine::ValidateName(rule.dataset, "policy dataset"));
+  } else {
+    CONSORT_RETURN_IF_ERROR(engine::ValidateName(rule.role, "policy role"));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   rule.id = 0;
   CONSORT_RETURN_IF_ERROR(db_->Run("INSERT INTO policies (rule_json, created_ms) VALUES (?, ?)",
