@@ -1,4 +1,5 @@
 #include "consort/psi/ecdh_psi.h"
+#include "consort/psi/kkrt_psi.h"
 
 #include <algorithm>
 #include <atomic>
@@ -155,6 +156,27 @@ TEST_P(PsiProtocolTest, MatchesPlaintextReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Ecdh, PsiProtocolTest, Combine(Values(EcdhProtocol()), ValuesIn(Scenarios())),
+    [](const TestParamInfo<PsiProtocolTest::ParamType>& info) {
+      return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
+    });
+
+// The same scenarios for KKRT16 (roles settled in its handshake; its exact byte counts, which
+// depend on the role and the intersection, are checked in kkrt_psi_test.cc).
+PsiProtocol KkrtProtocol() {
+  return {"Kkrt",
+          [](net::Link& link, const std::vector<std::string>& items, const PsiParams& p) {
+            KkrtPsiOptions o;
+            o.role = KkrtRole::kAuto;
+            o.my_output = p.mine;
+            o.peer_output = p.peer;
+            o.domain = "job-test";
+            return RunKkrtPsi(link, items, o);
+          },
+          nullptr};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kkrt, PsiProtocolTest, Combine(Values(KkrtProtocol()), ValuesIn(Scenarios())),
     [](const TestParamInfo<PsiProtocolTest::ParamType>& info) {
       return std::get<0>(info.param).name + "_" + std::get<1>(info.param).name;
     });
