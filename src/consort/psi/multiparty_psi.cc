@@ -694,6 +694,24 @@ size_t MultipartyPsiTruncBytes(const std::vector<uint64_t>& set_sizes) {
   return std::min<size_t>(16, (bits + 7) / 8);
 }
 
+uint64_t MultipartyPsiBytesSent(const std::vector<uint64_t>& set_sizes, size_t self, size_t leader,
+                                size_t batch_size) {
+  const size_t n = set_sizes.size();
+  const size_t t = MultipartyPsiTruncBytes(set_sizes);
+  uint64_t bytes = MultipartyPsiPeers(n, self, leader).size();  // one end marker per link
+  bytes += self == leader ? (n - 1) * (5 + 8 * n) : w::kHelloBytes;
+  for (size_t o = 0; o < n; ++o) {
+    const uint64_t headers = NumBatches(set_sizes[o], batch_size) * w::kBatchHeaderBytes;
+    if (o == (self + 1) % n) {
+      // The final hop: to the leader, unless this party is the leader.
+      if (self != leader) bytes += headers + set_sizes[o] * t;
+    } else {
+      bytes += headers + set_sizes[o] * kPointBytes;
+    }
+  }
+  return bytes;
+}
+
 StatusOr<MultipartyPsiResult> RunMultipartyPsi(const std::vector<net::Link*>& links,
                                                const std::vector<std::string>& items,
                                                const MultipartyPsiOptions& opts) {

@@ -28,9 +28,10 @@
 //   every link ends with an end marker, so that nothing is left in flight.
 // Rounds: 2 (hello, sizes) + n-1 pipelined hops + 1 (result).
 // Work per party: |X_i| hash-to-curve + sum_j |X_j| X25519 multiplications.
-// Bytes: each party sends sum_j |X_j| * 32 (ring) minus the final hop's list, which goes to
-// L at T bytes per element; T = MultipartyPsiTruncBytes(sizes) = ceil((40 + 2 bits(sum
-// |X_j|)) / 8): no two distinct values among all lists collide except with prob. < 2^-40.
+// Bytes: P_i sends 32 B per element of every list except P_{i+1}'s, which it delivers to L at
+// T B per element (MultipartyPsiBytesSent, checked by the tests); T =
+// MultipartyPsiTruncBytes(sizes) = ceil((40 + 2 bits(sum |X_j|)) / 8): no two distinct values among
+// all lists collide except with prob. < 2^-40.
 //
 // Security: semi-honest parties, no collusion (a coalition pooling keys can strip the
 // encryption layers it holds); 128-bit computational (DDH in the prime-order subgroup of
@@ -106,5 +107,10 @@ StatusOr<MultipartyPsiResult> RunMultipartyPsi(const std::vector<net::Link*>& li
 
 // T: bytes kept of each fully encrypted value sent to the leader.
 size_t MultipartyPsiTruncBytes(const std::vector<uint64_t>& set_sizes);
+
+// Exact bytes party `self` sends over all its links in a successful run, except the leader's
+// result messages (13 + 4 m bytes to each other party, m = the positions it gets back).
+uint64_t MultipartyPsiBytesSent(const std::vector<uint64_t>& set_sizes, size_t self, size_t leader,
+                                size_t batch_size);
 
 }  // namespace consort::psi

@@ -326,6 +326,41 @@ TEST(MultipartyPsi, CancellationStopsEveryParty) {
   EXPECT_EQ(out[2].status().code(), absl::StatusCode::kUnavailable) << out[2].status();
 }
 
+TEST(MultipartyPsi, BytesSentMatchTheFormula) {
+  auto sets = RandomSets(4, 300, 0.7, 5, 9);
+  const std::vector<PsiOutput> outputs = {kInter, kSize, kNone, kInter};
+  const size_t leader = 2, batch = 16;
+  Mesh mesh(4);
+  std::vector<StatusOr<MultipartyPsiResult>> out(4, absl::UnknownError(""));
+  std::vector<MultipartyPsiOptions> opts(4);
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < 4; ++i) {
+    opts[i].self = i;
+    opts[i].leader = leader;
+    opts[i].outputs = outputs;
+    opts[i].domain = "d";
+    opts[i].batch_size = batch;
+    ts.emplace_back([&, i] { out[i] = RunMultipartyPsi(mesh.links[i], sets[i], opts[i]); });
+  }
+  for (auto& t : ts) t.join();
+  std::vector<uint64_t> sizes;
+  for (const auto& s : sets) sizes.push_back(s.size());
+  for (size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(out[i].ok()) << out[i].status();
+    uint64_t sent = 0;
+    for (size_t j = 0; j < 4; ++j) {
+      if (j != i) sent += mesh.links[i][j]->bytes_sent();
+    }
+    uint64_t results = 0;
+    if (i == leader) {
+      for (size_t j = 0; j < 4; ++j) {
+        if (j != leader) results += 13 + 4 * out[j]->matched.size();
+      }
+    }
+    EXPECT_EQ(sent, MultipartyPsiBytesSent(sizes, i, leader, batch) + results) << "party " << i;
+  }
+}
+
 TEST(MultipartyPsi, PeersAndTruncation) {
   EXPECT_EQ(MultipartyPsiPeers(5, 2, 0), (std::vector<size_t>{0, 1, 3}));
   EXPECT_EQ(MultipartyPsiPeers(5, 0, 0), (std::vector<size_t>{1, 2, 3, 4}));

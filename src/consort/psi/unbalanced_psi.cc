@@ -126,6 +126,17 @@ size_t UnbalancedPsiValueBytes(uint64_t n_server, uint64_t max_client) {
   return std::min<size_t>(16, (bits + 7) / 8);
 }
 
+uint64_t UnbalancedPsiClientBytesSent(uint64_t n_client, size_t batch) {
+  return u::kClientHelloBytes + NumBatches(n_client, batch) * internal::kBatchHeaderBytes +
+         n_client * kPointBytes;
+}
+
+uint64_t UnbalancedPsiServerBytesSent(uint64_t n_client, size_t batch, uint64_t encoded_bytes) {
+  const uint64_t chunks = (encoded_bytes + u::kChunkBytes - 1) / u::kChunkBytes;
+  return u::kServerHelloBytes + chunks * 5 + encoded_bytes +
+         NumBatches(n_client, batch) * internal::kBatchHeaderBytes + n_client * kPointBytes;
+}
+
 // ---- server set
 
 struct UnbalancedPsiServerSet::State {

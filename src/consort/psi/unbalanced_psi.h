@@ -24,11 +24,12 @@
 //   C -> S  X25519(c, H(x)) for x in X, in batches (32 B each; a window of 8 in flight)
 //   S -> C  X25519(k, .) of each, same order (32 B each)
 //   C       unblinds with d, hashes to F_k(x), looks it up in E.
-// Rounds: 1 (hello) + ceil(|X| / batch) pipelined round trips. Work: the server does |X|
-// X25519 per job (|Y| hash-to-curve + |Y| X25519 once, on `threads` threads); the client
-// |X| hash-to-curve + 2|X| X25519.
-// T = ceil((40 + bits(|Y|) + bits(max_client_size)) / 8) bytes: for any client of up to
-// max_client_size items, a false match has probability below 2^-40 per job.
+// Rounds: 1 (hello) + ceil(|X| / batch) pipelined round trips. Bytes: 32 |X| each way plus
+// headers, and |E| once per preprocessing (Unbalanced*BytesSent, checked by the tests). Work: the
+// server does |X| X25519 per job (|Y| hash-to-curve + |Y| X25519 once, on `threads` threads); the
+// client |X| hash-to-curve + 2|X| X25519. T = ceil((40 + bits(|Y|) + bits(max_client_size)) / 8)
+// bytes: for any client of up to max_client_size items, a false match has probability below 2^-40
+// per job.
 //
 // Security: semi-honest client and server; 128-bit computational: the OPRF is secure in the
 // random-oracle model under the one-more (gap) Diffie-Hellman assumption in the prime-order
@@ -201,6 +202,11 @@ struct UnbalancedPsiClientResult {
 StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(net::Link& link,
                                                            const std::vector<std::string>& items,
                                                            const UnbalancedPsiClientOptions& opts);
+
+// Exact bytes one side sends in a successful job: the client with n_client items in batches of
+// `batch`; the server likewise, plus the encoded set if it is sent (encoded_bytes, 0 if not).
+uint64_t UnbalancedPsiClientBytesSent(uint64_t n_client, size_t batch);
+uint64_t UnbalancedPsiServerBytesSent(uint64_t n_client, size_t batch, uint64_t encoded_bytes);
 
 // T for a server set of n_server items and clients of up to max_client items.
 size_t UnbalancedPsiValueBytes(uint64_t n_server, uint64_t max_client);

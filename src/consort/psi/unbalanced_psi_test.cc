@@ -57,6 +57,7 @@ UnbalancedPsiServerSet MustPrepare(const std::vector<std::string>& items,
 struct JobOutcome {
   StatusOr<UnbalancedPsiServerResult> server = absl::UnknownError("");
   StatusOr<UnbalancedPsiClientResult> client = absl::UnknownError("");
+  uint64_t client_bytes = 0;
 };
 
 JobOutcome RunJob(const UnbalancedPsiServerSet& set, const std::vector<std::string>& client,
@@ -78,6 +79,7 @@ JobOutcome RunJob(const UnbalancedPsiServerSet& set, const std::vector<std::stri
   o.threads = threads;
   out.client = RunUnbalancedPsiClient(*a, client, o);
   srv.join();
+  out.client_bytes = a->bytes_sent();
   return out;
 }
 
@@ -94,6 +96,10 @@ void ExpectMatchesPlaintext(const std::vector<std::string>& server,
   EXPECT_EQ(out.client->psi.peer_size, server.size());
   EXPECT_EQ(out.server->client_size, client.size());
   EXPECT_TRUE(out.server->sent_encoded_set);
+  EXPECT_EQ(out.server->bytes_sent,
+            UnbalancedPsiServerBytesSent(client.size(), batch, set.encoded_bytes()));
+  EXPECT_EQ(out.client->encoded_bytes_received, set.encoded_bytes());
+  EXPECT_EQ(out.client_bytes, UnbalancedPsiClientBytesSent(client.size(), batch));
 }
 
 TEST(UnbalancedPsi, BlindPairInvertsModL) {
@@ -164,7 +170,9 @@ TEST(UnbalancedPsi, SecondJobUsesTheClientsCachedSet) {
   EXPECT_TRUE(second.client->used_cached_set);
   EXPECT_FALSE(second.server->sent_encoded_set);
   EXPECT_EQ(second.client->encoded_bytes_received, 0u);
-  EXPECT_LT(second.server->bytes_sent, 1000u);  // hello + 3 points, no set
+  // Exactly the hello and 3 points: no set.
+  EXPECT_EQ(second.server->bytes_sent, UnbalancedPsiServerBytesSent(3, 100, 0));
+  EXPECT_EQ(first.server->bytes_sent, UnbalancedPsiServerBytesSent(20, 100, set.encoded_bytes()));
   EXPECT_EQ(second.client->psi.matched, (std::vector<size_t>{0, 1, 2}));
 
   // A new preprocessing (new key and id) replaces the client's cached copy.
