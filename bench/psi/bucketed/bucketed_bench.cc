@@ -280,8 +280,17 @@ Report RunParty(net::Link& link, char party, const std::string& csv, const std::
   return rep;
 }
 
+std::string LoadAverage() {
+  double l[3] = {0, 0, 0};
+  if (getloadavg(l, 3) != 3) return "unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.2f %.2f %.2f", l[0], l[1], l[2]);
+  return buf;
+}
+
 int Main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
+  const std::string load_before = LoadAverage();
   crypto::InitCrypto();
   const bool own_dir = f.dir.empty();
   if (own_dir) {
@@ -352,7 +361,8 @@ int Main(int argc, char** argv) {
   std::printf("bucketed ECDH-PSI, n = %" PRIu64 " per party (n/2 common), memory budget %zu MiB, "
               "threads %d, batch %zu, TCP 127.0.0.1, CSV via data::OpenCsvReader\n",
               f.n, f.budget_mb, f.threads, f.batch);
-  std::printf("input generation: %.2f s (2 files)\n", gen_s);
+  std::printf("input generation: %.2f s (2 files); load average before %s, after %s (2 cores)\n",
+              gen_s, load_before.c_str(), LoadAverage().c_str());
   std::printf("X25519 floor: %.0f mult/s per core with both cores busy -> %.2f s for 2n mults\n",
               rate, floor_s);
   int rc = 0;
