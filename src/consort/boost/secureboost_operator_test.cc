@@ -75,7 +75,7 @@ engine::JobSpec TrainSpec(Json params, std::map<std::string, std::string> output
     h.insert(h.begin(), "id");
   }
   return engine::testing::MakeSpec("fl.secureboost.train",
-                                   {{"bank", {"labels", g}}, {"shop", {"features", h}}}, outputs,
+                                   {{"bank", {"labels", g, ""}}, {"shop", {"features", h, ""}}}, outputs,
                                    std::move(params));
 }
 
@@ -88,7 +88,7 @@ engine::JobSpec PredictSpec(const std::string& receiver, bool align) {
     h.insert(h.begin(), "id");
   }
   return engine::testing::MakeSpec("fl.secureboost.predict",
-                                   {{"bank", {"labels", g}}, {"shop", {"features", h}}},
+                                   {{"bank", {"labels", g, ""}}, {"shop", {"features", h, ""}}},
                                    {{receiver, "scores"}}, p);
 }
 
