@@ -34,8 +34,9 @@
 // Leaks: the guest learns, for every node it grows, the per-bin sums of g and h over each host
 // feature's bins (the host features' bin histograms weighted by the gradients), the number of
 // host features and bins, and for every host split it picks the rows that go left (the
-// instance partition, as in FATE); it learns no host feature value or threshold (a host split
-// is an opaque (host, split id)). Every host learns the number of rows, which rows are sampled
+// instance partition, as in FATE) and the split's bin index within a feature slot that the
+// host permutes per tree; it learns no host feature name, value or threshold (the model keeps
+// a host split as an opaque (host, split id)). Every host learns the number of rows, which rows are sampled
 // for each tree, the partition of rows into nodes at every level (guest splits included) and
 // which of its own splits were chosen; nothing about labels or gradients beyond Paillier
 // ciphertexts. Hosts learn nothing about each other. In prediction the guest learns each
