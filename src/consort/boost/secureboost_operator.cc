@@ -244,7 +244,8 @@ class TrainOperator final : public engine::Operator {
         "short-exponent noise; alignment: DDH on Curve25519 (128-bit)";
     info_.leaks =
         "guest: per-node bin sums of gradients/hessians over each host feature's bins, the "
-        "number of host features, and the rows going left at every host split it picks; hosts: "
+        "number of host features, and the rows going left at every host split it picks (and its "
+        "bin index within a per-tree-permuted feature slot); hosts: "
         "row count, per-tree sampled rows, the partition of rows into tree nodes at every level "
         "(guest splits included), which of their own splits are used; nothing about labels "
         "beyond Paillier ciphertexts; plus psi alignment's leakage when id_columns are given";
