@@ -1,9 +1,12 @@
 #include "consort/fl/hetero_lr.h"
 
 #include <cmath>
+#include <cstring>
 #include <memory>
+#include <set>
 
 #include "consort/crypto/paillier.h"
+#include "consort/fl/internal/checkpoint.h"
 #include "consort/fl/internal/lr_loop.h"
 #include "consort/fl/internal/shared_ops.h"
 #include "consort/fl/internal/wire.h"
@@ -42,10 +45,16 @@ Status CheckLocal(HeteroRole role, const Matrix& x, const std::vector<double>* l
 // Hellos: the guest exchanges one with every host (rows, variant, params and options must
 // match), then sends every host the column count of each backend party. Returns the column
 // counts indexed by backend party (`num_parties` entries).
-StatusOr<std::vector<size_t>> ExchangeHellos(const std::vector<net::Link*>& peers, HeteroRole role,
-                                             HeteroLrVariant variant, size_t rows, size_t cols,
-                                             const LrParams& params, const std::string& options,
-                                             int self_party, int guest_party, int num_parties) {
+struct Layout {
+  std::vector<size_t> cols;  // per backend party
+  int resume_epoch = 0;      // completed epochs to restore from checkpoints (0 = none)
+};
+
+StatusOr<Layout> ExchangeHellos(const std::vector<net::Link*>& peers, HeteroRole role,
+                                HeteroLrVariant variant, size_t rows, size_t cols,
+                                const LrParams& params, const std::string& options,
+                                int self_party, int guest_party, int num_parties,
+                                const std::vector<int>& checkpoints) {
   const Json mine = {{"protocol", "fl.hetero_lr/1"},
                      {"options", options},
                      {"variant", VariantName(variant)},
@@ -53,7 +62,8 @@ StatusOr<std::vector<size_t>> ExchangeHellos(const std::vector<net::Link*>& peer
                      {"party_index", self_party},
                      {"rows", rows},
                      {"cols", cols},
-                     {"params", LrParamsToJson(params)}};
+                     {"params", LrParamsToJson(params)},
+                     {"checkpoints", checkpoints}};
   const bool guest = role == HeteroRole::kGuest;
   auto check = [&](const Json& theirs) -> StatusOr<std::pair<int, size_t>> {
     if (theirs.value("protocol", "") != "fl.hetero_lr/1" || !theirs.contains("rows") ||
@@ -87,6 +97,27 @@ StatusOr<std::vector<size_t>> ExchangeHellos(const std::vector<net::Link*>& peer
   };
   std::vector<size_t> all(static_cast<size_t>(num_parties), 0);
   all[static_cast<size_t>(self_party)] = cols;
+  // Resume from the latest epoch every party has a checkpoint of.
+  std::set<int> common(checkpoints.begin(), checkpoints.end());
+  auto intersect = [&](const Json& theirs) -> Status {
+    const Json& c = theirs.contains("checkpoints") ? theirs["checkpoints"] : Json::array();
+    if (!c.is_array() || c.size() > 16) {
+      return absl::InvalidArgumentError("hetero lr: malformed checkpoint list from peer");
+    }
+    std::set<int> other;
+    for (const Json& e : c) {
+      if (!e.is_number_integer()) {
+        return absl::InvalidArgumentError("hetero lr: malformed checkpoint list from peer");
+      }
+      other.insert(e.get<int>());
+    }
+    std::set<int> both;
+    for (int e : common) {
+      if (other.count(e)) both.insert(e);
+    }
+    common = std::move(both);
+    return OkStatus();
+  };
   if (guest) {
     if (static_cast<int>(peers.size()) != num_parties - 1) {
       return absl::InvalidArgumentError("hetero lr: the guest needs a link to every host");
@@ -99,11 +130,13 @@ StatusOr<std::vector<size_t>> ExchangeHellos(const std::vector<net::Link*>& peer
         return absl::InvalidArgumentError("hetero lr: two hosts claim the same party index");
       }
       all[static_cast<size_t>(ic.first)] = ic.second;
+      CONSORT_RETURN_IF_ERROR(intersect(theirs));
     }
+    const int resume = common.empty() ? 0 : *common.rbegin();
     for (net::Link* peer : peers) {
-      CONSORT_RETURN_IF_ERROR(internal::SendJson(*peer, Json{{"cols", all}}));
+      CONSORT_RETURN_IF_ERROR(internal::SendJson(*peer, Json{{"cols", all}, {"resume", resume}}));
     }
-    return all;
+    return Layout{all, resume};
   }
   if (peers.size() != 1) return absl::InvalidArgumentError("hetero lr: a host links to the guest");
   CONSORT_ASSIGN_OR_RETURN(Json theirs, internal::RecvJson(*peers[0], "hello"));
@@ -127,7 +160,18 @@ StatusOr<std::vector<size_t>> ExchangeHellos(const std::vector<net::Link*>& peer
   if (all[static_cast<size_t>(self_party)] != cols || all[static_cast<size_t>(guest_party)] != ic.second) {
     return absl::InvalidArgumentError("hetero lr: the guest's layout contradicts the hellos");
   }
-  return all;
+  int resume = 0;
+  if (layout.contains("resume")) {
+    if (!layout["resume"].is_number_integer()) {
+      return absl::InvalidArgumentError("hetero lr: malformed layout from the guest");
+    }
+    resume = layout["resume"].get<int>();
+  }
+  if (resume != 0 && std::find(checkpoints.begin(), checkpoints.end(), resume) == checkpoints.end()) {
+    return absl::InvalidArgumentError("hetero lr: the guest resumes from an epoch this party has "
+                                      "no checkpoint of");
+  }
+  return Layout{all, resume};
 }
 
 // This party's scaled features (guest: + a column of ones for the intercept).
@@ -483,16 +527,31 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, const std::vector<net::Lin
                                      const Prepared& prep,
                                      const std::vector<double>* labels, const LrParams& params,
                                      BatchGradient& grad_protocol, int max_batches,
-                                     const HeteroLrHooks& hooks) {
+                                     const HeteroLrHooks& hooks, const std::string& digest,
+                                     int resume_epoch) {
   const bool guest = role == HeteroRole::kGuest;
   HeteroLrResult result;
   std::vector<double> w(prep.x.cols, 0.0), best_w = w;
   internal::StopRule stop(params);
+  int first_epoch = 0;
+  if (resume_epoch > 0) {
+    CONSORT_ASSIGN_OR_RETURN(internal::LrCheckpoint c,
+                             internal::LoadCheckpoint(hooks.checkpoint_dir, digest, resume_epoch));
+    if (c.w.size() != w.size() || c.best_w.size() != w.size() || resume_epoch > params.epochs) {
+      return absl::InvalidArgumentError("hetero lr: checkpoint does not fit this run");
+    }
+    CONSORT_RETURN_IF_ERROR(stop.Restore(c.stop));
+    w = c.w;
+    best_w = c.best_w;
+    result.report.monitored_loss = c.monitored_loss;
+    first_epoch = resume_epoch;
+    result.resumed_from_epoch = resume_epoch;
+  }
   const std::vector<size_t>& monitor_rows =
       prep.split.validation.empty() ? prep.split.train : prep.split.validation;
   int batches_done = 0;
   bool budget_hit = false;
-  for (int epoch = 0; epoch < params.epochs && !budget_hit; ++epoch) {
+  for (int epoch = first_epoch; epoch < params.epochs && !budget_hit; ++epoch) {
     const double lr = internal::LearningRate(params, epoch);
     for (const auto& batch :
          internal::EpochBatches(prep.split.train, params.batch_size, params.seed, epoch)) {
@@ -508,8 +567,16 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, const std::vector<net::Lin
       }
     }
     result.report.epochs_run = epoch + 1;
-    if (hooks.progress) hooks.progress(static_cast<double>(epoch + 1) / params.epochs);
-    if (!stop.monitoring() || budget_hit) continue;
+    auto checkpoint = [&]() -> Status {
+      if (hooks.checkpoint_dir.empty() || budget_hit) return OkStatus();
+      internal::LrCheckpoint c{epoch + 1, w, best_w, stop.State(), result.report.monitored_loss};
+      return internal::SaveCheckpoint(hooks.checkpoint_dir, digest, c);
+    };
+    if (!stop.monitoring() || budget_hit) {
+      CONSORT_RETURN_IF_ERROR(checkpoint());
+      if (hooks.progress) hooks.progress(static_cast<double>(epoch + 1) / params.epochs);
+      continue;
+    }
     // Monitoring: the guest learns z on the monitored rows and decides for everyone.
     std::vector<double> u = LinearScores(prep.x, monitor_rows, w);
     CONSORT_ASSIGN_OR_RETURN(std::vector<double> z, grad_protocol.ScoresToGuest(monitor_rows, u));
@@ -546,6 +613,8 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, const std::vector<net::Lin
       result.report.converged = true;
       break;
     }
+    CONSORT_RETURN_IF_ERROR(checkpoint());
+    if (hooks.progress) hooks.progress(static_cast<double>(epoch + 1) / params.epochs);
   }
   // Final scores for the guest's metrics: the host's partial scores on every row.
   std::vector<size_t> all(prep.x.rows);
@@ -568,6 +637,32 @@ StatusOr<HeteroLrResult> RunTraining(HeteroRole role, const std::vector<net::Lin
   result.report.train_rows = prep.split.train;
   result.report.validation_rows = prep.split.validation;
   return result;
+}
+
+// Binds checkpoints to this party's role, index, data (shape and a hash of the values) and
+// the parameters.
+std::string CheckpointDigest(HeteroLrVariant variant, HeteroRole role, int self, const Matrix& x,
+                             const LrParams& params, const std::string& options) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the feature bits (not a secret digest:
+  for (double v : x.data) {             // the file stays in the party's scratch directory)
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    for (int i = 0; i < 8; ++i) h = (h ^ ((bits >> (8 * i)) & 0xff)) * 1099511628211ull;
+  }
+  return Json{{"variant", VariantName(variant)},
+              {"role", role == HeteroRole::kGuest ? "guest" : "host"},
+              {"self", self},
+              {"rows", x.rows},
+              {"cols", x.cols},
+              {"data", h},
+              {"params", LrParamsToJson(params)},
+              {"options", options}}
+      .dump();
+}
+
+std::vector<int> Checkpoints(const HeteroLrHooks& hooks, const std::string& digest) {
+  if (hooks.checkpoint_dir.empty()) return {};
+  return internal::ListCheckpoints(hooks.checkpoint_dir, digest);
 }
 
 }  // namespace
@@ -655,16 +750,18 @@ StatusOr<HeteroLrResult> TrainHeteroLrMpc(mpc::Backend& backend, HeteroRole role
   uint64_t sent0 = 0;
   for (net::Link* l : peers) sent0 += l->bytes_sent();
   Prepared prep = Prepare(role, x, params);
+  const std::string opts =
+      options.sigmoid == MpcSigmoid::kAccurate ? "sigmoid=accurate" : "sigmoid=piecewise";
+  const std::string digest = CheckpointDigest(HeteroLrVariant::kMpc, role, self, x, params, opts);
   CONSORT_ASSIGN_OR_RETURN(
-      std::vector<size_t> cols,
-      ExchangeHellos(peers, role, HeteroLrVariant::kMpc, x.rows, prep.x.cols, params,
-                     options.sigmoid == MpcSigmoid::kAccurate ? "sigmoid=accurate"
-                                                              : "sigmoid=piecewise",
-                     self, options.guest_party, k));
-  MpcGradient protocol(backend, self, options.guest_party, cols, options.sigmoid);
+      Layout layout,
+      ExchangeHellos(peers, role, HeteroLrVariant::kMpc, x.rows, prep.x.cols, params, opts, self,
+                     options.guest_party, k, Checkpoints(hooks, digest)));
+  MpcGradient protocol(backend, self, options.guest_party, layout.cols, options.sigmoid);
   CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, labels));
   CONSORT_ASSIGN_OR_RETURN(HeteroLrResult r,
-                           RunTraining(role, peers, prep, labels, params, protocol, 0, hooks));
+                           RunTraining(role, peers, prep, labels, params, protocol, 0, hooks,
+                                       digest, layout.resume_epoch));
   r.bytes_sent = 0;
   for (net::Link* l : peers) r.bytes_sent += l->bytes_sent();
   r.bytes_sent -= sent0;
@@ -681,15 +778,17 @@ StatusOr<HeteroLrResult> TrainHeteroLrPaillier(HeteroRole role, net::Link& peer,
   const uint64_t sent0 = peer.bytes_sent();
   Prepared prep = Prepare(role, x, params);
   const bool guest = role == HeteroRole::kGuest;
+  const std::string digest =
+      CheckpointDigest(HeteroLrVariant::kPaillier, role, guest ? 0 : 1, x, params, "");
   CONSORT_ASSIGN_OR_RETURN(
-      std::vector<size_t> cols,
+      Layout layout,
       ExchangeHellos({&peer}, role, HeteroLrVariant::kPaillier, x.rows, prep.x.cols, params, "",
-                     guest ? 0 : 1, 0, 2));
+                     guest ? 0 : 1, 0, 2, Checkpoints(hooks, digest)));
   PaillierGradient protocol(peer, role, options);
-  CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, cols[guest ? 1 : 0], labels));
+  CONSORT_RETURN_IF_ERROR(protocol.Setup(prep, layout.cols[guest ? 1 : 0], labels));
   CONSORT_ASSIGN_OR_RETURN(HeteroLrResult r,
                            RunTraining(role, {&peer}, prep, labels, params, protocol,
-                                       options.max_batches, hooks));
+                                       options.max_batches, hooks, digest, layout.resume_epoch));
   r.bytes_sent = peer.bytes_sent() - sent0;
   return r;
 }

@@ -81,15 +81,21 @@ struct HeteroLrResult {
   LrTrainReport report;
   // Guest only: final probabilities on report.train_rows / report.validation_rows.
   std::vector<double> train_scores, validation_scores;
+  // Epochs restored from checkpoints (0 = trained from scratch).
+  int resumed_from_epoch = 0;
   // Bytes this party sent on the peer link (and, kMpc, to the dealer through the backend).
   uint64_t bytes_sent = 0;
 };
 
 // Optional progress (fraction in [0, 1], from the training thread) and cancellation (polled
 // before every batch: Cancelled).
+// checkpoint_dir: a directory private to this party and job (Session::ScratchDir) where the
+// weights are checkpointed after every epoch; a later run with the same inputs, parameters and
+// directory resumes from the last epoch every party completed ("" = off).
 struct HeteroLrHooks {
   std::function<void(double)> progress;
   const std::atomic<bool>* cancelled = nullptr;
+  std::string checkpoint_dir;
 };
 
 struct PaillierOptions {

@@ -336,6 +336,8 @@ class TrainOperator final : public engine::Operator {
     HeteroLrHooks hooks;
     hooks.cancelled = &session.cancelled();
     hooks.progress = [&](double f) { session.ReportProgress(0.2 + 0.75 * f, "training"); };
+    // Per-epoch checkpoints: a retried job (same id, same scratch directory) resumes.
+    CONSORT_ASSIGN_OR_RETURN(hooks.checkpoint_dir, session.ScratchDir());
     const HeteroRole role = guest ? HeteroRole::kGuest : HeteroRole::kHost;
     StatusOr<HeteroLrResult> result = absl::UnknownError("not run");
     if (p.variant == HeteroLrVariant::kMpc) {
@@ -373,6 +375,7 @@ class TrainOperator final : public engine::Operator {
                  {"variant", p.variant == HeteroLrVariant::kMpc ? "mpc" : "paillier"},
                  {"aligned_rows", rows.size()},
                  {"epochs_run", result->report.epochs_run},
+                 {"resumed_from_epoch", result->resumed_from_epoch},
                  {"converged", result->report.converged},
                  {"early_stopped", result->report.early_stopped},
                  {"monitored_loss", result->report.monitored_loss}};

@@ -1,6 +1,8 @@
 #include "consort/fl/hetero_lr_operator.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "consort/data/csv.h"
@@ -230,6 +232,31 @@ TEST(HeteroLrOperator, PartyDyingMidJobFailsTheOthers) {
   EXPECT_NE(out["shop"].status.code(), absl::StatusCode::kDeadlineExceeded) << out["shop"].status;
   EXPECT_TRUE(out["shop"].models.empty());
   EXPECT_TRUE(out["shop"].summary.is_null());
+}
+
+// The host dies during training; the retried job (same id, same scratch directories) resumes
+// from the last epoch both parties checkpointed.
+TEST(HeteroLrOperator, RetriedJobResumesFromCheckpoints) {
+  Fixture f;
+  char root[] = "/tmp/fl_op_resume_XXXXXX";
+  ASSERT_NE(mkdtemp(root), nullptr);
+  engine::testing::LocalRunOptions opts;
+  opts.scratch_root = root;
+  opts.fail_party = "bank";
+  opts.fail_after_messages = 1500;
+  auto first = RunLocally(Op("fl.hetero_lr.train"), "job-resume", f.TrainSpec("mpc"),
+                          {{"shop", f.guest}, {"bank", f.host}}, opts);
+  EXPECT_FALSE(first["shop"].status.ok());
+  opts.fail_party = "";
+  auto second = RunLocally(Op("fl.hetero_lr.train"), "job-resume", f.TrainSpec("mpc"),
+                           {{"shop", f.guest}, {"bank", f.host}}, opts);
+  for (const auto& [party, o] : second) ASSERT_TRUE(o.status.ok()) << party << ": " << o.status;
+  const Json& summary = second["shop"].summary;
+  EXPECT_GT(summary["resumed_from_epoch"].get<int>(), 0);
+  EXPECT_LT(summary["resumed_from_epoch"].get<int>(), 10);
+  EXPECT_EQ(summary["epochs_run"], 10);
+  EXPECT_GE(summary["validation"]["auc"].get<double>(), 0.98);
+  std::filesystem::remove_all(root);
 }
 
 TEST(HeteroLrOperator, PredictWithoutModelIsNotFound) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "consort/fl/internal/fate_data.h"
@@ -215,6 +217,62 @@ TEST(HeteroLrMpc, GuestAndTwoHostsOverThreeParties) {
   for (size_t c = 0; c < 10; ++c) {
     EXPECT_NEAR(run.hosts[1]->model.weights[c], plain_model->weights[s.guest.cols + 10 + c], 0.01);
   }
+}
+
+// A run interrupted after epoch 3 of 6 (the guest cancels), then retried with the same
+// checkpoint directories: both parties resume from epoch 3 and reach the plaintext quality.
+TEST(HeteroLrMpc, ResumesFromCheckpointsAfterAnInterruptedRun) {
+  const HeteroSplit& s = Breast();
+  LrParams p = BreastParams();
+  p.epochs = 6;
+  p.tolerance = 1e-12;  // monitoring on: the stop rule's state is checkpointed too
+  char gt[] = "/tmp/fl_ckpt_guest_XXXXXX", ht[] = "/tmp/fl_ckpt_host_XXXXXX";
+  ASSERT_NE(mkdtemp(gt), nullptr);
+  ASSERT_NE(mkdtemp(ht), nullptr);
+  std::atomic<bool> cancel{false};
+  HeteroLrHooks gh, hh;
+  gh.checkpoint_dir = gt;
+  hh.checkpoint_dir = ht;
+  gh.cancelled = &cancel;
+  gh.progress = [&](double f) {
+    if (f >= 0.5 - 1e-9) cancel = true;
+  };
+  auto first = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p,
+                                          {}, MpcSigmoid::kAccurate, gh, hh);
+  EXPECT_EQ(first.guest.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_FALSE(first.host.ok());
+  EXPECT_TRUE(std::filesystem::exists(std::string(gt) + "/fl-hetero-lr-3.json"));
+  EXPECT_TRUE(std::filesystem::exists(std::string(ht) + "/fl-hetero-lr-3.json"));
+  EXPECT_FALSE(std::filesystem::exists(std::string(gt) + "/fl-hetero-lr-1.json"));  // pruned
+  gh.cancelled = nullptr;
+  gh.progress = nullptr;
+  auto second = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p,
+                                           {}, MpcSigmoid::kAccurate, gh, hh);
+  ASSERT_TRUE(second.guest.ok()) << second.guest.status();
+  ASSERT_TRUE(second.host.ok()) << second.host.status();
+  EXPECT_EQ(second.guest->resumed_from_epoch, 3);
+  EXPECT_EQ(second.host->resumed_from_epoch, 3);
+  EXPECT_EQ(second.guest->report.epochs_run, 6);
+  EXPECT_EQ(second.guest->report.monitored_loss.size(), 6u);
+  auto plain = TrainPlaintextLr(internal::JoinColumns(s.guest, s.host), s.labels, p);
+  ASSERT_TRUE(plain.ok());
+  for (size_t c = 0; c < s.host.cols; ++c) {
+    EXPECT_NEAR(second.host->model.weights[c], plain->weights[s.guest.cols + c], 0.01) << c;
+  }
+  // A retry after the last epoch (e.g. storing the model failed) resumes at the end.
+  auto again = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p,
+                                          {}, MpcSigmoid::kAccurate, gh, hh);
+  ASSERT_TRUE(again.guest.ok()) << again.guest.status();
+  EXPECT_EQ(again.guest->resumed_from_epoch, 6);
+  EXPECT_EQ(again.host->model.weights, second.host->model.weights);
+  // Other parameters: the checkpoints do not apply (digest), training starts from scratch.
+  p.learning_rate = 0.1;
+  auto third = internal::RunHeteroLrLocal(HeteroLrVariant::kMpc, s.guest, s.labels, s.host, p,
+                                          {}, MpcSigmoid::kAccurate, gh, hh);
+  ASSERT_TRUE(third.guest.ok()) << third.guest.status();
+  EXPECT_EQ(third.guest->resumed_from_epoch, 0);
+  std::filesystem::remove_all(gt);
+  std::filesystem::remove_all(ht);
 }
 
 TEST(HeteroLrMpc, EarlyStoppingAgreesOnBothSides) {

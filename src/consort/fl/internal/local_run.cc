@@ -12,16 +12,19 @@ namespace consort::fl::internal {
 LocalHeteroRun RunHeteroLrLocal(HeteroLrVariant variant, const Matrix& guest_x,
                                 const std::vector<double>& labels, const Matrix& host_x,
                                 const LrParams& params, const PaillierOptions& paillier,
-                                MpcSigmoid sigmoid) {
+                                MpcSigmoid sigmoid, const HeteroLrHooks& guest_hooks,
+                                const HeteroLrHooks& host_hooks) {
   LocalHeteroRun out;
   auto [lg, lh] = net::CreateInMemoryLinkPair("guest", "host");
   const auto start = std::chrono::steady_clock::now();
   if (variant == HeteroLrVariant::kPaillier) {
     std::thread host([&, &lh = lh] {
-      out.host = TrainHeteroLrPaillier(HeteroRole::kHost, *lh, host_x, nullptr, params, paillier);
+      out.host = TrainHeteroLrPaillier(HeteroRole::kHost, *lh, host_x, nullptr, params, paillier,
+                                       host_hooks);
       if (!out.host.ok()) lh->Close();
     });
-    out.guest = TrainHeteroLrPaillier(HeteroRole::kGuest, *lg, guest_x, &labels, params, paillier);
+    out.guest = TrainHeteroLrPaillier(HeteroRole::kGuest, *lg, guest_x, &labels, params, paillier,
+                                      guest_hooks);
     if (!out.guest.ok()) lg->Close();
     host.join();
   } else {
@@ -39,8 +42,10 @@ LocalHeteroRun RunHeteroLrLocal(HeteroLrVariant variant, const Matrix& guest_x,
       MpcOptions opt;
       opt.sigmoid = sigmoid;
       auto r = p == 0
-                   ? TrainHeteroLrMpc(*be, HeteroRole::kGuest, {&peer}, guest_x, &labels, params, opt)
-                   : TrainHeteroLrMpc(*be, HeteroRole::kHost, {&peer}, host_x, nullptr, params, opt);
+                   ? TrainHeteroLrMpc(*be, HeteroRole::kGuest, {&peer}, guest_x, &labels, params,
+                                      opt, guest_hooks)
+                   : TrainHeteroLrMpc(*be, HeteroRole::kHost, {&peer}, host_x, nullptr, params,
+                                      opt, host_hooks);
       CONSORT_RETURN_IF_ERROR(be->Close());
       return r;
     };

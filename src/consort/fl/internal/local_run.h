@@ -18,7 +18,9 @@ struct LocalHeteroRun {
 LocalHeteroRun RunHeteroLrLocal(HeteroLrVariant variant, const Matrix& guest_x,
                                 const std::vector<double>& labels, const Matrix& host_x,
                                 const LrParams& params, const PaillierOptions& paillier = {},
-                                MpcSigmoid sigmoid = MpcSigmoid::kAccurate);
+                                MpcSigmoid sigmoid = MpcSigmoid::kAccurate,
+                                const HeteroLrHooks& guest_hooks = {},
+                                const HeteroLrHooks& host_hooks = {});
 
 // The guest and two hosts over the three-party replicated backend (three_party.h, no dealer):
 // guest = party 0, hosts = parties 1 and 2.

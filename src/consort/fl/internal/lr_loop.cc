@@ -83,6 +83,32 @@ StopRule::Decision StopRule::Observe(double loss, bool* improved) {
   return d;
 }
 
+Json StopRule::State() const {
+  Json j = {{"bad_epochs", bad_epochs_}};
+  if (previous_) j["previous"] = *previous_;
+  if (best_) j["best"] = *best_;
+  return j;
+}
+
+Status StopRule::Restore(const Json& state) {
+  if (!state.is_object() || !state.contains("bad_epochs") ||
+      !state["bad_epochs"].is_number_integer()) {
+    return absl::InvalidArgumentError("stop rule state: malformed");
+  }
+  bad_epochs_ = state["bad_epochs"].get<int>();
+  previous_.reset();
+  best_.reset();
+  if (state.contains("previous")) {
+    if (!state["previous"].is_number()) return absl::InvalidArgumentError("stop rule: previous");
+    previous_ = state["previous"].get<double>();
+  }
+  if (state.contains("best")) {
+    if (!state["best"].is_number()) return absl::InvalidArgumentError("stop rule: best");
+    best_ = state["best"].get<double>();
+  }
+  return OkStatus();
+}
+
 double Sigmoid(double z) {
   return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
 }

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "consort/common/json.h"
 #include "consort/fl/plaintext_lr.h"
 
 namespace consort::fl::internal {
@@ -42,6 +43,9 @@ class StopRule {
   enum class Decision { kContinue, kConverged, kEarlyStop };
   // `improved` is set when this epoch's weights are the best so far (snapshot them).
   Decision Observe(double loss, bool* improved);
+  // For checkpoints: the rule's memory as JSON, and back (InvalidArgument if malformed).
+  Json State() const;
+  Status Restore(const Json& state);
 
  private:
   LrParams p_;
