@@ -935,7 +935,20 @@ StatusOr<Json> Coordinator::ReportOutcome(const Caller& c, const Json& body) {
                                      "fraction = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE fraction END "
                                      "WHERE job_id = ? AND party = ?",
                                      {outcome, NowUnixMillis(), outcome, id, c.name}));
-    if (IsTerminal(state)) return OkStatus();  // late report on a finished job: recorded only
+    if (IsTerminal(state)) {
+      // Late report on a finished job: recorded only. One refinement: when the job failed
+      // because a peer saw this party close its link, this party's own reason is the cause.
+      if (state == JobState::kFailed && outcome == "failed" && !reason.empty()) {
+        CONSORT_ASSIGN_OR_RETURN(auto cur, db_->Query("SELECT reason FROM jobs WHERE id = ?", {id}));
+        const std::string current = cur.empty() ? "" : AsText(cur[0][0]);
+        if (current.find("peer " + c.name + " ") != std::string::npos &&
+            reason.find("peer ") == std::string::npos) {
+          CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE jobs SET reason = ? WHERE id = ?",
+                                           {c.name + ": " + reason, id}));
+        }
+      }
+      return OkStatus();
+    }
     if (outcome == "started") {
       if (state == JobState::kScheduled) return SetState(id, JobState::kRunning, "");
       return OkStatus();

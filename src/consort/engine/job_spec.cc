@@ -11,6 +11,10 @@ Status ValidateName(const std::string& value, const std::string& path) {
   if (value.empty() || value.size() > 64) {
     return absl::InvalidArgumentError(path + " must be 1 to 64 characters");
   }
+  if (value == "." || value == "..") {
+    // Names become parts of file names on the nodes.
+    return absl::InvalidArgumentError(path + " must not be '.' or '..'");
+  }
   for (char c : value) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-' || c == '.';

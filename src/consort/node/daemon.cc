@@ -265,7 +265,13 @@ void Node::ExecuteRun(Run& run) {
   heartbeat_stop = true;
   heartbeat.join();
 
-  if (!st.ok() && run.abort) st = absl::CancelledError("job aborted (failed or cancelled elsewhere)");
+  // An abort closes the links: the operator then fails with Cancelled/Unavailable, which says
+  // nothing. Any other error is the operator's own finding (e.g. bad input) and is kept.
+  if (!st.ok() && run.abort &&
+      (st.code() == absl::StatusCode::kCancelled || st.code() == absl::StatusCode::kUnavailable ||
+       st.code() == absl::StatusCode::kDeadlineExceeded)) {
+    st = absl::CancelledError("job aborted (failed or cancelled elsewhere)");
+  }
   if (st.ok()) {
     record("succeeded", "", sent, received);
     RemoveScratchDir(job_id);  // checkpoints are only kept for a retry

@@ -12,6 +12,7 @@
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/data/csv.h"
+#include "consort/data/csv_reader.h"
 #include "consort/data/describe.h"
 #include "consort/data/sqlite_source.h"
 #include "consort/data/table.h"
@@ -454,6 +455,7 @@ StatusOr<std::optional<PolicyRule>> Node::MatchPolicy(const engine::JobSpec& spe
 
 Status Node::StoreResultTable(const std::string& job_id, const std::string& name,
                               const data::Table& t) {
+  CONSORT_RETURN_IF_ERROR(CheckResultName(name, job_id));
   std::string path = JoinPath(JoinPath(home_, "results"), job_id.substr(0, 16) + "-" + name + ".csv");
   data::CsvWriteOptions csv;
   csv.mode = 0600;  // results are private data of this party
@@ -482,10 +484,49 @@ Status Node::StoreResultSummary(const std::string& job_id, const Json& summary) 
 }
 
 Status Node::StoreResultTableFile(const std::string& job_id, const std::string& name,
-                                  const std::string& csv_path) {
-  data::CsvReadOptions opts;
-  opts.source_name = name + ".csv";
-  CONSORT_ASSIGN_OR_RETURN(data::Table t, data::ReadCsv(csv_path, opts));
+                                  const std::string& csv_path, const std::string& types_from) {
+  // Validate while streaming (a result may be far larger than memory): schema and row count.
+  // Column types come from the dataset the rows were taken from, so that a subset of a column
+  // keeps its type (digits-only ids stay strings); columns it does not have are inferred.
+  data::CsvStreamOptions opts;
+  opts.read.source_name = name + ".csv";
+  if (!types_from.empty()) {
+    auto d = FindLocalDataset(types_from);
+    if (d.ok() && d->info.contains("columns") && d->info["columns"].is_array()) {
+      for (const Json& c : d->info["columns"]) {
+        if (!c.is_object() || !c.value("name", Json()).is_string() || !c.value("type", Json()).is_string()) continue;
+        auto type = data::ParseColumnType(c["type"].get<std::string>());
+        if (type.ok()) opts.read.column_types[c["name"].get<std::string>()] = *type;
+      }
+    }
+  }
+  StatusOr<std::unique_ptr<data::TableReader>> opened = data::OpenCsvReader(csv_path, opts);
+  if (!opened.ok() && opened.status().code() == absl::StatusCode::kNotFound &&
+      !opts.read.column_types.empty()) {
+    // The result has columns the source does not: infer every type instead.
+    opts.read.column_types.clear();
+    opened = data::OpenCsvReader(csv_path, opts);
+  }
+  CONSORT_ASSIGN_OR_RETURN(std::unique_ptr<data::TableReader> reader, std::move(opened));
+  data::Table batch, first;
+  uint64_t rows = 0;
+  bool have_schema = false;
+  while (true) {
+    CONSORT_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+    if (!more) break;
+    if (!have_schema) {
+      std::vector<uint32_t> none;
+      CONSORT_ASSIGN_OR_RETURN(first, batch.SelectRows(none));
+      have_schema = true;
+    }
+    rows += batch.num_rows();
+  }
+  reader.reset();
+  if (!have_schema) {
+    // No data rows: the header alone gives the schema.
+    CONSORT_ASSIGN_OR_RETURN(first, data::ReadCsv(csv_path, opts.read));
+  }
+  CONSORT_RETURN_IF_ERROR(CheckResultName(name, job_id));
   std::string path = JoinPath(JoinPath(home_, "results"), job_id.substr(0, 16) + "-" + name + ".csv");
   CONSORT_RETURN_IF_ERROR(MakeDirs(JoinPath(home_, "results")));
   std::error_code ec;
@@ -499,7 +540,8 @@ Status Node::StoreResultTableFile(const std::string& job_id, const std::string& 
   std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
                                ec);
   CONSORT_ASSIGN_OR_RETURN(std::string fp, data::FileFingerprint(path));
-  engine::DatasetInfo info = InfoFor(config_.name, name, t, "result of job " + job_id.substr(0, 12));
+  engine::DatasetInfo info = InfoFor(config_.name, name, first, "result of job " + job_id.substr(0, 12));
+  info.rows = static_cast<int64_t>(rows);
   DatasetSource src{"result", path, ""};
   std::lock_guard<std::mutex> lock(mu_);
   return InTransaction(*db_, [&]() -> Status {
@@ -511,6 +553,18 @@ Status Node::StoreResultTableFile(const std::string& job_id, const std::string& 
         "registered_ms) VALUES (?, ?, ?, ?, 0, ?)",
         {name, src.ToJson().dump(), info.ToJson().dump(), fp, NowUnixMillis()});
   });
+}
+
+Status Node::CheckResultName(const std::string& name, const std::string& job_id) {
+  // A result never replaces a dataset the owner registered, nor another job's result.
+  std::lock_guard<std::mutex> lock(mu_);
+  CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT source_json FROM datasets WHERE name = ?", {name}));
+  if (rows.empty()) return OkStatus();
+  CONSORT_ASSIGN_OR_RETURN(auto mine, db_->Query("SELECT 1 FROM results WHERE job_id = ? AND name = ?",
+                                                 {job_id, name}));
+  if (!mine.empty()) return OkStatus();  // this job's own earlier attempt
+  return absl::AlreadyExistsError("a dataset named '" + name + "' already exists on node " +
+                                  config_.name + "; choose another result_name");
 }
 
 // --- job working space -----------------------------------------------------------------------

@@ -140,9 +140,11 @@ class Node {
   StatusOr<Json> Results(const std::string& job_id);
   Status StoreResultTable(const std::string& job_id, const std::string& name, const data::Table& t);
   Status StoreResultSummary(const std::string& job_id, const Json& summary);
-  // Validates `csv_path` as CSV and moves it into results/ as result dataset `name`.
+  // Validates `csv_path` as CSV (streaming) and moves it into results/ as result dataset
+  // `name`. Columns named like columns of local dataset `types_from` (if given) keep its types.
+  // AlreadyExists if `name` is a dataset other than this job's result.
   Status StoreResultTableFile(const std::string& job_id, const std::string& name,
-                              const std::string& csv_path);
+                              const std::string& csv_path, const std::string& types_from = "");
 
   // --- job working space --------------------------------------------------------------------
   // scratch/<job id>/ (created 0700). Kept across failures and retries; removed on success.
@@ -185,6 +187,8 @@ class Node {
   StatusOr<net::ControlClient*> Control();
   StatusOr<crypto::PublicKey> PartyKey(const std::string& party);
   struct Run;
+  // OK unless `name` is a dataset other than a result of `job_id` (AlreadyExists).
+  Status CheckResultName(const std::string& name, const std::string& job_id);
   StatusOr<Json> CallPatiently(const std::string& method, const Json& body,
                                std::chrono::seconds patience);
   void HandleApproval(const std::string& job_id);

@@ -96,7 +96,9 @@ Status NodeSession::StoreTableFile(const std::string& name, const std::string& c
     return absl::PermissionDeniedError("this node receives no output from the job");
   }
   CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "result name"));
-  CONSORT_RETURN_IF_ERROR(node_.StoreResultTableFile(job_id_, name, csv_path));
+  auto mine = spec_.parties.find(self());
+  std::string source = mine != spec_.parties.end() ? mine->second.dataset : "";
+  CONSORT_RETURN_IF_ERROR(node_.StoreResultTableFile(job_id_, name, csv_path, source));
   std::lock_guard<std::mutex> lock(mu_);
   delivered_ = true;
   return OkStatus();
