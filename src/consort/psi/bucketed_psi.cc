@@ -605,7 +605,8 @@ class BucketedRun {
                                         std::to_string(peer.budget_mb) + " MiB, out of range");
     }
     // A key is at most 4 GiB (data/keys.h): a need beyond that per row is a lie.
-    if (peer.need_mib > BucketNeedMib(peer.rows, peer.rows << 32)) {
+    const uint64_t max_key_bytes = peer.rows > (UINT64_MAX >> 32) ? UINT64_MAX : peer.rows << 32;
+    if (peer.need_mib > BucketNeedMib(peer.rows, max_key_bytes)) {
       return absl::InvalidArgumentError("bucketed PSI: the peer announced an impossible size");
     }
     result_.peer_rows = peer.rows;
@@ -613,6 +614,15 @@ class BucketedRun {
                    ? opts_.force_buckets
                    : BucketCount(rows_, mine.need_mib, opts_.memory_budget_mb, peer.rows,
                                  peer.need_mib, peer.budget_mb);
+    if (opts_.force_buckets == 0) {
+      const uint64_t cap = std::max<uint64_t>(1, std::min(rows_, peer.rows) / kMinKeysPerBucket);
+      if (buckets_ > cap) {
+        CONSORT_LOG(WARNING) << "bucketed ECDH-PSI: " << cap << " bucket(s) instead of " << buckets_
+                             << " so that the smaller set keeps " << kMinKeysPerBucket
+                             << "+ keys per bucket; the memory budget may be exceeded";
+        buckets_ = static_cast<uint32_t>(cap);
+      }
+    }
     result_.buckets = buckets_;
     return OkStatus();
   }

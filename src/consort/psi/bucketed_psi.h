@@ -41,7 +41,8 @@
 // key bytes rounded up to MiB (which, with its budget, decide B), and its number of distinct
 // keys in every bucket (a histogram of the peer's keys under a hash both parties can compute,
 // keyed by the job id), and so the total. A "size" receiver learns the
-// intersection size of every bucket, not only the total. An "intersection" receiver learns
+// intersection size of every bucket, not only the total (B is capped so that the smaller set
+// keeps about kMinKeysPerBucket keys per bucket). An "intersection" receiver learns
 // which of its rows matched (which implies the per-bucket sizes). With B = 1 the leakage is
 // exactly that of psi/ecdh_psi.h plus the peer's row count.
 
@@ -66,6 +67,12 @@ inline constexpr size_t kMinMemoryBudgetMb = 64;
 inline constexpr size_t kMaxMemoryBudgetMb = size_t{1} << 20;  // 1 TiB
 inline constexpr size_t kDefaultMemoryBudgetMb = 1024;
 inline constexpr uint32_t kMaxBuckets = uint32_t{1} << 16;
+// Unless B is forced, B <= max(1, min(rows_a, rows_b) / kMinKeysPerBucket): the per-bucket key
+// counts each party learns are a histogram of the other's keys, and with few keys per bucket a
+// guessed key whose bucket is empty would be ruled out. When this cap binds (very unequal
+// sets), the larger party's working set may exceed its budget (logged); psi.unbalanced is the
+// protocol for such jobs.
+inline constexpr uint64_t kMinKeysPerBucket = 1024;
 // Rows per party (keeps every bucket far below ECDH-PSI's 2^32 items).
 inline constexpr uint64_t kBucketedPsiMaxRows = uint64_t{1} << 40;
 // Working-set estimates per key (measured order of magnitude: the key strings, row lists,
