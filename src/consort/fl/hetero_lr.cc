@@ -419,6 +419,12 @@ class PaillierGradient : public BatchGradient {
                                         std::string(pk.status().message()));
     }
     peer_pk_ = std::move(*pk);
+    // Fresh noise under the peer's key for the masked gradients it decrypts: the peer made the
+    // ciphertexts they are computed from, so without it the peer could divide its own noise
+    // out and learn about our features.
+    auto peer_noise = crypto::PaillierFastNoise::Create(peer_pk_);
+    if (!peer_noise.ok()) return peer_noise.status();
+    peer_noise_ = std::make_unique<crypto::PaillierFastNoise>(std::move(*peer_noise));
     x_int_.resize(prep.x.data.size());
     cols_ = prep.x.cols;
     for (size_t i = 0; i < x_int_.size(); ++i) {
@@ -461,7 +467,9 @@ class PaillierGradient : public BatchGradient {
     for (size_t c = 0; c < cols_; ++c) {
       for (size_t i = 0; i < b; ++i) weights[i] = x_int_[batch[i] * cols_ + c];
       masks[c] = peer_pk_.RandomPlaintext();
-      masked[c] = peer_pk_.AddPlaintext(WeightedSum(peer_pk_, four_d, weights), masks[c]);
+      masked[c] = peer_pk_.Rerandomize(
+          peer_pk_.AddPlaintext(WeightedSum(peer_pk_, four_d, weights), masks[c]),
+          peer_noise_->Generate());
     }
     // Exchange masked gradients (guest first), decrypt the peer's, return them.
     std::vector<crypto::PaillierCiphertext> to_decrypt;
@@ -514,6 +522,7 @@ class PaillierGradient : public BatchGradient {
   PaillierOptions opt_;
   std::unique_ptr<crypto::PaillierSecretKey> sk_;
   std::unique_ptr<crypto::PaillierFastNoise> noise_;
+  std::unique_ptr<crypto::PaillierFastNoise> peer_noise_;  // under peer_pk_, for re-randomizing
   crypto::PaillierPublicKey peer_pk_;
   std::vector<int64_t> x_int_;
   size_t cols_ = 0, peer_cols_ = 0;
