@@ -133,7 +133,9 @@ TEST_P(MpcTest, FixedPointMulIsWithinOneUlp) {
   if (Mpc()) {
     ASSERT_EQ(got.outputs.size(), static_cast<size_t>(Parties()));
     for (int p = 0; p < Parties(); ++p) {
-      if (p != 1) EXPECT_TRUE(got.outputs[p]->empty()) << "party " << p << " learns nothing";
+      if (p != 1) {
+        EXPECT_TRUE(got.outputs[p]->empty()) << "party " << p << " learns nothing";
+      }
     }
   }
   const std::vector<uint64_t>& out = OutputOf(got, 1);

@@ -541,6 +541,7 @@ TEST(JointStats, DealerGoneFailsTheDataParties) {
 class JointStatsValidate : public ::testing::Test {
  protected:
   void SetUp() override {
+    RegisterStatsOperators();  // each test may run in its own process (ctest)
     catalog_.Add({"bank", "customers", {{"id", "string"}, {"age", "int64"}, {"income", "float64"}}, 10, ""});
     catalog_.Add({"shop", "orders",
                   {{"cust", "string"}, {"order_value", "float64"}, {"w", "float64"}, {"region", "string"}},
