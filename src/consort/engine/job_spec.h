@@ -31,7 +31,7 @@ namespace consort::engine {
 struct PartyInput {
   std::string dataset;               // "" for a dataless party
   std::vector<std::string> columns;  // empty for a dataless party
-  std::string role;                  // "" for a data party; a name otherwise
+  std::string role{};                // "" for a data party; a name otherwise
 
   bool has_data() const { return !dataset.empty(); }
 };

@@ -33,9 +33,9 @@ struct LocalRunOptions {
   // Each party's ScratchDir() is <scratch_root>/<party>/scratch/<job id> and its CacheDir(k)
   // <scratch_root>/<party>/cache/<k>. Pass the same directory to two RunLocally calls to test
   // resume and reuse; "" = a fresh temporary directory, removed at the end of the run.
-  std::string scratch_root;
+  std::string scratch_root{};
   // Models each party already holds (for prediction jobs).
-  std::map<std::string, std::map<std::string, StoredModel>> models;
+  std::map<std::string, std::map<std::string, StoredModel>> models{};
 };
 
 // A catalog held in memory: members and dataset metadata, for operator Validate tests.

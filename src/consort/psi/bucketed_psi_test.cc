@@ -99,7 +99,7 @@ struct Party {
   std::chrono::milliseconds batch_delay{0};
   StatusOr<BucketedPsiResult> result = absl::UnknownError("not run");
   uint64_t bytes_sent = 0;
-  std::vector<std::string> stages;
+  std::vector<std::string> stages{};
 };
 
 BucketedPsiOptions Options(PsiOutput mine, PsiOutput peer, const std::string& scratch,
@@ -198,9 +198,14 @@ void ExpectMatchesPlaintext(const std::vector<std::string>& xa,
     EXPECT_EQ(MatchedRows(*a.result), want);
     EXPECT_EQ(a.result->matched_rows, want.size());
   }
-  if (out_a != kNone) EXPECT_EQ(a.result->intersection_size, want.size());
-  if (out_b != kNone) EXPECT_EQ(b.result->intersection_size, want.size());
-  if (out_b == kNone) EXPECT_EQ(b.result->intersection_size, 0u);
+  if (out_a != kNone) {
+    EXPECT_EQ(a.result->intersection_size, want.size());
+  }
+  if (out_b != kNone) {
+    EXPECT_EQ(b.result->intersection_size, want.size());
+  } else {
+    EXPECT_EQ(b.result->intersection_size, 0u);
+  }
   // Only the results and the checkpoint stay behind (spill, partitions, buckets are gone).
   for (const auto& dir : {da.path(), db.path()}) {
     std::set<std::string> files;
