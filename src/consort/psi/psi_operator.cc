@@ -20,7 +20,7 @@ constexpr uint64_t kDefaultBudgetMb = 1024;
 constexpr uint64_t kMinBudgetMb = 64, kMaxBudgetMb = uint64_t{1} << 20;
 // Peak RSS of one psi.kkrt party per row, measured (BENCHMARKS.md, consort_kkrt_bench) with
 // headroom for the dataset itself and the result.
-constexpr uint64_t kKkrtBytesPerRow = 400;
+constexpr uint64_t kKkrtBytesPerRow = 128;
 
 enum class Protocol : uint8_t { kAuto = 0, kEcdh = 1, kKkrt = 2 };
 
