@@ -471,3 +471,21 @@ TEST(CsvSpeed, DISABLED_MillionRows) { LoadRowsPerSecond(1000000); }
 
 }  // namespace
 }  // namespace consort::data
+
+namespace consort::data {
+namespace {
+
+TEST(Csv, AStrayQuoteFailsAt16MiBNamingTheLineNotTheWholeFile) {
+  std::string text = "id,note\n1,ok\n2,\"unclosed\n";
+  std::string filler(64, 'x');
+  filler += "\n";
+  while (text.size() < (size_t{17} << 20)) text += filler;
+  auto t = ParseCsv(text, "big.csv");
+  ASSERT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(t.status().message()).find("big.csv:3: column 'note': field longer than 16 MiB"),
+            std::string::npos)
+      << t.status();
+}
+
+}  // namespace
+}  // namespace consort::data

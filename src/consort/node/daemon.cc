@@ -1,11 +1,13 @@
 // The node daemon: peer link server, coordinator long-poll loop, standing approvals, job runs.
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <thread>
 
 #include "consort/audit/entry.h"
 #include "consort/audit/log_store.h"
+#include "consort/common/files.h"
 #include "consort/common/logging.h"
 #include "consort/common/time.h"
 #include "consort/engine/operator.h"
@@ -323,7 +325,37 @@ void Node::ReapRuns() {
   }
 }
 
+void Node::PruneScratch() {
+  // scratch/<job> holds raw keys and checkpoints. Keep it only while a retry may use it: drop it
+  // for jobs whose run here succeeded or that were never run here, and for failed runs that
+  // finished more than kScratchRetention ago.
+  constexpr int64_t kScratchRetentionMs = int64_t{7} * 24 * 3600 * 1000;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(JoinPath(home_, "scratch"), ec);
+  if (ec) return;
+  const int64_t now = NowUnixMillis();
+  for (const auto& entry : it) {
+    const std::string job_id = entry.path().filename().string();
+    if (!engine::ValidateJobId(job_id).ok()) continue;
+    bool keep = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto rows = db_->Query("SELECT state, finished_ms FROM runs WHERE job_id = ?", {job_id});
+      if (rows.ok() && !rows->empty()) {
+        const std::string state = AsText((*rows)[0][0]);
+        keep = state == "running" ||
+               (state == "failed" && now - AsInt((*rows)[0][1]) < kScratchRetentionMs);
+      }
+    }
+    if (!keep) {
+      CONSORT_LOG(INFO) << "removing the scratch directory of job " << job_id.substr(0, 12);
+      RemoveScratchDir(job_id);
+    }
+  }
+}
+
 Status Node::Serve(const std::atomic<bool>& stop) {
+  PruneScratch();
   auto directory = std::make_shared<NodeDirectory>(*this);
   net::TlsConfig tls{tls_.key_pem, tls_.cert_pem};
   CONSORT_ASSIGN_OR_RETURN(auto transport,

@@ -196,6 +196,9 @@ class Node {
   void ExecuteRun(Run& run);
   void AbortRun(const std::string& job_id);
   void ReapRuns();
+  // At start-up: removes scratch directories no retry can use (succeeded or unknown jobs, and
+  // failed ones older than 7 days).
+  void PruneScratch();
 
   std::string home_;
   NodeConfig config_;

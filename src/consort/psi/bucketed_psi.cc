@@ -998,6 +998,15 @@ StatusOr<uint64_t> WriteMatchedRowsCsv(const InputOpener& open_input,
       CONSORT_RETURN_IF_ERROR(out.Append(std::string_view(text).substr(header.size())));
       written += pick.size();
     }
+    if (w + 1 == windows) {
+      // Read to the end: the reader checks the input's fingerprint only there, and row numbers
+      // are positions, so a file changed since the PSI pass must fail rather than pick wrong rows.
+      while (true) {
+        CONSORT_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+        if (!more) break;
+        base += batch.num_rows();
+      }
+    }
     if (matched_rows > 0 && max_row >= base && w + 1 == windows) {
       return absl::DataLossError(matched_rows_path + ": row " + std::to_string(max_row + 1) +
                                  " is past the input's " + std::to_string(base) + " rows");

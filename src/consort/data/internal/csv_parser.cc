@@ -76,6 +76,7 @@ StatusOr<size_t> CsvParser::Feed(std::string_view chunk) {
         size_t j = i;
         while (j < n && !special_[static_cast<uint8_t>(p[j])]) ++j;
         field_.append(p + i, j - i);
+        if (field_.size() > kMaxFieldBytes) return FieldTooLong();
         i = j;
         if (i == n) break;
         char c = p[i++];
@@ -97,6 +98,7 @@ StatusOr<size_t> CsvParser::Feed(std::string_view chunk) {
         while (j < n && p[j] != '"' && p[j] != '\n' && p[j] != '\r') ++j;
         if (j > i) last_was_cr_ = false;
         field_.append(p + i, j - i);
+        if (field_.size() > kMaxFieldBytes) return FieldTooLong();
         i = j;
         if (i == n) break;
         char c = p[i++];

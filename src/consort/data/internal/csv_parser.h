@@ -63,6 +63,12 @@ class CsvParser {
  private:
   enum class State { kFieldStart, kUnquoted, kQuoted, kQuotedQuote, kAfterCr };
 
+  // A field longer than this is refused (memory stays bounded even when a stray quote would
+  // make the rest of the file one field).
+  static constexpr size_t kMaxFieldBytes = size_t{16} << 20;
+  Status FieldTooLong() const {
+    return Error(field_line_, FieldLabel() + ": field longer than 16 MiB (an unclosed quote?)");
+  }
   Status EndField();
   Status EndRecord();
   Status ValidateHeader();
