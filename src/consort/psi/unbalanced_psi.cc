@@ -21,7 +21,7 @@
 #include "consort/crypto/hash.h"
 #include "consort/psi/internal/ecdh_psi_wire.h"
 #include "consort/psi/internal/unbalanced_psi_wire.h"
-#include "consort/psi/internal/x25519_blind.h"
+#include "consort/crypto/x25519_blind.h"
 
 namespace consort::psi {
 namespace {
@@ -708,7 +708,7 @@ StatusOr<UnbalancedPsiClientResult> RunUnbalancedPsiClient(net::Link& link,
     }
 
     // OPRF: blind, have the server apply k, unblind.
-    CONSORT_ASSIGN_OR_RETURN(internal::X25519BlindPair pair, internal::GenerateX25519BlindPair());
+    CONSORT_ASSIGN_OR_RETURN(crypto::X25519BlindPair pair, crypto::GenerateX25519BlindPair());
     CONSORT_ASSIGN_OR_RETURN(crypto::X25519Scalar blind,
                              crypto::X25519Scalar::FromBytes(pair.blind.span()));
     CONSORT_ASSIGN_OR_RETURN(crypto::X25519Scalar unblind,

@@ -16,7 +16,7 @@
 #include "consort/crypto/hash.h"
 #include "consort/psi/internal/ecdh_psi_wire.h"
 #include "consort/psi/internal/unbalanced_psi_wire.h"
-#include "consort/psi/internal/x25519_blind.h"
+#include "consort/crypto/x25519_blind.h"
 #include "consort/psi/plaintext_psi.h"
 
 namespace consort::psi {
@@ -100,31 +100,6 @@ void ExpectMatchesPlaintext(const std::vector<std::string>& server,
             UnbalancedPsiServerBytesSent(client.size(), batch, set.encoded_bytes()));
   EXPECT_EQ(out.client->encoded_bytes_received, set.encoded_bytes());
   EXPECT_EQ(out.client_bytes, UnbalancedPsiClientBytesSent(client.size(), batch));
-}
-
-TEST(UnbalancedPsi, BlindPairInvertsModL) {
-  auto enc = crypto::Curve25519Encoder::Create(AsBytes("test-dst"));
-  ASSERT_TRUE(enc.ok());
-  for (int trial = 0; trial < 50; ++trial) {
-    auto pair = internal::GenerateX25519BlindPair();
-    ASSERT_TRUE(pair.ok()) << pair.status();
-    // Both are already clamped: X25519 leaves them unchanged.
-    for (const auto* s : {&pair->blind, &pair->unblind}) {
-      EXPECT_EQ(s->data()[0] & 7, 0);
-      EXPECT_EQ(s->data()[31] & 0xc0, 0x40);
-    }
-    auto c = crypto::X25519Scalar::FromBytes(pair->blind.span());
-    auto d = crypto::X25519Scalar::FromBytes(pair->unblind.span());
-    auto k = crypto::X25519Scalar::Generate();
-    std::string msg = "item-" + std::to_string(trial);
-    std::vector<crypto::X25519Point> p(1), direct(1);
-    enc->Encode(std::span<const std::string>(&msg, 1), p);
-    ASSERT_TRUE(k.Multiply(p, direct).ok());  // X25519(k, H(x))
-    ASSERT_TRUE(c->Multiply(p, p).ok());
-    ASSERT_TRUE(k.Multiply(p, p).ok());
-    ASSERT_TRUE(d->Multiply(p, p).ok());
-    EXPECT_EQ(p[0], direct[0]) << "trial " << trial;
-  }
 }
 
 TEST(UnbalancedPsi, MatchesPlaintextOnRandomSets) {

@@ -10,20 +10,20 @@
 // residues mod l, the same kind of restricted-exponent DH assumption X25519 itself makes
 // (clamped scalars cover about half of the residues).
 // Scalar arithmetic mod l is libsodium's crypto_core_ed25519_scalar_* (vetted), not
-// hand-rolled. This belongs in crypto/curve25519.h (owner: crypto); it lives here until then.
+// hand-rolled; protocols use this type, never libsodium directly.
 
 #include "consort/common/status.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/random.h"
 
-namespace consort::psi::internal {
+namespace consort::crypto {
 
 struct X25519BlindPair {
-  crypto::SecretBytes blind;    // c, 32 bytes little-endian, clamped form
-  crypto::SecretBytes unblind;  // d = c^-1 (mod l), clamped form
+  SecretBytes blind;    // c, 32 bytes little-endian, clamped form
+  SecretBytes unblind;  // d = c^-1 (mod l), clamped form
 };
 
 // A fresh pair from the CSPRNG. Internal if libsodium's scalar arithmetic fails.
 StatusOr<X25519BlindPair> GenerateX25519BlindPair();
 
-}  // namespace consort::psi::internal
+}  // namespace consort::crypto

@@ -1,11 +1,11 @@
-#include "consort/psi/internal/x25519_blind.h"
+#include "consort/crypto/x25519_blind.h"
 
 #include <sodium.h>
 
 #include <array>
 #include <cstring>
 
-namespace consort::psi::internal {
+namespace consort::crypto {
 namespace {
 
 constexpr size_t kScalarBytes = crypto_core_ed25519_SCALARBYTES;
@@ -38,7 +38,7 @@ StatusOr<X25519BlindPair> GenerateX25519BlindPair() {
   if (crypto_core_ed25519_scalar_invert(inv8, eight) != 0) {
     return absl::InternalError("X25519 blinding: cannot invert 8 mod l");
   }
-  crypto::SecretBytes c(kScalarBytes), c_mod_l(kScalarBytes), d_res(kScalarBytes), m(kScalarBytes),
+  SecretBytes c(kScalarBytes), c_mod_l(kScalarBytes), d_res(kScalarBytes), m(kScalarBytes),
       d(kScalarBytes);
   for (int tries = 0; tries < kMaxTries; ++tries) {
     crypto::RandomBytes(c.data(), kScalarBytes);
@@ -65,4 +65,4 @@ StatusOr<X25519BlindPair> GenerateX25519BlindPair() {
   return absl::InternalError("X25519 blinding: no invertible clamped pair in 256 tries");
 }
 
-}  // namespace consort::psi::internal
+}  // namespace consort::crypto
