@@ -89,6 +89,15 @@ StatusOr<std::unique_ptr<KkrtOprfReceiver>> KkrtOprfReceiver::Setup(net::Link& l
   return r;
 }
 
+namespace {
+// Wipes a buffer of OT-extension secrets when it goes out of scope, on every return path.
+struct WipeOnExit {
+  explicit WipeOnExit(std::vector<uint8_t>& b) : buf(b) {}
+  ~WipeOnExit() { sodium_memzero(buf.data(), buf.size()); }
+  std::vector<uint8_t>& buf;
+};
+}  // namespace
+
 Status KkrtOprfReceiver::Encode(std::span<const Block> inputs, std::span<KkrtRow> t_rows) {
   const size_t n = inputs.size();
   CheckCount(n);
@@ -97,6 +106,7 @@ Status KkrtOprfReceiver::Encode(std::span<const Block> inputs, std::span<KkrtRow
   // Codewords as rows (in t_rows for now), then as columns.
   code_->Encode(inputs, t_rows);
   std::vector<uint8_t> ccols(kKkrtCodeBits * col), tcols(kKkrtCodeBits * col);
+  WipeOnExit wipe_c(ccols), wipe_t(tcols);  // codewords of the inputs, and the t matrix
   internal::TransposeBits(reinterpret_cast<const uint8_t*>(t_rows.data()), n, kKkrtCodeBits,
                           ccols.data());
   Bytes u(kKkrtCodeBits * col);
@@ -154,6 +164,7 @@ Status KkrtOprfSender::Receive(size_t count, std::span<KkrtRow> q_rows) {
   }
   const uint8_t* sb = reinterpret_cast<const uint8_t*>(&s_);
   std::vector<uint8_t> g(col);
+  WipeOnExit wipe_u(u), wipe_g(g);  // u becomes the q matrix
   for (size_t j = 0; j < kKkrtCodeBits; ++j) {
     uint8_t* q = u.data() + j * col;
     if ((sb[j / 8] >> (j % 8)) & 1) {
