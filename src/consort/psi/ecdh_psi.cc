@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "consort/common/parallel.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
@@ -54,24 +55,6 @@ uint64_t BatchCount(uint64_t n, uint64_t batch, uint64_t index) {
 }
 
 std::string OutputName(PsiOutput o) { return std::string(PsiOutputName(o)); }
-
-// Runs fn(begin, end, worker) over [0, n) split into `threads` contiguous chunks; worker 0 is
-// the calling thread. Returns the first error.
-template <typename Fn>
-Status ParallelFor(size_t n, int threads, Fn&& fn) {
-  if (threads <= 1 || n < 2 * static_cast<size_t>(threads)) return fn(size_t{0}, n, 0);
-  const size_t chunk = (n + threads - 1) / threads;
-  std::vector<Status> status(threads);
-  std::vector<std::thread> pool;
-  for (int w = 1; w < threads; ++w) {
-    const size_t b = std::min(n, w * chunk), e = std::min(n, b + chunk);
-    pool.emplace_back([&, b, e, w] { status[w] = fn(b, e, w); });
-  }
-  status[0] = fn(size_t{0}, std::min(n, chunk), 0);
-  for (auto& t : pool) t.join();
-  for (auto& s : status) CONSORT_RETURN_IF_ERROR(s);
-  return OkStatus();
-}
 
 class EcdhPsiParty {
  public:

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "consort/common/parallel.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
@@ -37,22 +38,6 @@ using Key = std::array<uint8_t, 16>;
 uint64_t NumBatches(uint64_t n, uint64_t batch) { return (n + batch - 1) / batch; }
 uint64_t BatchCount(uint64_t n, uint64_t batch, uint64_t index) {
   return std::min<uint64_t>(batch, n - index * batch);
-}
-
-template <typename Fn>
-Status ParallelFor(size_t n, int threads, Fn&& fn) {
-  if (threads <= 1 || n < 2 * static_cast<size_t>(threads)) return fn(size_t{0}, n, 0);
-  const size_t chunk = (n + threads - 1) / threads;
-  std::vector<Status> status(threads);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) {
-    const size_t b = std::min(n, t * chunk), e = std::min(n, b + chunk);
-    pool.emplace_back([&, b, e, t] { status[t] = fn(b, e, t); });
-  }
-  status[0] = fn(size_t{0}, std::min(n, chunk), 0);
-  for (auto& t : pool) t.join();
-  for (auto& s : status) CONSORT_RETURN_IF_ERROR(s);
-  return OkStatus();
 }
 
 std::string Name(size_t i) { return "party " + std::to_string(i); }

@@ -8,6 +8,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "consort/common/parallel.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
@@ -32,22 +33,6 @@ using Key = std::array<uint8_t, 16>;
 uint64_t NumBatches(uint64_t n, uint64_t batch) { return (n + batch - 1) / batch; }
 uint64_t BatchCount(uint64_t n, uint64_t batch, uint64_t i) {
   return std::min<uint64_t>(batch, n - i * batch);
-}
-
-template <typename Fn>
-Status ParallelFor(size_t n, int threads, Fn&& fn) {
-  if (threads <= 1 || n < 2 * static_cast<size_t>(threads)) return fn(size_t{0}, n);
-  const size_t chunk = (n + threads - 1) / threads;
-  std::vector<Status> status(threads);
-  std::vector<std::thread> pool;
-  for (int w = 1; w < threads; ++w) {
-    const size_t b = std::min(n, w * chunk), e = std::min(n, b + chunk);
-    pool.emplace_back([&, b, e, w] { status[w] = fn(b, e); });
-  }
-  status[0] = fn(size_t{0}, std::min(n, chunk));
-  for (auto& t : pool) t.join();
-  for (auto& s : status) CONSORT_RETURN_IF_ERROR(s);
-  return OkStatus();
 }
 
 // State and steps both roles share.
@@ -131,7 +116,7 @@ class SumParty {
     std::vector<std::string_view> msgs(count);
     for (size_t k = 0; k < count; ++k) msgs[k] = items_[perm_[begin + k]];
     std::atomic<size_t> next_encoder{0};  // one encoder per worker (they keep scratch space)
-    return ParallelFor(count, opts_.threads, [&](size_t b, size_t e) {
+    return ParallelFor(count, opts_.threads, [&](size_t b, size_t e, int) {
       auto& enc = encoders_[next_encoder++ % encoders_.size()];
       auto m = std::span<const std::string_view>(msgs).subspan(b, e - b);
       auto p = std::span<X25519Point>(out).subspan(b, e - b);
@@ -146,7 +131,7 @@ class SumParty {
   // Raises peer points to our scalar in place; InvalidArgument naming the batch if one is
   // non-canonical or of low order.
   Status MaskPeer(std::span<X25519Point> points, const char* what, uint64_t index) {
-    return ParallelFor(points.size(), opts_.threads, [&](size_t b, size_t e) {
+    return ParallelFor(points.size(), opts_.threads, [&](size_t b, size_t e, int) {
       auto p = points.subspan(b, e - b);
       Status st = scalar_->Multiply(p, p);
       if (!st.ok()) {
@@ -400,7 +385,7 @@ class PartyB : public SumParty {
       const size_t count = BatchCount(n, batch, i);
       CONSORT_RETURN_IF_ERROR(MaskOwn(i * batch, count, pts));
       Bytes payload(count * elem);
-      CONSORT_RETURN_IF_ERROR(ParallelFor(count, opts_.threads, [&](size_t b, size_t e) {
+      CONSORT_RETURN_IF_ERROR(ParallelFor(count, opts_.threads, [&](size_t b, size_t e, int) {
         for (size_t k = b; k < e; ++k) {
           std::memcpy(&payload[k * elem], pts[k].data(), kPointBytes);
           PaillierCiphertext c =

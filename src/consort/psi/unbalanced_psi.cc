@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "consort/common/parallel.h"
 #include "consort/common/files.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/hash.h"
@@ -45,22 +46,6 @@ constexpr char kClientMetaFile[] = "encoded_set.json";
 uint64_t NumBatches(uint64_t n, uint64_t batch) { return (n + batch - 1) / batch; }
 uint64_t BatchCount(uint64_t n, uint64_t batch, uint64_t index) {
   return std::min<uint64_t>(batch, n - index * batch);
-}
-
-template <typename Fn>
-Status ParallelFor(size_t n, int threads, Fn&& fn) {
-  if (threads <= 1 || n < 2 * static_cast<size_t>(threads)) return fn(size_t{0}, n, 0);
-  const size_t chunk = (n + threads - 1) / threads;
-  std::vector<Status> status(threads);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) {
-    const size_t b = std::min(n, t * chunk), e = std::min(n, b + chunk);
-    pool.emplace_back([&, b, e, t] { status[t] = fn(b, e, t); });
-  }
-  status[0] = fn(size_t{0}, std::min(n, chunk), 0);
-  for (auto& t : pool) t.join();
-  for (auto& s : status) CONSORT_RETURN_IF_ERROR(s);
-  return OkStatus();
 }
 
 std::string Dst(const std::string& id_hex) {
