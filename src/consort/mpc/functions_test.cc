@@ -15,6 +15,8 @@
 namespace consort::mpc {
 namespace {
 
+using testing::Uniform;
+
 using testing::InputOf;
 using testing::Mode;
 using testing::Program;
@@ -27,14 +29,6 @@ uint64_t Enc(double x) {
   return static_cast<uint64_t>(static_cast<int64_t>(std::llround(std::ldexp(x, 18))));
 }
 double Dec(uint64_t v) { return Fxp().DecodeOne(v); }
-
-std::vector<double> Uniform(size_t n, double lo, double hi, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> d(lo, hi);
-  std::vector<double> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 // 2^u for u uniform in [lo, hi), rounded to the encoding (so the reference sees what the
 // backend sees).

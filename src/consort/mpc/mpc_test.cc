@@ -12,27 +12,15 @@
 namespace consort::mpc {
 namespace {
 
+using testing::Uniform;
+using testing::RandomRing;
+
 using testing::InputOf;
 using testing::Mode;
 using testing::Program;
 using testing::RunResult;
 
 FixedPoint Fxp() { return FixedPoint::Create().value(); }
-
-std::vector<double> Uniform(size_t n, double lo, double hi, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> d(lo, hi);
-  std::vector<double> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-std::vector<uint64_t> RandomRing(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint64_t> v(n);
-  for (auto& x : v) x = rng();
-  return v;
-}
 
 // Signed distance of two ring elements.
 int64_t Diff(uint64_t a, uint64_t b) { return static_cast<int64_t>(a - b); }

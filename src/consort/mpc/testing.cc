@@ -1,5 +1,6 @@
 #include "consort/mpc/testing.h"
 
+#include <random>
 #include <thread>
 
 #include "consort/mpc/dealer.h"
@@ -117,6 +118,21 @@ RunResult Run(Mode mode, const Program& program, FixedPointConfig config,
   result.peer_bytes = l0->bytes_sent() + l1->bytes_sent() - kTwoPartySetupBytes;
   result.rounds = rounds[0];
   return result;
+}
+
+std::vector<double> Uniform(size_t n, double lo, double hi, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<double> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<uint64_t> RandomRing(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> v(n);
+  for (auto& x : v) x = rng();
+  return v;
 }
 
 }  // namespace consort::mpc::testing

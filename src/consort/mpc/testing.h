@@ -40,4 +40,8 @@ std::span<const T> InputOf(const Backend& be, int party, const std::vector<T>& v
   return be.HoldsInputOf(party) ? std::span<const T>(values) : std::span<const T>();
 }
 
+// n doubles uniform in [lo, hi), and n uniform ring elements, from a fixed seed.
+std::vector<double> Uniform(size_t n, double lo, double hi, uint64_t seed);
+std::vector<uint64_t> RandomRing(size_t n, uint64_t seed);
+
 }  // namespace consort::mpc::testing

@@ -19,19 +19,14 @@
 namespace consort::mpc {
 namespace {
 
+using testing::RandomRing;
+
 using testing::InputOf;
 using testing::Mode;
 using testing::Program;
 using testing::RunResult;
 
 FixedPoint Fxp() { return FixedPoint::Create().value(); }
-
-std::vector<uint64_t> RandomRing(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint64_t> v(n);
-  for (auto& x : v) x = rng();
-  return v;
-}
 
 // Runs `op` once on fresh inputs of shapes a, b (input sharing costs nothing) and checks the
 // measured bytes and rounds against CostOf.
