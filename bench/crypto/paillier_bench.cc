@@ -17,12 +17,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/bench_util.h"
 #include "consort/crypto/paillier.h"
 #include "consort/crypto/random.h"
 #include "consort/net/link.h"
 #include "consort/psi/psi_sum.h"
 
 namespace {
+
+using consort::bench::CpuSeconds;
 
 using Clock = std::chrono::steady_clock;
 using consort::crypto::PaillierCiphertext;
@@ -35,12 +38,6 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 }
 
 // User + system CPU seconds of this process (all threads) so far.
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
 // Runs fn repeatedly for about `budget` seconds; prints and returns ops/s.
 double Rate(const char* name, double budget, const std::function<void()>& fn) {
   fn();  // warm-up

@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/bench_util.h"
 #include "bench/psi/socket_link.h"
 #include "consort/crypto/random.h"
 #include "consort/mpc/dealer.h"
@@ -46,6 +47,8 @@
 
 namespace consort::bench {
 namespace {
+
+using consort::bench::CpuSeconds;
 
 using mpc::Backend;
 using mpc::Shape;
@@ -103,12 +106,6 @@ Flags ParseFlags(int argc, char** argv) {
     }
   }
   return f;
-}
-
-double CpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 double Now() {

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/bench_util.h"
 #include "bench/psi/socket_link.h"
 #include "consort/crypto/random.h"
 #include "consort/crypto/tls_identity.h"
@@ -39,6 +40,9 @@
 
 namespace consort::bench {
 namespace {
+
+using consort::bench::CpuSeconds;
+using consort::bench::MaxRssKb;
 
 using Clock = std::chrono::steady_clock;
 using psi::PsiOutput;
@@ -210,19 +214,6 @@ Report Deserialize(const std::string& line) {
     if (r.error.empty()) r.error = "party process died without a report";
   }
   return r;
-}
-
-double CpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
-long MaxRssKb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
 }
 
 Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {

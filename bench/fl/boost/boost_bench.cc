@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/common/bench_util.h"
 #include "consort/boost/internal/testdata.h"
 #include "consort/boost/plaintext_gbdt.h"
 #include "consort/boost/secureboost.h"
@@ -24,16 +25,13 @@
 
 namespace {
 
+using consort::bench::CpuSeconds;
+
 using namespace consort::boost;
 using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 std::string LoadAvg() {
   std::ifstream f("/proc/loadavg");

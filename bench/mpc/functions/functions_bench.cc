@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/bench_util.h"
 #include "bench/psi/socket_link.h"
 #include "consort/crypto/random.h"
 #include "consort/mpc/dealer.h"
@@ -48,6 +49,8 @@
 
 namespace consort::bench {
 namespace {
+
+using consort::bench::CpuSeconds;
 
 using mpc::Backend;
 using mpc::Cost;
@@ -105,12 +108,6 @@ Flags ParseFlags(int argc, char** argv) {
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double CpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 std::string LoadAverage() {

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/common/bench_util.h"
 #include "bench/psi/socket_link.h"
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
@@ -41,6 +42,8 @@
 
 namespace consort::bench {
 namespace {
+
+using consort::bench::MaxRssKb;
 
 using Clock = std::chrono::steady_clock;
 using psi::PsiOutput;
@@ -213,12 +216,6 @@ Report Deserialize(const std::string& line) {
     if (r.error.empty()) r.error = "party process died without a report";
   }
   return r;
-}
-
-long MaxRssKb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
 }
 
 Report RunParty(net::Link& link, char party, const std::string& csv, const std::string& scratch,

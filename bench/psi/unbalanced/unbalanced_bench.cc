@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/bench_util.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/random.h"
 #include "consort/net/link.h"
@@ -40,6 +41,8 @@
 
 namespace consort::bench {
 namespace {
+
+using consort::bench::CpuSeconds;
 
 using Clock = std::chrono::steady_clock;
 
@@ -104,12 +107,6 @@ Flags Parse(int argc, char** argv) {
   return f;
 }
 
-double CpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
 double MaxRssMb() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
