@@ -102,5 +102,62 @@ TEST(NodeSession, OpenInputStreamsTheRegisteredCsvWithItsTypesAndFingerprint) {
   EXPECT_EQ(session.OpenInput(100).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+std::unique_ptr<Node> OpenTestNode(const TempHome& home) {
+  NodeConfig config;
+  config.name = "bank";
+  config.coordinator_grpc = "127.0.0.1:1";  // nothing listens: publishing fails, locally kept
+  config.coordinator_api = "127.0.0.1:1";
+  config.coordinator_fingerprint = std::string(64, '0');
+  config.coordinator_key = crypto::EncodePublicKey(crypto::SigningKey::Generate().public_key());
+  CONSORT_CHECK(Node::InitHome(home.path + "/node", config).ok());
+  auto node = Node::Open(home.path + "/node");
+  CONSORT_CHECK(node.ok());
+  return std::move(*node);
+}
+
+TEST(NodeSession, StoreTableFileKeepsSourceTypesAndNeverReplacesADataset) {
+  TempHome home;
+  auto node = OpenTestNode(home);
+  const std::string csv = home.path + "/customers.csv";
+  WriteText(csv, "id,phone\n1,0044\n2,21\n");
+  (void)node->AddDataset("customers", {"csv", csv, ""}, "", false);
+  NodeSession session(*node, std::string(64, 'b'), SpecFor("customers"), nullptr,
+                      std::chrono::milliseconds(1000));
+  const std::string result = home.path + "/matched.csv";
+  WriteText(result, "id,phone\n2,21\n");
+  // A result may not take the name of a registered dataset.
+  EXPECT_EQ(session.StoreTableFile("customers", result).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(std::filesystem::exists(result));
+  ASSERT_TRUE(session.StoreTableFile("matched", result).ok());
+  EXPECT_FALSE(std::filesystem::exists(result)) << "the file is moved, not copied";
+  auto stored = node->FindLocalDataset("matched");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->info["rows"], 1);
+  // "21" alone would infer int64; the source column is a string column.
+  EXPECT_EQ(stored->info["columns"][1]["type"], "string") << stored->info.dump();
+}
+
+TEST(NodeSession, ModelsAreStoredOnceAndAlteredFilesAreDataLoss) {
+  TempHome home;
+  auto node = OpenTestNode(home);
+  NodeSession session(*node, std::string(64, 'c'), SpecFor("customers"), nullptr,
+                      std::chrono::milliseconds(1000));
+  const Bytes blob = {1, 2, 3, 4};
+  // No coordinator: stored locally, not published, and the error says so.
+  Status st = session.StoreModel("credit", {{"kind", "test"}}, blob);
+  EXPECT_NE(std::string(st.message()).find("stored on this node but was not published"),
+            std::string::npos)
+      << st;
+  EXPECT_EQ(session.StoreModel("credit", {{"kind", "test"}}, blob).code(),
+            absl::StatusCode::kAlreadyExists);
+  auto loaded = session.LoadModel("credit");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->blob, blob);
+  EXPECT_EQ(loaded->metadata["kind"], "test");
+  EXPECT_EQ(session.LoadModel("other").status().code(), absl::StatusCode::kNotFound);
+  WriteText(home.path + "/node/models/credit.model", "tampered");
+  EXPECT_EQ(session.LoadModel("credit").status().code(), absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace consort::node
