@@ -414,6 +414,78 @@ TEST_F(Integration, HappyPathDeliversResultsOnlyToReceivers) {
   }
 }
 
+// --- 1b. the coordinator as the two-party MPC dealer -----------------------------------------
+
+TEST_F(Integration, CoordinatorDealsForTwoPartyJointStatistics) {
+  ASSERT_NO_FATAL_FAILURE(Start({"bank", "shop"}));
+  // bank: customers c0000..c0199 with an income; shop: c0100..c0299 with a spend.
+  std::string bank_csv = "id,income\n", shop_csv = "id,spend\n";
+  double income_sum = 0, spend_sum = 0;
+  for (int i = 0; i < 300; ++i) {
+    char id[8];
+    std::snprintf(id, sizeof(id), "c%04d", i);
+    if (i < 200) bank_csv += std::string(id) + "," + std::to_string(1000 + 7 * i) + "\n";
+    if (i >= 100) shop_csv += std::string(id) + "," + std::to_string(10 + i % 13) + "\n";
+    if (i >= 100 && i < 200) {
+      income_sum += 1000 + 7 * i;
+      spend_sum += 10 + i % 13;
+    }
+  }
+  ASSERT_TRUE(WriteFileAtomic(File("bank.csv"), bank_csv).ok());
+  ASSERT_TRUE(WriteFileAtomic(File("shop.csv"), shop_csv).ok());
+  AddDataset("bank", "customers", File("bank.csv"));
+  AddDataset("shop", "buyers", File("shop.csv"));
+  Json spec = {
+      {"operator", "stats.joint"},
+      {"parties",
+       {{"bank", {{"dataset", "customers"}, {"columns", {"id", "income"}}}},
+        {"shop", {{"dataset", "buyers"}, {"columns", {"id", "spend"}}}},
+        {"coordinator", {{"role", "dealer"}}}}},
+      {"outputs", {{"bank", "statistics"}}},
+      {"params",
+       {{"align", {{"bank", {"id"}}, {"shop", {"id"}}}},
+        {"statistics",
+         {{{"name", "n"}, {"stat", "count"}},
+          {{"name", "spend"}, {"stat", "sum"}, {"column", "shop.spend"}},
+          {{"name", "income"}, {"stat", "mean"}, {"column", "bank.income"}}}}}}};
+  std::string id = Submit("bank", spec);
+  ASSERT_FALSE(id.empty());
+  // The coordinator signed its own part at submission; the data parties sign theirs.
+  Json before = ShowJob("shop", id);
+  EXPECT_EQ(before["approvals"],
+            Json({{"bank", "pending"}, {"coordinator", "approved"}, {"shop", "pending"}}));
+  Ok("bank", {"job", "approve", id});
+  Ok("shop", {"job", "approve", id});
+  CommandResult wait;
+  Json done = Await("bank", id, 120, &wait);
+  ASSERT_EQ(done.value("state", ""), "succeeded") << done.dump(2) << Logs();
+  EXPECT_EQ(done["progress"]["coordinator"]["run_state"], "succeeded") << done.dump(2);
+
+  // The statistics match the plaintext join (tolerances of docs/operators/stats-joint.md).
+  Json result = Result("bank", id);
+  const Json& stats = result["summary"]["statistics"];
+  EXPECT_EQ(stats["n"], 100) << result.dump(2);
+  EXPECT_NEAR(stats["spend"].get<double>(), spend_sum, 1e-2) << result.dump(2);
+  EXPECT_NEAR(stats["income"].get<double>(), income_sum / 100, 1e-2) << result.dump(2);
+  EXPECT_TRUE(Result("shop", id)["summary"].empty());
+  // The coordinator dealt (and says so) but holds no row, key or statistic.
+  auto log = ReadFile(cluster_->log_path("coordinator"));
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("job " + id.substr(0, 12) + ": the coordinator deals for stats.joint"), npos);
+  for (const auto& e : fs::recursive_directory_iterator(cluster_->coordinator_home())) {
+    if (!e.is_regular_file()) continue;
+    auto content = ReadFile(e.path().string());
+    ASSERT_TRUE(content.ok());
+    EXPECT_EQ(content->find("c0150"), npos) << e.path() << " holds a key";
+  }
+  // Every node verified the coordinator's approval under the key it pinned, and the audit log
+  // (which records that approval) verifies.
+  for (const std::string node : {"bank", "shop"}) {
+    CommandResult v = Ok(node, {"audit", "verify"});
+    EXPECT_NE(v.out.find("audit log OK"), npos) << v.out;
+  }
+}
+
 // --- 2. bad specs ----------------------------------------------------------------------------
 
 TEST_F(Integration, BadSpecsAreRefusedNamingTheProblem) {

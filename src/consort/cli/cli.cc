@@ -112,11 +112,15 @@ Status CoordinatorInit(const Args& a) {
   }
   if (a.Has("listen")) config.grpc_listen = a.Get("listen");
   if (a.Has("api-listen")) config.api_listen = a.Get("api-listen");
+  if (a.Has("peer-listen")) config.peer_listen = a.Get("peer-listen");
+  if (a.Has("no-dealer")) config.host_dealer = false;
   std::string home = CoordHome(a);
   CONSORT_RETURN_IF_ERROR(coordinator::Coordinator::Init(home, config));
   std::cout << "coordinator initialized in " << home << "\n"
             << "  control plane (nodes, mTLS): " << config.grpc_listen << "\n"
             << "  REST API (HTTPS):            " << config.api_listen << "\n"
+            << "  dealer peer endpoint (mTLS): "
+            << (config.host_dealer ? config.peer_listen : std::string("off")) << "\n"
             << "  admin API token:             " << JoinPath(home, "admin.token") << " (keep it secret)\n"
             << "start it with: consort coordinator start --home " << home << std::endl;
   return OkStatus();
@@ -135,8 +139,12 @@ Status CoordinatorStart(const Args& a) {
   coord->set_bound_addresses(grpc_addr, "");
   api::RestServer rest(*coord, api_listen);
   CONSORT_RETURN_IF_ERROR(rest.Start());
+  if (coord->config().host_dealer) {
+    CONSORT_RETURN_IF_ERROR(
+        coord->StartPeerEndpoint(a.Get("peer-listen", coord->config().peer_listen)));
+  }
   coord->StartScheduler();
-  Json endpoints = {{"grpc", grpc_addr}, {"api", rest.address()},
+  Json endpoints = {{"grpc", grpc_addr}, {"api", rest.address()}, {"peer", coord->peer_address()},
                     {"tls_fingerprint", coord->tls_fingerprint()}, {"pid", getpid()}};
   CONSORT_RETURN_IF_ERROR(
       WriteFileAtomic(JoinPath(home, "endpoints.json"), endpoints.dump(2) + "\n", 0644));
@@ -682,15 +690,20 @@ std::vector<Command> Commands() {
   const FlagSpec kOutFlag = kOutput;
   return {
       {{"coordinator init", "", "Create a coordinator home: keys, TLS identity, database, admin token.",
-        "The config file (JSON) may set grpc_listen, api_listen, party_silence_timeout_ms and "
-        "invite_ttl_ms; --listen/--api-listen override it.",
+        "The config file (JSON) may set grpc_listen, api_listen, peer_listen, host_dealer, "
+        "party_silence_timeout_ms and invite_ttl_ms; the flags override it. With host_dealer "
+        "(the default) jobs may name the coordinator as their two-party MPC dealer "
+        "({\"coordinator\": {\"role\": \"dealer\"}}); see docs/operations.md.",
         {kHomeCoord, {"config", "config file (JSON)"}, {"listen", "control-plane address (default 127.0.0.1:7400)"},
-         {"api-listen", "REST API address (default 127.0.0.1:7443)"}}},
+         {"api-listen", "REST API address (default 127.0.0.1:7443)"},
+         {"peer-listen", "dealer peer endpoint address (default 127.0.0.1:0)"},
+         {"no-dealer", "never act as a dealer (refuse jobs that name the coordinator)", true}}},
        CoordinatorInit},
       {{"coordinator start", "", "Run the coordinator until SIGINT/SIGTERM.",
         "Serves nodes over gRPC with pinned mutual TLS and people over the HTTPS REST API "
         "(OpenAPI at /openapi.json). Bound addresses are written to <home>/endpoints.json.",
-        {kHomeCoord, {"listen", "override the control-plane address"}, {"api-listen", "override the API address"}}},
+        {kHomeCoord, {"listen", "override the control-plane address"}, {"api-listen", "override the API address"},
+         {"peer-listen", "override the dealer peer endpoint address"}}},
        CoordinatorStart},
       {{"admin invite", "NAME", "Create a one-time invite for a new node named NAME; prints the token.", "",
         {kHomeCoord, {"ttl-hours", "validity in hours (default 168)"},

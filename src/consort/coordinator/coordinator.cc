@@ -9,6 +9,7 @@
 #include "consort/common/files.h"
 #include "consort/common/logging.h"
 #include "consort/common/time.h"
+#include "consort/coordinator/hosted_party.h"
 #include "consort/coordinator/invite.h"
 #include "consort/coordinator/job_state.h"
 #include "consort/crypto/hash.h"
@@ -16,6 +17,8 @@
 #include "consort/engine/catalog.h"
 #include "consort/engine/job_spec.h"
 #include "consort/engine/operator.h"
+#include "consort/net/grpc_transport.h"
+#include "consort/net/peer_directory.h"
 
 namespace consort::coordinator {
 namespace {
@@ -87,6 +90,8 @@ class DbCatalog final : public engine::CatalogView {
  public:
   explicit DbCatalog(SqlDb& db) : db_(db) {}
   bool IsMember(const std::string& party) const override {
+    // The coordinator takes part under its reserved name (SubmitJob checks it hosts a dealer).
+    if (party == engine::kCoordinatorParty) return true;
     auto rows = db_.Query("SELECT 1 FROM members WHERE name = ?", {party});
     return rows.ok() && !rows->empty();
   }
@@ -109,6 +114,8 @@ class DbCatalog final : public engine::CatalogView {
 Json CoordinatorConfig::ToJson() const {
   return {{"grpc_listen", grpc_listen},
           {"api_listen", api_listen},
+          {"peer_listen", peer_listen},
+          {"host_dealer", host_dealer},
           {"party_silence_timeout_ms", party_silence_timeout_ms},
           {"invite_ttl_ms", invite_ttl_ms}};
 }
@@ -119,6 +126,8 @@ StatusOr<CoordinatorConfig> CoordinatorConfig::FromJson(const Json& j) {
   for (const auto& [k, v] : j.items()) {
     if (k == "grpc_listen" && v.is_string()) c.grpc_listen = v;
     else if (k == "api_listen" && v.is_string()) c.api_listen = v;
+    else if (k == "peer_listen" && v.is_string()) c.peer_listen = v;
+    else if (k == "host_dealer" && v.is_boolean()) c.host_dealer = v;
     else if (k == "party_silence_timeout_ms" && v.is_number_integer()) c.party_silence_timeout_ms = v;
     else if (k == "invite_ttl_ms" && v.is_number_integer()) c.invite_ttl_ms = v;
     else return absl::InvalidArgumentError("coordinator config: unknown or mistyped field '" + k + "'");
@@ -322,13 +331,19 @@ StatusOr<Json> Coordinator::Info(const Caller&, const Json&) {
               {"tls_fingerprint", tls_fingerprint_},
               {"signing_key", crypto::EncodePublicKey(key_->public_key())},
               {"grpc_listen", bound_grpc_.empty() ? config_.grpc_listen : bound_grpc_},
-              {"api_listen", bound_api_.empty() ? config_.api_listen : bound_api_}};
+              {"api_listen", bound_api_.empty() ? config_.api_listen : bound_api_},
+              {"peer_address", bound_peer_},
+              {"hosts_dealer", config_.host_dealer && !bound_peer_.empty()}};
 }
 
 StatusOr<Json> Coordinator::CreateInvite(const Caller& c, const Json& body) {
   CONSORT_RETURN_IF_ERROR(RequireAdmin(c));
   CONSORT_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", "$"));
   CONSORT_RETURN_IF_ERROR(engine::ValidateName(name, "$.name"));
+  if (name == engine::kCoordinatorParty) {
+    return absl::InvalidArgumentError(std::string("$.name: '") + engine::kCoordinatorParty +
+                                      "' is reserved for the coordinator itself");
+  }
   CONSORT_ASSIGN_OR_RETURN(auto existing, db_->Query("SELECT 1 FROM members WHERE name = ?", {name}));
   if (!existing.empty()) return absl::AlreadyExistsError("a node named '" + name + "' is already registered");
   int64_t ttl = config_.invite_ttl_ms;
@@ -437,6 +452,7 @@ StatusOr<Json> Coordinator::RegisterNode(const Caller&, const Json& body) {
                     {now, crypto::Sha256Hex(inv.secret)});
   }));
   CONSORT_LOG(INFO) << "node '" << name << "' registered";
+  RefreshPeer(name);
   Notify();
   CONSORT_ASSIGN_OR_RETURN(Json members, ListMembers(Caller::Node(name), Json::object()));
   return Json{{"name", name},
@@ -450,6 +466,7 @@ StatusOr<Json> Coordinator::NodeHello(const Caller& c, const Json& body) {
   if (address.size() > 256) return absl::InvalidArgumentError("$.address is too long");
   CONSORT_RETURN_IF_ERROR(
       db_->Run("UPDATE members SET address = ? WHERE name = ?", {address, c.name}));
+  RefreshPeer(c.name);
   Notify();
   return Json{{"name", c.name}};
 }
@@ -469,7 +486,9 @@ StatusOr<Json> Coordinator::ListMembers(const Caller& c, const Json&) {
                    {"last_seen", AsInt(r[5]) ? FormatRfc3339(AsInt(r[5])) : ""},
                    {"tls_cert_pem", AsText(r[6])}});
   }
-  return Json{{"members", out}};
+  // Where nodes reach the coordinator's own part in jobs (its dealer); nodes pin the
+  // coordinator certificate they already trust, never a fingerprint from this reply.
+  return Json{{"members", out}, {"coordinator", {{"peer_address", bound_peer_}}}};
 }
 
 StatusOr<Json> Coordinator::RegisterDataset(const Caller& c, const Json& body) {
@@ -526,6 +545,16 @@ StatusOr<Json> Coordinator::SubmitJob(const Caller& c, const Json& body) {
   CONSORT_ASSIGN_OR_RETURN(engine::JobSpec spec, engine::ParseJobSpec(doc));
   DbCatalog catalog(*db_);
   CONSORT_RETURN_IF_ERROR(engine::ValidateJob(spec, catalog));
+  const bool hosted = spec.parties.count(engine::kCoordinatorParty) > 0;
+  if (hosted && !config_.host_dealer) {
+    return absl::FailedPreconditionError(
+        "this coordinator does not act as a dealer (\"host_dealer\": false in coordinator.json); "
+        "name a non-colluding node with {\"role\": \"dealer\"} instead");
+  }
+  if (hosted && bound_peer_.empty()) {
+    return absl::FailedPreconditionError(
+        "the coordinator's peer endpoint is not running, so it cannot act as a dealer");
+  }
   CONSORT_ASSIGN_OR_RETURN(std::string id, engine::ComputeJobId(doc));
   CONSORT_ASSIGN_OR_RETURN(auto existing, db_->Query("SELECT state FROM jobs WHERE id = ?", {id}));
   if (!existing.empty()) {
@@ -545,8 +574,9 @@ StatusOr<Json> Coordinator::SubmitJob(const Caller& c, const Json& body) {
       CONSORT_RETURN_IF_ERROR(
           db_->Run("INSERT INTO job_parties (job_id, party) VALUES (?, ?)", {id, party}));
     }
-    return AppendCoordinatorEntry("job.submitted",
-                                  {{"job_id", id}, {"submitted_by", submitter}, {"spec", doc}});
+    CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
+        "job.submitted", {{"job_id", id}, {"submitted_by", submitter}, {"spec", doc}}));
+    return hosted ? ApproveAsCoordinator(id, 0) : OkStatus();
   }));
   CONSORT_LOG(INFO) << "job " << id.substr(0, 12) << " (" << spec.op << ") proposed by " << submitter;
   Notify();
@@ -689,28 +719,41 @@ StatusOr<Json> Coordinator::ApproveJob(const Caller& c, const Json& body) {
                                       " does not verify under " + party + "'s key");
   }
   CONSORT_RETURN_IF_ERROR(InTransaction(*db_, [&]() -> Status {
-    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET decision = 'approved', signature = ? "
-                                     "WHERE job_id = ? AND party = ?",
-                                     {sig_text, id, party}));
-    CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
-        "job.approved", {{"job_id", id}, {"party", party}, {"signature", sig_text},
-                         {"attempt", attempt},
-                         {"via", c.kind == Caller::Kind::kNode ? "node" : "api:" + c.name}}));
-    CONSORT_ASSIGN_OR_RETURN(
-        auto pending, db_->Query("SELECT COUNT(*) FROM job_parties WHERE job_id = ? AND "
-                                 "decision != 'approved'",
-                                 {id}));
-    if (AsInt(pending[0][0]) == 0) {
-      CONSORT_RETURN_IF_ERROR(SetState(id, JobState::kApproved, ""));
-      // Jobs run as soon as they are approved; a later issue adds schedules (cron).
-      CONSORT_RETURN_IF_ERROR(SetState(id, JobState::kScheduled, ""));
-      CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET last_report_ms = ? WHERE job_id = ?",
-                                       {NowUnixMillis(), id}));
-    }
-    return OkStatus();
+    return RecordApproval(id, party, sig_text, attempt,
+                          c.kind == Caller::Kind::kNode ? "node" : "api:" + c.name);
   }));
   Notify();
   return JobJson(id, false);
+}
+
+Status Coordinator::RecordApproval(const std::string& id, const std::string& party,
+                                   const std::string& sig_text, int64_t attempt,
+                                   const std::string& via) {
+  CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET decision = 'approved', signature = ? "
+                                   "WHERE job_id = ? AND party = ?",
+                                   {sig_text, id, party}));
+  CONSORT_RETURN_IF_ERROR(AppendCoordinatorEntry(
+      "job.approved", {{"job_id", id}, {"party", party}, {"signature", sig_text},
+                       {"attempt", attempt}, {"via", via}}));
+  CONSORT_ASSIGN_OR_RETURN(auto pending, db_->Query("SELECT COUNT(*) FROM job_parties WHERE job_id = ? "
+                                                    "AND decision != 'approved'",
+                                                    {id}));
+  if (AsInt(pending[0][0]) == 0) {
+    CONSORT_RETURN_IF_ERROR(SetState(id, JobState::kApproved, ""));
+    // Jobs run as soon as they are approved; a later issue adds schedules (cron).
+    CONSORT_RETURN_IF_ERROR(SetState(id, JobState::kScheduled, ""));
+    CONSORT_RETURN_IF_ERROR(db_->Run("UPDATE job_parties SET last_report_ms = ? WHERE job_id = ?",
+                                     {NowUnixMillis(), id}));
+  }
+  return OkStatus();
+}
+
+Status Coordinator::ApproveAsCoordinator(const std::string& id, int64_t attempt) {
+  // The coordinator's signature commits it to dealing for exactly this run of this spec; nodes
+  // verify it under the coordinator key they pinned at registration.
+  const std::string sig = crypto::EncodeSignature(
+      key_->SignFor("job-approval", AsBytes(engine::ApprovalMessage(id, attempt))));
+  return RecordApproval(id, engine::kCoordinatorParty, sig, attempt, "coordinator");
 }
 
 StatusOr<Json> Coordinator::RejectJob(const Caller& c, const Json& body) {
@@ -810,7 +853,10 @@ StatusOr<Json> Coordinator::RetryJob(const Caller& c, const Json& body) {
         "job.state", {{"job_id", id}, {"from", "failed"}, {"to", "proposed"}, {"reason", reason},
                       {"attempt", attempt}}));
     CONSORT_LOG(INFO) << "job " << id.substr(0, 12) << ": failed -> proposed (" << reason << ")";
-    return OkStatus();
+    CONSORT_ASSIGN_OR_RETURN(auto hosted, db_->Query("SELECT 1 FROM job_parties WHERE job_id = ? "
+                                                     "AND party = ?",
+                                                     {id, engine::kCoordinatorParty}));
+    return hosted.empty() ? OkStatus() : ApproveAsCoordinator(id, attempt);
   }));
   Notify();
   return JobJson(id, false);
@@ -986,6 +1032,150 @@ StatusOr<Json> Coordinator::AuditRange(const Caller& c, const Json& body) {
   return Json{{"entries", arr}, {"size", head.size}, {"head", head.ToJson()}};
 }
 
+// --- peer endpoint and hosted parties --------------------------------------------------------
+
+struct Coordinator::HostedRun {
+  std::string job_id;
+  std::shared_ptr<HostedPartySession> session;
+  std::thread thread;
+  std::atomic<bool> done{false};
+  std::atomic<bool> cancel_requested{false};
+  std::atomic<bool> stopping{false};
+};
+
+void Coordinator::RefreshPeer(const std::string& name) {
+  if (!peers_) return;
+  auto rows = db_->Query("SELECT address, tls_fingerprint FROM members WHERE name = ?", {name});
+  if (!rows.ok() || rows->empty() || AsText((*rows)[0][0]).empty()) return;
+  Status st = peers_->Put({name, AsText((*rows)[0][0]), AsText((*rows)[0][1])});
+  if (!st.ok()) CONSORT_LOG(WARNING) << "peer directory: " << name << ": " << st;
+}
+
+Status Coordinator::StartPeerEndpoint(const std::string& listen_address) {
+  auto directory = std::make_shared<net::StaticPeerDirectory>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (transport_) return absl::FailedPreconditionError("the peer endpoint is already running");
+    peers_ = directory;
+    CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT name FROM members"));
+    for (const auto& r : rows) RefreshPeer(AsText(r[0]));
+  }
+  net::TlsConfig tls{tls_.key_pem, tls_.cert_pem};
+  CONSORT_ASSIGN_OR_RETURN(auto transport, net::PeerTransport::Start(engine::kCoordinatorParty,
+                                                                     listen_address, tls, directory));
+  const std::string host = listen_address.substr(0, listen_address.rfind(':'));
+  std::lock_guard<std::mutex> lock(mu_);
+  transport_ = std::shared_ptr<net::PeerTransport>(std::move(transport));
+  bound_peer_ = host + ":" + std::to_string(transport_->port());
+  CONSORT_LOG(INFO) << "coordinator peer endpoint (dealer) on " << bound_peer_;
+  Notify();
+  return OkStatus();
+}
+
+std::string Coordinator::peer_address() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bound_peer_;
+}
+
+void Coordinator::TendHostedParties() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!transport_ || stop_) return;
+  const int64_t now = NowUnixMillis();
+  for (auto it = hosted_.begin(); it != hosted_.end();) {
+    HostedRun& run = *it->second;
+    if (run.done) {
+      if (run.thread.joinable()) run.thread.join();
+      it = hosted_.erase(it);
+      continue;
+    }
+    // Heartbeat: the coordinator's part reports like a node's, so silence timeouts apply
+    // uniformly (a stuck hosted run is never mistaken for a silent one).
+    std::string stage = run.session->stage();
+    if (stage.size() > 64) stage.resize(64);
+    (void)db_->Run("UPDATE job_parties SET fraction = ?, stage = ?, last_report_ms = ? WHERE "
+                   "job_id = ? AND party = ? AND run_state = 'started'",
+                   {run.session->fraction(), stage, now, run.job_id, engine::kCoordinatorParty});
+    auto state = StateOf(run.job_id);
+    if (state.ok() && IsTerminal(*state) && !run.cancel_requested.exchange(true)) {
+      // The job ended elsewhere: unblock the dealer (closing links may wait; not under mu_).
+      std::thread([session = run.session] { session->Cancel(); }).detach();
+    }
+    ++it;
+  }
+  auto rows = db_->Query(
+      "SELECT j.id, j.state, j.spec_json, p.run_state FROM jobs j JOIN job_parties p ON "
+      "p.job_id = j.id WHERE p.party = ? AND ((j.state IN ('scheduled','running') AND "
+      "p.run_state NOT IN ('succeeded','failed')) OR (j.state IN ('failed','cancelled') AND "
+      "p.run_state = 'started')) ORDER BY j.created_ms",
+      {engine::kCoordinatorParty});
+  if (!rows.ok()) return;
+  for (const auto& r : *rows) {
+    const std::string id = AsText(r[0]), state = AsText(r[1]), run_state = AsText(r[3]);
+    if (hosted_.count(id)) continue;
+    if (run_state == "started") {
+      // Started by a coordinator process that is gone: it cannot be continued (the data
+      // parties' links to it broke); end it so that the job can be retried.
+      (void)ReportOutcome(Caller::Node(engine::kCoordinatorParty),
+                          {{"job_id", id}, {"outcome", "failed"},
+                           {"reason", "the coordinator restarted during the job"}});
+      continue;
+    }
+    if (state != "scheduled" && state != "running") continue;
+    auto doc = ParseJson(AsText(r[2]), "job spec");
+    auto spec = doc.ok() ? engine::ParseJobSpec(*doc) : StatusOr<engine::JobSpec>(doc.status());
+    if (!spec.ok()) {
+      (void)ReportOutcome(Caller::Node(engine::kCoordinatorParty),
+                          {{"job_id", id}, {"outcome", "failed"},
+                           {"reason", std::string(spec.status().message())}});
+      continue;
+    }
+    auto run = std::make_shared<HostedRun>();
+    run->job_id = id;
+    std::weak_ptr<net::PeerTransport> weak = transport_;
+    run->session = std::make_shared<HostedPartySession>(
+        id, *spec,
+        [weak, id](const std::string& peer) -> StatusOr<std::unique_ptr<net::Link>> {
+          auto transport = weak.lock();
+          if (!transport) return absl::UnavailableError("the coordinator's peer endpoint stopped");
+          return transport->Connect(id, peer);
+        },
+        net::kDefaultLinkTimeout);
+    hosted_[id] = run;
+    run->thread = std::thread([this, run] { ExecuteHostedRun(*run); });
+  }
+}
+
+void Coordinator::ExecuteHostedRun(HostedRun& run) {
+  const std::string short_id = run.job_id.substr(0, 12);
+  auto report = [&](const std::string& outcome, const std::string& reason) {
+    Json body = {{"job_id", run.job_id}, {"outcome", outcome}};
+    if (!reason.empty()) body["reason"] = reason;
+    auto r = Dispatch(Caller::Node(engine::kCoordinatorParty), "job.report", body);
+    if (!r.ok()) CONSORT_LOG(WARNING) << "job " << short_id << ": report " << outcome << ": " << r.status();
+  };
+  report("started", "");
+  const engine::JobSpec& spec = run.session->spec();
+  CONSORT_LOG(INFO) << "job " << short_id << ": the coordinator deals for " << spec.op;
+  auto op = engine::OperatorRegistry::Global().Find(spec.op);
+  Status st = op.ok() ? (*op)->Run(*run.session) : op.status();
+  const uint64_t sent = run.session->bytes_sent();
+  run.session->CloseLinks();
+  if (!st.ok() && run.cancel_requested &&
+      (st.code() == absl::StatusCode::kCancelled || st.code() == absl::StatusCode::kUnavailable ||
+       st.code() == absl::StatusCode::kDeadlineExceeded)) {
+    st = run.stopping ? absl::CancelledError("the coordinator stopped during the job")
+                      : absl::CancelledError("job aborted (failed or cancelled elsewhere)");
+  }
+  if (st.ok()) {
+    CONSORT_LOG(INFO) << "job " << short_id << ": dealing done, sent " << sent << " bytes";
+    report("succeeded", "");
+  } else {
+    CONSORT_LOG(WARNING) << "job " << short_id << ": dealing failed: " << st;
+    report("failed", std::string(st.message()));
+  }
+  run.done = true;
+}
+
 // --- scheduler -------------------------------------------------------------------------------
 
 void Coordinator::CheckTimeouts() {
@@ -1020,6 +1210,7 @@ void Coordinator::StartScheduler() {
   scheduler_ = std::thread([this] {
     while (!stop_) {
       CheckTimeouts();
+      TendHostedParties();
       std::unique_lock<std::mutex> lock(mu_);
       changed_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_.load(); });
     }
@@ -1033,6 +1224,28 @@ void Coordinator::StopScheduler() {
     changed_.notify_all();
   }
   if (scheduler_.joinable()) scheduler_.join();
+  // Hosted runs end with the process: cancel them (their jobs fail, naming the reason), wait
+  // for their reports, then stop the peer endpoint.
+  std::vector<std::shared_ptr<HostedRun>> runs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [_, run] : hosted_) runs.push_back(run);
+  }
+  for (auto& run : runs) {
+    run->stopping = true;
+    run->cancel_requested = true;
+    run->session->Cancel();
+  }
+  for (auto& run : runs) {
+    if (run->thread.joinable()) run->thread.join();
+  }
+  std::shared_ptr<net::PeerTransport> transport;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hosted_.clear();
+    transport = transport_;
+  }
+  if (transport) transport->Shutdown();
 }
 
 void Coordinator::WaitForChange(int64_t timeout_ms) {

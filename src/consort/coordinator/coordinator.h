@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,12 +29,22 @@
 namespace consort::audit {
 class LogStore;
 }
+namespace consort::net {
+class PeerTransport;
+class StaticPeerDirectory;
+}  // namespace consort::net
 
 namespace consort::coordinator {
 
 struct CoordinatorConfig {
   std::string grpc_listen = "127.0.0.1:7400";  // nodes connect here (mutual TLS)
   std::string api_listen = "127.0.0.1:7443";   // REST API (HTTPS, bearer tokens)
+  // Peer endpoint (pinned mutual TLS, as between nodes) over which the coordinator acts as the
+  // two-party MPC dealer of jobs that name it ({"coordinator": {"role": "dealer"}}).
+  std::string peer_listen = "127.0.0.1:0";
+  // Whether this coordinator accepts jobs that name it as their dealer. When false such jobs
+  // are refused at submission (FailedPrecondition) and the peer endpoint is not started.
+  bool host_dealer = true;
   // A running job fails if a party reports nothing for this long.
   int64_t party_silence_timeout_ms = 60'000;
   // Invites expire after this long unless the request says otherwise.
@@ -73,9 +84,20 @@ class Coordinator {
   // True if the fingerprint belongs to a registered node (used during the TLS handshake).
   bool IsRegisteredFingerprint(const std::string& tls_fingerprint);
 
-  // Background work: times out silent parties. Started by the server; stopped on destruction.
+  // Background work: times out silent parties and runs the coordinator's own (dealer) part of
+  // scheduled jobs. Started by the server; stopped on destruction. StopScheduler also ends
+  // hosted runs (their jobs fail: "the coordinator stopped during the job") and the peer
+  // endpoint.
   void StartScheduler();
   void StopScheduler();
+
+  // Starts the peer endpoint: a PeerTransport named "coordinator" with the coordinator's TLS
+  // identity, accepting only registered nodes' certificates. Jobs naming the coordinator as
+  // their dealer run over it (driven by the scheduler). Unavailable if the address cannot be
+  // bound; FailedPrecondition if already started. `listen_address` "127.0.0.1:0" picks a port.
+  Status StartPeerEndpoint(const std::string& listen_address);
+  // The advertised peer address ("" until StartPeerEndpoint).
+  std::string peer_address();
 
   // The addresses actually bound (port 0 resolved), written into invites and `info`.
   void set_bound_addresses(const std::string& grpc, const std::string& api);
@@ -133,6 +155,22 @@ class Coordinator {
   StatusOr<Json> JobJson(const std::string& job_id, bool with_spec);
   void CheckTimeouts();
   void Notify();
+  // Records `party`'s verified approval of attempt `attempt`; schedules the job once every
+  // party has approved. Inside a transaction.
+  Status RecordApproval(const std::string& job_id, const std::string& party,
+                        const std::string& signature, int64_t attempt, const std::string& via);
+  // The coordinator signs its own part (dealer) of attempt `attempt`. Inside a transaction.
+  Status ApproveAsCoordinator(const std::string& job_id, int64_t attempt);
+  // Puts a member's address and certificate into the peer endpoint's directory.
+  void RefreshPeer(const std::string& name);
+
+  // Runs of the coordinator's own part of a job (hosted_party.h).
+  struct HostedRun;
+  // Scheduler tick (takes mu_): reaps finished runs, heartbeats running ones, cancels those
+  // whose job ended, starts runs for newly scheduled jobs, and fails runs a previous process
+  // left behind.
+  void TendHostedParties();
+  void ExecuteHostedRun(HostedRun& run);
 
   std::string home_;
   CoordinatorConfig config_;
@@ -149,6 +187,12 @@ class Coordinator {
 
   std::atomic<bool> stop_{false};
   std::thread scheduler_;
+
+  // Peer endpoint and hosted runs (guarded by mu_; the transport is thread-safe itself).
+  std::shared_ptr<net::StaticPeerDirectory> peers_;
+  std::shared_ptr<net::PeerTransport> transport_;
+  std::string bound_peer_;
+  std::map<std::string, std::shared_ptr<HostedRun>> hosted_;
 };
 
 }  // namespace consort::coordinator

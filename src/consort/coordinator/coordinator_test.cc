@@ -11,6 +11,8 @@
 #include "consort/common/files.h"
 #include "consort/common/time.h"
 #include "consort/engine/operator.h"
+#include "consort/net/grpc_transport.h"
+#include "consort/net/peer_directory.h"
 
 namespace consort::coordinator {
 namespace {
@@ -30,6 +32,37 @@ class TestOperator final : public engine::Operator {
   engine::OperatorInfo info_;
 };
 
+// An operator with a dealer role. Its dealer side (what the coordinator runs when it hosts the
+// dealer) sends each data party "seed:<party>" and expects "ack" back.
+class DealtOperator final : public engine::Operator {
+ public:
+  DealtOperator() {
+    info_.name = "test.dealt";
+    info_.outputs = {"size"};
+    info_.roles = {engine::kDealerRole};
+  }
+  const engine::OperatorInfo& info() const override { return info_; }
+  Status Validate(const engine::JobSpec&, const engine::CatalogView&) const override { return OkStatus(); }
+  Status Run(engine::Session& session) const override {
+    session.ReportProgress(0.1, "dealer");
+    for (const auto& party : session.spec().DataPartyNames()) {
+      CONSORT_ASSIGN_OR_RETURN(net::Link * link, session.Peer(party));
+      CONSORT_RETURN_IF_ERROR(link->Send(AsBytes("seed:" + party)));
+      CONSORT_ASSIGN_OR_RETURN(Bytes ack, link->Recv());
+      if (ToString(ack) != "ack") return absl::InvalidArgumentError("bad ack from " + party);
+    }
+    // Dataless: no input, no output.
+    if (session.InputFingerprint().status().code() != absl::StatusCode::kFailedPrecondition ||
+        session.StoreSummary(Json::object()).code() != absl::StatusCode::kPermissionDenied) {
+      return absl::InternalError("the hosted session offered data or output");
+    }
+    return OkStatus();
+  }
+
+ private:
+  engine::OperatorInfo info_;
+};
+
 struct FakeNode {
   std::string name;
   crypto::SigningKey key = crypto::SigningKey::Generate();
@@ -42,6 +75,7 @@ class CoordinatorTest : public ::testing::Test {
   void SetUp() override {
     static bool registered = [] {
       engine::OperatorRegistry::Global().Register(std::make_unique<TestOperator>());
+      engine::OperatorRegistry::Global().Register(std::make_unique<DealtOperator>());
       return true;
     }();
     (void)registered;
@@ -123,6 +157,64 @@ class CoordinatorTest : public ::testing::Test {
     shop_ = Register("shop");
     AddDataset(bank_, "customers");
     AddDataset(shop_, "buyers");
+  }
+
+  // A spec of test.dealt naming the coordinator as its dealer.
+  Json DealtSpec(const std::string& nonce = "1") {
+    Json spec = Spec(nonce);
+    spec["operator"] = "test.dealt";
+    spec["parties"][engine::kCoordinatorParty] = {{"role", "dealer"}};
+    return spec;
+  }
+  // A node's peer transport, as the node daemon runs it: it knows the other node and the
+  // coordinator's peer endpoint (pinned to the coordinator certificate), and announces itself.
+  std::unique_ptr<net::PeerTransport> StartNodeTransport(const FakeNode& n, const FakeNode& other) {
+    auto dir = std::make_shared<net::StaticPeerDirectory>();
+    EXPECT_TRUE(dir->Put({engine::kCoordinatorParty, c_->peer_address(), c_->tls_fingerprint()}).ok());
+    EXPECT_TRUE(dir->Put({other.name, "127.0.0.1:1", other.fp}).ok());
+    auto t = net::PeerTransport::Start(n.name, "127.0.0.1:0", {n.tls.key_pem, n.tls.cert_pem}, dir);
+    EXPECT_TRUE(t.ok()) << t.status();
+    if (!t.ok()) return nullptr;
+    auto hello = Call(Caller::Node(n.name), "node.hello",
+                      {{"address", "127.0.0.1:" + std::to_string((*t)->port())}});
+    EXPECT_TRUE(hello.ok()) << hello.status();
+    return std::move(*t);
+  }
+  // Plays a data party's side of test.dealt against the coordinator's dealer.
+  Status PlayDataParty(net::PeerTransport& t, const std::string& id, const std::string& self) {
+    CONSORT_ASSIGN_OR_RETURN(auto link, t.Connect(id, engine::kCoordinatorParty));
+    link->set_timeout(std::chrono::seconds(20));
+    CONSORT_ASSIGN_OR_RETURN(Bytes seed, link->Recv());
+    if (ToString(seed) != "seed:" + self) return absl::InternalError("got " + ToString(seed));
+    CONSORT_RETURN_IF_ERROR(link->Send(AsBytes(std::string("ack"))));
+    link->Close();
+    return OkStatus();
+  }
+  Json Job(const std::string& id) {
+    auto j = Call(Admin(), "job.get", {{"job_id", id}});
+    EXPECT_TRUE(j.ok()) << j.status();
+    return j.ok() ? *j : Json::object();
+  }
+  bool WaitFor(const std::function<bool()>& done, double seconds = 20) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+  }
+  // What a coordinator killed mid-job leaves behind: its part 'started', the job running.
+  void TamperRunState(const std::string& id) {
+    c_.reset();
+    auto db = SqlDb::Open(JoinPath(home_, "coordinator.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Run("UPDATE jobs SET state = 'running' WHERE id = ?", {id}).ok());
+    ASSERT_TRUE(db->Run("UPDATE job_parties SET run_state = 'started' WHERE job_id = ? AND party = ?",
+                        {id, engine::kCoordinatorParty})
+                    .ok());
+  }
+  std::string CoordinatorRunState(const std::string& id) {
+    return Job(id)["progress"][engine::kCoordinatorParty].value("run_state", "?");
   }
 
   std::string home_, admin_token_;
@@ -432,6 +524,138 @@ TEST_F(CoordinatorTest, UnknownMethodAndMalformedBodies) {
   EXPECT_EQ(Call(Admin(), "audit.range", {{"from", "zero"}}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Call(Admin(), "job.cancel", {{"job_id", std::string(64, 'a')}, {"reason", 5}}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CoordinatorTest, CoordinatorSignsAndRunsTheDealerOfJobsThatNameIt) {
+  Setup2();
+  // No peer endpoint yet: the coordinator cannot deal, and says so at submission.
+  auto early = Call(Caller::Node("bank"), "job.submit", {{"spec", DealtSpec("0")}});
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition) << early.status();
+  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0").ok());
+  EXPECT_EQ(c_->StartPeerEndpoint("127.0.0.1:0").code(), absl::StatusCode::kFailedPrecondition);
+  auto info = Call(Admin(), "info", Json::object());
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ((*info)["peer_address"], c_->peer_address());
+  EXPECT_EQ((*info)["hosts_dealer"], true);
+  auto members = Call(Caller::Node("bank"), "members.list", Json::object());
+  ASSERT_TRUE(members.ok());
+  EXPECT_EQ((*members)["coordinator"]["peer_address"], c_->peer_address());
+  auto bank_t = StartNodeTransport(bank_, shop_);
+  auto shop_t = StartNodeTransport(shop_, bank_);
+  ASSERT_TRUE(bank_t && shop_t);
+  c_->StartScheduler();
+
+  std::string id = Submit(DealtSpec());
+  ASSERT_FALSE(id.empty());
+  // The coordinator approved its own part at once, with a signature every node can check
+  // under the coordinator key it pinned.
+  Json job = Job(id);
+  EXPECT_EQ(job["approvals"][engine::kCoordinatorParty], "approved");
+  EXPECT_EQ(job["approvals"]["bank"], "pending");
+  auto sig = crypto::DecodeSignature(job["signatures"][engine::kCoordinatorParty].get<std::string>());
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(crypto::VerifyFor(c_->signing_key().public_key(), "job-approval",
+                                AsBytes(engine::ApprovalMessage(id, 0)), *sig)
+                  .ok());
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  ASSERT_TRUE(Approve(shop_, id).ok());
+
+  // Scheduled: the coordinator runs the operator's dealer side over pinned peer links.
+  Status bank_status, shop_status;
+  std::thread bank([&] { bank_status = PlayDataParty(*bank_t, id, "bank"); });
+  std::thread shop([&] { shop_status = PlayDataParty(*shop_t, id, "shop"); });
+  bank.join();
+  shop.join();
+  EXPECT_TRUE(bank_status.ok()) << bank_status;
+  EXPECT_TRUE(shop_status.ok()) << shop_status;
+  ASSERT_TRUE(WaitFor([&] { return CoordinatorRunState(id) == "succeeded"; })) << Job(id).dump();
+  EXPECT_EQ(State(id), "running");
+  for (const char* p : {"bank", "shop"}) {
+    ASSERT_TRUE(Call(Caller::Node(p), "job.report", {{"job_id", id}, {"outcome", "succeeded"}}).ok());
+  }
+  EXPECT_EQ(State(id), "succeeded");
+  c_->StopScheduler();
+}
+
+TEST_F(CoordinatorTest, HostedDealerEndsWithItsJobAndSignsEveryRetry) {
+  Setup2();
+  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0").ok());
+  auto bank_t = StartNodeTransport(bank_, shop_);
+  ASSERT_TRUE(bank_t);
+  c_->StartScheduler();
+  std::string id = Submit(DealtSpec());
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  ASSERT_TRUE(Approve(shop_, id).ok());
+  // The dealer waits for shop, which fails before it connects: the dealer is cancelled and
+  // reports why, so that the job can be retried.
+  ASSERT_TRUE(WaitFor([&] { return CoordinatorRunState(id) == "started"; }));
+  ASSERT_TRUE(Call(Caller::Node("shop"), "job.report",
+                   {{"job_id", id}, {"outcome", "failed"}, {"reason", "disk full"}})
+                  .ok());
+  ASSERT_TRUE(Call(Caller::Node("bank"), "job.report", {{"job_id", id}, {"outcome", "failed"}}).ok());
+  ASSERT_TRUE(WaitFor([&] { return CoordinatorRunState(id) == "failed"; })) << Job(id).dump();
+  EXPECT_EQ(Job(id)["reason"], "shop: disk full");
+
+  auto retry = Call(Caller::Node("bank"), "job.retry", {{"job_id", id}});
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  Json job = Job(id);
+  EXPECT_EQ(job["attempt"], 1);
+  EXPECT_EQ(job["approvals"][engine::kCoordinatorParty], "approved");
+  auto sig = crypto::DecodeSignature(job["signatures"][engine::kCoordinatorParty].get<std::string>());
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(crypto::VerifyFor(c_->signing_key().public_key(), "job-approval",
+                                AsBytes(engine::ApprovalMessage(id, 1)), *sig)
+                  .ok());
+
+  // Stopping the coordinator mid-job ends its part and names the reason.
+  for (const FakeNode* n : {&bank_, &shop_}) {
+    auto s1 = n->key.SignFor("job-approval", AsBytes(engine::ApprovalMessage(id, 1)));
+    ASSERT_TRUE(Call(Caller::Node(n->name), "job.approve",
+                     {{"job_id", id}, {"signature", crypto::EncodeSignature(s1)}})
+                    .ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return CoordinatorRunState(id) == "started"; }));
+  c_->StopScheduler();
+  job = Job(id);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_EQ(job["reason"], "coordinator: the coordinator stopped during the job");
+
+  // A run that a killed coordinator left 'started' is ended at the next start.
+  TamperRunState(id);
+  Reopen();
+  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0").ok());
+  c_->StartScheduler();
+  ASSERT_TRUE(WaitFor([&] { return CoordinatorRunState(id) == "failed"; })) << Job(id).dump();
+  EXPECT_EQ(Job(id)["reason"], "coordinator: the coordinator restarted during the job");
+}
+
+TEST_F(CoordinatorTest, TheCoordinatorPartyIsReservedAndOnlyDeals) {
+  Setup2();
+  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0").ok());
+  auto invite = Call(Admin(), "invite.create", {{"name", engine::kCoordinatorParty}});
+  EXPECT_EQ(invite.status().code(), absl::StatusCode::kInvalidArgument) << invite.status();
+  auto submit = [&](const Json& spec) { return Call(Caller::Node("bank"), "job.submit", {{"spec", spec}}); };
+  Json with_data = DealtSpec();
+  with_data["parties"][engine::kCoordinatorParty] = {{"dataset", "x"}, {"columns", {"phone"}}};
+  EXPECT_EQ(submit(with_data).status().code(), absl::StatusCode::kInvalidArgument);
+  Json other_role = DealtSpec();
+  other_role["parties"][engine::kCoordinatorParty] = {{"role", "helper"}};
+  EXPECT_EQ(submit(other_role).status().code(), absl::StatusCode::kInvalidArgument);
+  Json receives = DealtSpec();
+  receives["outputs"][engine::kCoordinatorParty] = "size";
+  EXPECT_EQ(submit(receives).status().code(), absl::StatusCode::kInvalidArgument);
+  // A coordinator configured not to deal refuses such jobs whatever its endpoint.
+  c_.reset();
+  auto text = ReadFile(JoinPath(home_, "coordinator.json"));
+  ASSERT_TRUE(text.ok());
+  Json config = *ParseJson(*text, "config");
+  config["host_dealer"] = false;
+  ASSERT_TRUE(WriteFileAtomic(JoinPath(home_, "coordinator.json"), config.dump()).ok());
+  Reopen();
+  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0").ok());
+  auto refused = submit(DealtSpec());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(refused.status().message()).find("host_dealer"), std::string::npos);
 }
 
 }  // namespace

@@ -25,6 +25,14 @@
 
 namespace consort::engine {
 
+// The reserved party name under which the coordinator itself takes part in a job. It may only
+// take the dataless dealer role ({"coordinator": {"role": "dealer"}}), signs with the
+// coordinator's key (pinned by every node) and never receives output; no node can register
+// under this name.
+inline constexpr char kCoordinatorParty[] = "coordinator";
+// The role of the party that deals correlated randomness (Beaver triples) in two-party MPC.
+inline constexpr char kDealerRole[] = "dealer";
+
 // One party's entry. A data party names its dataset and the columns the job reads; a dataless
 // party takes part in a role instead ({"role": "dealer"}: e.g. the Beaver-triple dealer of
 // two-party MPC), and every party, dataless or not, signs the job.

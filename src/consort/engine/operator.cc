@@ -55,6 +55,17 @@ Status ValidateJob(const JobSpec& spec, const CatalogView& catalog) {
         (info.max_parties == info.min_parties ? "" : " to " + std::to_string(info.max_parties)) +
         " data parties, the spec names " + std::to_string(n));
   }
+  if (auto it = spec.parties.find(kCoordinatorParty); it != spec.parties.end()) {
+    if (it->second.has_data() || it->second.role != kDealerRole) {
+      return absl::InvalidArgumentError(
+          std::string("$.parties.") + kCoordinatorParty +
+          ": the coordinator holds no data and can only be the dealer ({\"role\": \"dealer\"})");
+    }
+  }
+  if (spec.outputs.count(kCoordinatorParty)) {
+    return absl::InvalidArgumentError(std::string("$.outputs.") + kCoordinatorParty +
+                                      ": the coordinator never receives results");
+  }
   for (const auto& [party, input] : spec.parties) {
     if (input.has_data()) continue;
     if (std::find(info.roles.begin(), info.roles.end(), input.role) == info.roles.end()) {

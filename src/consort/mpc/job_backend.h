@@ -33,7 +33,7 @@
 
 namespace consort::mpc {
 
-inline constexpr char kDealerRole[] = "dealer";
+inline constexpr const char* kDealerRole = engine::kDealerRole;
 inline constexpr std::chrono::milliseconds kDealerIdleTimeout{6 * 3600 * 1000};
 
 enum class JobMpcMode { kTwoPartyDealer, kThreeParty };

@@ -49,7 +49,10 @@ class NodeDirectory final : public net::PeerDirectory {
     for (const auto& m : members.value("members", Json::array())) {
       std::string name = m.value("name", ""), fp = m.value("tls_fingerprint", ""),
                   addr = m.value("address", "");
-      if (name.empty() || name == node_.name() || addr.empty()) continue;
+      if (name.empty() || name == node_.name() || name == engine::kCoordinatorParty ||
+          addr.empty()) {
+        continue;
+      }
       auto it = registered.find(name);
       if (it == registered.end() || it->second != fp) {
         CONSORT_LOG(WARNING) << "registry entry of " << name
@@ -57,6 +60,21 @@ class NodeDirectory final : public net::PeerDirectory {
         continue;
       }
       (void)inner_.Put({name, addr, fp});
+    }
+    // The coordinator's own part in jobs (the dealer, when a job names it) is reached at the
+    // address it announces, authenticated by the certificate this node pinned when it joined.
+    const Json* coordinator = members.contains("coordinator") && members["coordinator"].is_object()
+                                  ? &members["coordinator"]
+                                  : nullptr;
+    const std::string coordinator_addr =
+        coordinator && coordinator->contains("peer_address") &&
+                (*coordinator)["peer_address"].is_string()
+            ? (*coordinator)["peer_address"].get<std::string>()
+            : "";
+    if (!coordinator_addr.empty()) {
+      Status st = inner_.Put({engine::kCoordinatorParty, coordinator_addr,
+                              node_.config().coordinator_fingerprint});
+      if (!st.ok()) CONSORT_LOG(WARNING) << "coordinator peer endpoint: " << st;
     }
     return OkStatus();
   }

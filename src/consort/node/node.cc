@@ -358,6 +358,8 @@ StatusOr<Json> Node::RejectJob(const std::string& job_id, const std::string& rea
 }
 
 StatusOr<crypto::PublicKey> Node::PartyKey(const std::string& party) {
+  // The coordinator signs its own part (dealer) with the key this node pinned when it joined.
+  if (party == engine::kCoordinatorParty) return crypto::DecodePublicKey(config_.coordinator_key);
   std::optional<crypto::PublicKey> key;
   {
     std::lock_guard<std::mutex> lock(mu_);

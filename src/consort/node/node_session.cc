@@ -16,7 +16,8 @@ NodeSession::NodeSession(Node& node, std::string job_id, engine::JobSpec spec,
       job_id_(std::move(job_id)),
       spec_(std::move(spec)),
       transport_(std::move(transport)),
-      link_timeout_(link_timeout) {}
+      links_([this](const std::string& peer) { return transport_->Connect(job_id_, peer); },
+             link_timeout) {}
 
 NodeSession::~NodeSession() { CloseLinks(); }
 
@@ -116,15 +117,7 @@ StatusOr<net::Link*> NodeSession::Peer(const std::string& peer) {
   if (!spec_.parties.count(peer) || peer == self()) {
     return absl::NotFoundError("'" + peer + "' is not a peer in this job");
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (cancelled_) return absl::CancelledError("job cancelled");
-  auto it = links_.find(peer);
-  if (it != links_.end()) return it->second.get();
-  CONSORT_ASSIGN_OR_RETURN(std::unique_ptr<net::Link> link, transport_->Connect(job_id_, peer));
-  link->set_timeout(link_timeout_);
-  net::Link* raw = link.get();
-  links_.emplace(peer, std::shared_ptr<net::Link>(std::move(link)));
-  return raw;
+  return links_.Get(peer);
 }
 
 void NodeSession::ReportProgress(double fraction, const std::string& stage) {
@@ -159,43 +152,8 @@ Status NodeSession::StoreSummary(const Json& summary) {
   return OkStatus();
 }
 
-void NodeSession::Cancel() {
-  std::vector<std::shared_ptr<net::Link>> links;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    for (auto& [_, link] : links_) links.push_back(link);
-  }
-  // Outside the lock: Close may wait for the stream to finish.
-  for (auto& link : links) link->Close();
-}
+void NodeSession::Cancel() { links_.Cancel(); }
 
-void NodeSession::CloseLinks() {
-  std::map<std::string, std::shared_ptr<net::Link>> links;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    links.swap(links_);
-  }
-  for (auto& [_, link] : links) link->Close();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [_, link] : links) {
-    closed_sent_ += link->bytes_sent();
-    closed_received_ += link->bytes_received();
-  }
-}
-
-uint64_t NodeSession::bytes_sent() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  uint64_t n = closed_sent_;
-  for (const auto& [_, l] : links_) n += l->bytes_sent();
-  return n;
-}
-
-uint64_t NodeSession::bytes_received() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  uint64_t n = closed_received_;
-  for (const auto& [_, l] : links_) n += l->bytes_received();
-  return n;
-}
+void NodeSession::CloseLinks() { links_.CloseAll(); }
 
 }  // namespace consort::node

@@ -11,6 +11,7 @@
 
 #include "consort/engine/session.h"
 #include "consort/net/grpc_transport.h"
+#include "consort/net/job_links.h"
 
 namespace consort::node {
 
@@ -36,7 +37,7 @@ class NodeSession final : public engine::Session {
   StatusOr<std::string> CacheDir(const std::string& key) override;
   StatusOr<net::Link*> Peer(const std::string& peer) override;
   void ReportProgress(double fraction, const std::string& stage) override;
-  const std::atomic<bool>& cancelled() const override { return cancelled_; }
+  const std::atomic<bool>& cancelled() const override { return links_.cancelled_flag(); }
   Status StoreTable(const std::string& name, const data::Table& table) override;
   Status StoreSummary(const Json& summary) override;
   Status StoreTableFile(const std::string& name, const std::string& csv_path) override;
@@ -50,8 +51,8 @@ class NodeSession final : public engine::Session {
   void CloseLinks();
   double fraction() const { return fraction_.load(); }
   std::string stage() const;
-  uint64_t bytes_sent() const;
-  uint64_t bytes_received() const;
+  uint64_t bytes_sent() const { return links_.bytes_sent(); }
+  uint64_t bytes_received() const { return links_.bytes_received(); }
   bool delivered() const { return delivered_; }
 
  private:
@@ -59,15 +60,12 @@ class NodeSession final : public engine::Session {
   std::string job_id_;
   engine::JobSpec spec_;
   std::shared_ptr<net::PeerTransport> transport_;
-  std::chrono::milliseconds link_timeout_;
   // This party's dataset name; FailedPrecondition for a dataless party.
   StatusOr<std::string> MyDataset() const;
-  std::atomic<bool> cancelled_{false};
+  net::JobLinks links_;
   std::atomic<double> fraction_{0};
   mutable std::mutex mu_;
   std::string stage_;
-  std::map<std::string, std::shared_ptr<net::Link>> links_;
-  uint64_t closed_sent_ = 0, closed_received_ = 0;
   bool delivered_ = false;
 };
 
