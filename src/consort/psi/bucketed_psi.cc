@@ -14,6 +14,7 @@
 #include <numeric>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "consort/common/bytes.h"
@@ -24,6 +25,7 @@
 #include "consort/crypto/random.h"
 #include "consort/data/csv.h"
 #include "consort/psi/ecdh_psi.h"
+#include "consort/psi/internal/bucket_loader_stats.h"
 #include "consort/psi/internal/bucketed_psi_wire.h"
 
 namespace consort::psi {
@@ -341,48 +343,97 @@ struct Duplicate {
 };
 
 struct BucketKeys {
-  std::vector<std::string> keys;   // distinct, sorted
-  std::vector<uint64_t> offsets;   // keys.size() + 1
-  std::vector<uint64_t> rows;      // rows of key k: rows[offsets[k] .. offsets[k+1]), ascending
+  std::vector<std::string> keys;  // distinct, sorted
 };
 
-// Loads a bucket file of `count` records, grouping rows by key; reports in *dup the duplicate
-// whose second occurrence comes first in the input (as data::ExtractKeys names it).
+// The most distinct keys one LoadBucket call has held (internal/bucket_loader_stats.h).
+std::atomic<uint64_t> g_loader_peak_keys{0};
+
+void NotePeakKeys(uint64_t n) {
+  uint64_t cur = g_loader_peak_keys.load(std::memory_order_relaxed);
+  while (n > cur && !g_loader_peak_keys.compare_exchange_weak(cur, n)) {
+  }
+}
+
+// Loads the distinct keys of a bucket file of `count` records, de-duplicating while it
+// reads: memory is one entry per distinct key (which the budget accounts for), never one per
+// record, however often a key repeats. Reports in *dup (if not null) the duplicate whose
+// second occurrence comes first in the input (as data::ExtractKeys names it).
 StatusOr<BucketKeys> LoadBucket(const std::string& path, uint64_t count,
                                 std::optional<Duplicate>* dup) {
   BucketKeys out;
-  out.offsets.push_back(0);
   if (count == 0) return out;
-  std::vector<Record> recs;
-  recs.reserve(count);
+  // Per distinct key, its two earliest occurrences (row, line); the second is unset (row
+  // UINT64_MAX) while the key has been seen once.
+  struct Seen {
+    uint64_t row1 = 0, row2 = UINT64_MAX;
+    uint32_t line1 = 0, line2 = 0;
+  };
+  std::unordered_map<std::string, Seen> seen;
+  FileReader in;
+  CONSORT_RETURN_IF_ERROR(in.Open(path));
+  Record r;
+  uint64_t records = 0;
+  while (true) {
+    CONSORT_ASSIGN_OR_RETURN(bool more, ReadRecord(in, &r));
+    if (!more) break;
+    if (++records > count) break;
+    auto [it, inserted] = seen.try_emplace(r.key);
+    Seen& s = it->second;
+    if (inserted) {
+      s.row1 = r.row;
+      s.line1 = r.line;
+    } else if (r.row < s.row1) {
+      s.row2 = s.row1;
+      s.line2 = s.line1;
+      s.row1 = r.row;
+      s.line1 = r.line;
+    } else if (r.row < s.row2) {
+      s.row2 = r.row;
+      s.line2 = r.line;
+    }
+  }
+  NotePeakKeys(seen.size());
+  if (records != count) {
+    return absl::DataLossError(path + ": " + (records > count ? "more than " : "") +
+                               std::to_string(std::min(records, count)) +
+                               " records, expected " + std::to_string(count));
+  }
+  out.keys.reserve(seen.size());
+  while (!seen.empty()) {
+    auto node = seen.extract(seen.begin());
+    const Seen& s = node.mapped();
+    if (dup != nullptr && s.row2 != UINT64_MAX && (!*dup || s.row2 < (*dup)->second_row)) {
+      *dup = Duplicate{s.row1, s.row2, s.line1, s.line2};
+    }
+    out.keys.push_back(std::move(node.key()));
+  }
+  std::sort(out.keys.begin(), out.keys.end());
+  return out;
+}
+
+// The rows (ascending) of the bucket file's records whose key is keys[k] for a k with
+// matched[k] set; `keys` as LoadBucket returned them. Streams the file: memory is the
+// matched rows only.
+StatusOr<std::vector<uint64_t>> MatchedRowsOf(const std::string& path,
+                                              const std::vector<std::string>& keys,
+                                              const std::vector<bool>& matched) {
+  std::vector<uint64_t> rows;
+  if (std::find(matched.begin(), matched.end(), true) == matched.end()) return rows;
   FileReader in;
   CONSORT_RETURN_IF_ERROR(in.Open(path));
   Record r;
   while (true) {
     CONSORT_ASSIGN_OR_RETURN(bool more, ReadRecord(in, &r));
     if (!more) break;
-    recs.push_back(std::move(r));
-  }
-  if (recs.size() != count) {
-    return absl::DataLossError(path + ": " + std::to_string(recs.size()) + " records, expected " +
-                               std::to_string(count));
-  }
-  std::sort(recs.begin(), recs.end(), [](const Record& a, const Record& b) {
-    return a.key != b.key ? a.key < b.key : a.row < b.row;
-  });
-  out.keys.reserve(recs.size());
-  out.rows.reserve(recs.size());
-  for (size_t i = 0; i < recs.size();) {
-    size_t j = i;
-    while (j < recs.size() && recs[j].key == recs[i].key) out.rows.push_back(recs[j++].row);
-    if (j - i >= 2 && dup != nullptr && (!*dup || recs[i + 1].row < (*dup)->second_row)) {
-      *dup = Duplicate{recs[i].row, recs[i + 1].row, recs[i].line, recs[i + 1].line};
+    auto it = std::lower_bound(keys.begin(), keys.end(), r.key);
+    if (it == keys.end() || *it != r.key) {
+      return absl::DataLossError(path + ": the bucket file changed while it was used");
     }
-    out.keys.push_back(std::move(recs[i].key));
-    out.offsets.push_back(out.rows.size());
-    i = j;
+    if (matched[static_cast<size_t>(it - keys.begin())]) rows.push_back(r.row);
   }
-  return out;
+  std::sort(rows.begin(), rows.end());
+  return rows;
 }
 
 // ---- keepalive during local work -----------------------------------------------------------
@@ -824,13 +875,13 @@ class BucketedRun {
     next.peer_keys += r.peer_size;
     next.intersection += r.intersection_size;
     if (opts_.my_output == PsiOutput::kIntersection) {
-      std::vector<uint64_t> rows;
+      std::vector<bool> matched(keys.keys.size(), false);
       for (size_t k : r.matched) {
         if (k >= keys.keys.size()) return absl::InternalError("matched index out of range");
-        rows.insert(rows.end(), keys.rows.begin() + keys.offsets[k],
-                    keys.rows.begin() + keys.offsets[k + 1]);
+        matched[k] = true;
       }
-      std::sort(rows.begin(), rows.end());
+      CONSORT_ASSIGN_OR_RETURN(std::vector<uint64_t> rows,
+                               MatchedRowsOf(Path(BucketFile(b)), keys.keys, matched));
       Bytes out;
       out.reserve(rows.size() * 8);
       for (uint64_t row : rows) AppendU64(out, row);
@@ -1066,3 +1117,10 @@ StatusOr<data::Table> CollectMatchedRows(const InputOpener& open_input,
 }
 
 }  // namespace consort::psi
+
+namespace consort::psi::internal {
+
+uint64_t BucketLoaderPeakKeys() { return g_loader_peak_keys.load(); }
+void ResetBucketLoaderPeakKeys() { g_loader_peak_keys.store(0); }
+
+}  // namespace consort::psi::internal

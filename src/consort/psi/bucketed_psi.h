@@ -26,8 +26,10 @@
 //      "<domain>/bucket/<i>" (its own 51-byte handshake, fresh scalars); matched rows are
 //      appended to a results file (fsync), then the checkpoint is rewritten atomically.
 //
-// Memory: one bucket's keys at a time (about key bytes + 160 B per own key + 24 B per peer
-// key), plus bounded I/O buffers; B is chosen so that this fits half of the smaller budget.
+// Memory: one bucket's distinct keys at a time (about key bytes + 160 B per own key + 24 B per
+// peer key; keys are de-duplicated while a bucket is read, so a key repeated on many rows takes
+// one entry), the bucket's matched rows (8 B each, intersection receivers), plus bounded I/O
+// buffers; B is chosen so that this fits half of the smaller budget.
 // Rounds: 2 + B x (ECDH-PSI rounds). Bytes sent per party: 63 (plan) + 9 (resume) + the sum
 // over the buckets run of EcdhPsiBytesSent(bucket sizes, extra_return_bits = ceil(log2 B)),
 // plus a 1-byte keepalive

@@ -11,6 +11,7 @@
 #include "consort/common/files.h"
 #include "consort/data/csv.h"
 #include "consort/psi/ecdh_psi.h"
+#include "consort/psi/internal/bucket_loader_stats.h"
 #include "consort/psi/internal/bucketed_psi_wire.h"
 #include "consort/crypto/hash.h"
 
@@ -311,6 +312,44 @@ TEST(BucketedPsi, DuplicatesFailBeforeAnyCryptography) {
   EXPECT_EQ(a.result->intersection_size, 1u);
   EXPECT_EQ(a.result->my_keys, 9u);
   EXPECT_EQ(MatchedRows(*a.result), (std::vector<uint64_t>{3, 7}));
+}
+
+TEST(BucketedPsi, DedupeOfAKeyRepeatedManyTimesKeepsTheLoaderToDistinctKeys) {
+  // One key on 200k rows among 1000 distinct others, under the smallest budget the options
+  // allow: the first pass (duplicate check) and the bucket loads hold one entry per distinct
+  // key, never one per row, and every row carrying a matched key is still reported.
+  constexpr size_t kRepeats = 200'000, kOthers = 1000;
+  std::vector<std::string> xa;
+  xa.reserve(kRepeats + kOthers);
+  for (size_t i = 0; i < kRepeats + kOthers; ++i) {
+    xa.push_back(i % 201 == 7 && i / 201 < kOthers ? "o" + std::to_string(i / 201) : "hot");
+  }
+  ASSERT_EQ(std::set<std::string>(xa.begin(), xa.end()).size(), kOthers + 1);
+  std::vector<std::string> xb = {"hot", "zz"};
+  for (size_t i = 0; i < kOthers; i += 3) xb.push_back("o" + std::to_string(i));
+  TempDir da, db;
+  Party a{KeyTable(xa), Options(kInter, kSize, da.path(), 0)};
+  a.opts.keys.duplicates = data::DuplicateKeys::kDeduplicate;
+  ASSERT_EQ(a.opts.memory_budget_mb, kMinMemoryBudgetMb);
+  Party b{KeyTable(xb), Options(kSize, kInter, db.path(), 0)};
+  internal::ResetBucketLoaderPeakKeys();
+  RunPair(a, b);
+  ASSERT_TRUE(a.result.ok()) << a.result.status();
+  ASSERT_TRUE(b.result.ok()) << b.result.status();
+  const size_t want_keys = 1 + (kOthers + 2) / 3;  // "hot" and o0, o3, ..., o999
+  EXPECT_EQ(a.result->my_rows, xa.size());
+  EXPECT_EQ(a.result->my_keys, kOthers + 1);
+  EXPECT_EQ(b.result->peer_keys, kOthers + 1);
+  EXPECT_EQ(a.result->intersection_size, want_keys);
+  EXPECT_EQ(b.result->intersection_size, want_keys);
+  const auto want_rows = PlainRows(xa, xb);
+  EXPECT_GT(want_rows.size(), kRepeats);
+  EXPECT_EQ(a.result->matched_rows, want_rows.size());
+  EXPECT_EQ(MatchedRows(*a.result), want_rows);
+  // Loading all copies before de-duplicating would have held >= 200k keys in some load.
+  const uint64_t peak = internal::BucketLoaderPeakKeys();
+  EXPECT_GT(peak, 0u);
+  EXPECT_LE(peak, kOthers + 1);
 }
 
 TEST(BucketedPsi, BadKeysFailBeforeTheHandshake) {
