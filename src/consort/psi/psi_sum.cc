@@ -28,6 +28,9 @@ constexpr std::string_view kDstPrefix = "CONSORT-V01-PSI-SUM-with-";
 constexpr int kMaxThreads = 256;
 // B's Paillier noise computed ahead: at most this much held (128Ki values at 2048 bits).
 constexpr size_t kNoiseAheadBytes = size_t{64} << 20;
+// B's DJN fixed-base table window: 256-bit exponents in 8-bit windows, 31 multiplications mod
+// p^2 and q^2 per noise value; tables 2 x 32 x 256 half-size values (4 MiB at 2048 bits).
+constexpr int kNoiseWindowBits = 8;
 using Key = std::array<uint8_t, 16>;
 
 uint64_t NumBatches(uint64_t n, uint64_t batch) { return (n + batch - 1) / batch; }
@@ -273,6 +276,12 @@ class PartyA : public SumParty {
       Progress(0.5 + 0.5 * (n + i * peer_batch_ + v.count) / total);
     }
     // 4. Enc(S + r), re-randomized so that B cannot tell which of its ciphertexts went in.
+    // Full-domain noise r^n (r uniform in Z_n^*), not DJN: B owns the factorization and knows
+    // the randomness of every ciphertext it sent, so only a uniform n-th residue makes C's
+    // randomness independent of J against B. DJN noise would not: h = -x^2 confines h^a to a
+    // subgroup (its Legendre symbols mod p and q depend only on a's parity), which B can test,
+    // and the DJN short-exponent assumption is about parties who do not know the factorization.
+    // It is one exponentiation per run, so nothing is lost.
     crypto::PaillierPlaintext mask = pk->RandomPlaintext();
     PaillierCiphertext masked = pk->Rerandomize(pk->AddPlaintext(acc, mask));
     Bytes msg{internal::kSumSum};
@@ -328,12 +337,20 @@ class PartyB : public SumParty {
                   : crypto::PaillierSecretKey::Generate(opts_.paillier_bits);
     if (!sk.ok()) return sk.status();
     const crypto::PaillierPublicKey& pk = sk->public_key();
-    // Noise for our encryptions (the CRT shortcut: we own the key), computed by `threads`
-    // workers from now on, i.e. also while we wait for A; at most kNoiseAheadBytes held ready.
-    // During encryption the encrypting threads generate inline whatever is not ready yet.
-    // Destroyed (workers joined) on every return path before `sk`.
+    // Noise for our encryptions: DJN fixed-base short-exponent noise h_s^a (crypto/paillier.h,
+    // PaillierFastNoise; mod p^2 and q^2 since we own the key), computed by `threads` workers
+    // from now on, i.e. also while we wait for A; at most kNoiseAheadBytes held ready. During
+    // encryption the encrypting threads generate inline whatever is not ready yet. `fast` is
+    // immutable (Generate is thread-safe) and never leaves this party. Declaration order:
+    // `pool` (workers joined) is destroyed before `fast`, and both before `sk`.
+    auto fast = crypto::PaillierFastNoise::Create(*sk, crypto::kPaillierDjnExponentBits,
+                                                  kNoiseWindowBits);
+    if (!fast.ok()) {
+      return absl::InternalError("PSI-sum: DJN noise setup: " +
+                                 std::string(fast.status().message()));
+    }
     const size_t n = items_.size();
-    crypto::PaillierNoiseProducer pool(*sk, n, opts_.threads,
+    crypto::PaillierNoiseProducer pool(*fast, n, opts_.threads,
                                        kNoiseAheadBytes / pk.ciphertext_bytes());
 
     CONSORT_ASSIGN_OR_RETURN(Bytes raw, link_.Recv());

@@ -25,15 +25,22 @@
 //   A -> B  C, and |J| if b_learns_size
 //   B -> A  Dec(C) = S + r mod n                               A outputs |J| and S = Dec(C) - r
 // Phases strictly alternate (one sender at a time), so bounded link buffers cannot deadlock.
-// B owns the key, so its noise is CRT noise (crypto::PaillierSecretKey::GenerateNoise), made by
-// `threads` workers from key generation on, i.e. also while B waits for A
+// Encryption noise: B encrypts with DJN fixed-base short-exponent noise h_s^a, a uniform of 256
+// bits (crypto::PaillierFastNoise built from B's secret key, computed mod p^2 and q^2; h_s stays
+// with B), made by `threads` workers from key generation on, i.e. also while B waits for A
 // (crypto::PaillierNoiseProducer, at most 64 MiB held ahead); the results do not depend on it.
+// A's single re-randomization of C uses full-domain noise r^n, r uniform in Z_n^*: C is
+// decrypted by B, who knows the factorization and the randomness of each Enc(v_j), and only
+// uniform noise hides J from it (DJN noise would not: see psi_sum.cc).
 // T = EcdhPsiReturnBytes(|X|, |Y|) (40-bit statistical bound on false matches).
 //
 // Overflow: S is exact for any |Y| <= 2^32 values of int64 (|S| < 2^95 << n/2); it is returned
 // as a decimal string, and as int64 too when it fits.
 // Security: semi-honest, two parties; 128-bit computational for the DDH part (Curve25519),
 // Paillier with a 2048-bit modulus by default (112-bit; 3072 for 128-bit); 40-bit statistical.
+// Hiding B's values from A rests on decisional composite residuosity plus the DJN
+// short-exponent indistinguishability assumption stated in crypto/paillier.h (256-bit
+// exponents); hiding S and J from B is statistical (uniform mask r, full-domain re-randomizer).
 // Every peer message is validated (types, counts, sizes, points, ciphertexts in [1, n^2) and
 // units, the public key's form), so a misbehaving peer gets an error, never undefined
 // behaviour; correctness against a malicious peer is not guaranteed (it can lie about values,
@@ -68,8 +75,8 @@ struct PsiSumOptions {
   int paillier_bits = crypto::kPaillierDefaultBits;
   // Tests only: B may generate, and A accepts, keys down to 512 bits.
   bool allow_small_keys_for_testing = false;
-  // Worker threads for hashing, masking and encryption; B also runs this many Paillier noise
-  // workers. Results do not depend on it.
+  // Worker threads for hashing, masking and encryption; B also runs this many (DJN) Paillier
+  // noise workers. Results do not depend on it.
   int threads = 1;
   std::function<void(double)> progress;
   const std::atomic<bool>* cancelled = nullptr;

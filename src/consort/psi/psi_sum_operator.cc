@@ -85,7 +85,9 @@ class PsiSumOperator final : public engine::Operator {
         "homomorphically by A; a masked decryption round gives A the sum.";
     info_.security_model = "semi-honest; two parties; no trusted third party";
     info_.parameters = "128-bit computational (DDH on Curve25519); Paillier 2048-bit modulus by "
-                       "default (decisional composite residuosity); 40-bit statistical";
+                       "default (112-bit; decisional composite residuosity) with DJN 256-bit "
+                       "short-exponent noise for B's encryptions (plus the DJN short-exponent "
+                       "assumption, crypto/paillier.h); 40-bit statistical";
     info_.leaks = "A learns B's distinct key count, the intersection size and the sum of B's "
                   "values over the intersection; B learns A's distinct key count (and the "
                   "intersection size if it receives \"size\"); nobody learns which rows match; "

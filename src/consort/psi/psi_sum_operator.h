@@ -16,7 +16,8 @@
 // value column are an error naming the row (never the value).
 //
 // Security model: semi-honest, two parties; DDH on Curve25519 (128-bit), Paillier 2048-bit
-// (112-bit) by default, 40-bit statistical.
+// (112-bit) by default with DJN 256-bit short-exponent noise for B's encryptions (DCR plus the
+// DJN assumption stated in crypto/paillier.h), 40-bit statistical.
 // Leaks: A learns |Y| (B's distinct keys), |X ∩ Y| and the sum; B learns |X| (and |X ∩ Y|
 // with output "size"); neither learns which rows are in the intersection, and B learns
 // nothing about the sum. Nothing reaches the coordinator.

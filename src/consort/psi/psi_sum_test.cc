@@ -144,6 +144,81 @@ TEST(PsiSum, SumBeyondInt64IsExact) {
   EXPECT_FALSE(out.b->intersection_size.has_value());  // not asked for
 }
 
+std::string Int128Decimal(__int128 v) {
+  if (v == 0) return "0";
+  const bool neg = v < 0;
+  unsigned __int128 u = neg ? -static_cast<unsigned __int128>(v) : static_cast<unsigned __int128>(v);
+  std::string s;
+  for (; u > 0; u /= 10) s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(u % 10)));
+  return neg ? "-" + s : s;
+}
+
+TEST(PsiSum, RandomSetsWithExtremeValuesMatchPlaintextSum) {
+  // B's values all go through the DJN-noise encryption; zero, +-1, INT64_MIN/MAX and uniform
+  // 64-bit values; random set sizes and overlaps; B on 2 threads (2 noise workers).
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    std::mt19937_64 rng(seed);
+    auto value = [&]() -> int64_t {
+      switch (rng() % 6) {
+        case 0: return 0;
+        case 1: return static_cast<int64_t>(rng() % 3) - 1;
+        case 2: return kMin;
+        case 3: return kMax;
+        case 4: return static_cast<int64_t>(rng());  // uniform over int64
+        default: return -static_cast<int64_t>(rng() % 1000000);
+      }
+    };
+    const size_t na = 50 + rng() % 150, nb = 50 + rng() % 150;
+    std::vector<std::string> x, y;
+    std::vector<int64_t> v;
+    std::map<std::string, int64_t> b_values;
+    for (size_t i = 0; i < nb; ++i) {
+      y.push_back("k" + std::to_string(rng() % 400) + "-" + std::to_string(i % 2));
+      if (b_values.count(y.back())) {
+        y.pop_back();
+        continue;
+      }
+      v.push_back(value());
+      b_values[y.back()] = v.back();
+    }
+    std::map<std::string, bool> in_x;
+    while (x.size() < na) {
+      std::string k = "k" + std::to_string(rng() % 400) + "-" + std::to_string(rng() % 2);
+      if (!in_x.emplace(k, true).second) continue;
+      x.push_back(k);
+    }
+    __int128 expected = 0;
+    uint64_t common = 0;
+    for (const auto& k : x) {
+      auto it = b_values.find(k);
+      if (it == b_values.end()) continue;
+      expected += it->second;
+      ++common;
+    }
+    PsiSumOptions oa = TestOptions(true), ob = TestOptions(true);
+    ob.threads = 2;
+    auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
+    la->set_timeout(std::chrono::milliseconds(20000));
+    lb->set_timeout(std::chrono::milliseconds(20000));
+    StatusOr<PsiSumResult> rb = absl::UnknownError("not run");
+    std::thread t([&] { rb = RunPsiSumB(*lb, y, v, ob); });
+    auto ra = RunPsiSumA(*la, x, oa);
+    t.join();
+    ASSERT_TRUE(ra.ok()) << ra.status();
+    ASSERT_TRUE(rb.ok()) << rb.status();
+    EXPECT_EQ(ra->intersection_size, common) << "seed " << seed;
+    EXPECT_EQ(rb->intersection_size, common);
+    EXPECT_EQ(ra->sum_decimal, Int128Decimal(expected)) << "seed " << seed;
+    const bool fits = expected >= kMin && expected <= kMax;
+    ASSERT_EQ(ra->sum.has_value(), fits);
+    if (fits) {
+      EXPECT_EQ(*ra->sum, static_cast<int64_t>(expected));
+    }
+  }
+}
+
 TEST(PsiSum, RejectsDuplicatesAndMismatchedValues) {
   auto out = RunBoth({"a", "a"}, {"a"}, {1}, TestOptions());
   EXPECT_EQ(out.a.status().code(), absl::StatusCode::kInvalidArgument);
