@@ -57,6 +57,10 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
   return *this;
 }
 
+void SecureWipe(void* p, size_t n) {
+  if (n > 0) sodium_memzero(p, n);
+}
+
 SecretBytes::~SecretBytes() { Wipe(); }
 
 void SecretBytes::Wipe() {

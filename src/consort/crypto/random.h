@@ -19,6 +19,10 @@ Bytes RandomBytes(size_t n);
 // n random bytes, hex-encoded (2n characters).
 std::string RandomHex(size_t n);
 
+// Overwrites n bytes at p with zeros in a way the compiler may not elide (sodium_memzero), for
+// secrets that do not live in a SecretBytes. p may be null when n is 0.
+void SecureWipe(void* p, size_t n);
+
 // Owns secret bytes; wipes them (sodium_memzero) on destruction and on reassignment.
 class SecretBytes {
  public:

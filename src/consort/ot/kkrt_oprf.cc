@@ -1,5 +1,7 @@
 #include "consort/ot/kkrt_oprf.h"
 
+// libsodium directly only for BLAKE2b with salt and personalization, which crypto/hash.h does
+// not wrap (yet).
 #include <sodium.h>
 
 #include <cstring>
@@ -8,6 +10,7 @@
 #include "consort/crypto/random.h"
 #include "consort/ot/base_ot.h"
 #include "consort/ot/internal/bit_transpose.h"
+#include "consort/ot/internal/wipe.h"
 
 namespace consort::ot {
 namespace {
@@ -69,13 +72,19 @@ Block KkrtHasher::Hash(uint64_t instance, const KkrtRow& row) const {
   alignas(16) uint8_t out[16];
   crypto_generichash_blake2b_salt_personal(out, sizeof(out), reinterpret_cast<const uint8_t*>(&row),
                                            sizeof(row), nullptr, 0, salt, personal_);
-  return Block::FromBytes(out);
+  const Block h = Block::FromBytes(out);
+  crypto::SecureWipe(out, sizeof(out));  // an OPRF output; only the returned copy remains
+  return h;
 }
 
 StatusOr<std::unique_ptr<KkrtOprfReceiver>> KkrtOprfReceiver::Setup(net::Link& link,
                                                                     std::string_view domain) {
   std::unique_ptr<KkrtOprfReceiver> r(new KkrtOprfReceiver(link, domain));
-  CONSORT_ASSIGN_OR_RETURN(auto keys, BaseOtSendRandom(link, kKkrtCodeBits, BaseOtDomain(domain)));
+  StatusOr<std::vector<std::array<Block, 2>>> keys_or =
+      BaseOtSendRandom(link, kKkrtCodeBits, BaseOtDomain(domain));
+  if (!keys_or.ok()) return keys_or.status();
+  const std::vector<std::array<Block, 2>>& keys = *keys_or;
+  internal::WipeOnExit wipe_keys(*keys_or);  // the base-OT keys, on every return path
   CONSORT_ASSIGN_OR_RETURN(Bytes seed_msg, link.Recv());
   if (seed_msg.size() != 20 || std::memcmp(seed_msg.data(), kSeedTag, 4) != 0) {
     return absl::InvalidArgumentError("KKRT: malformed code-seed message");
@@ -85,18 +94,8 @@ StatusOr<std::unique_ptr<KkrtOprfReceiver>> KkrtOprfReceiver::Setup(net::Link& l
     r->prg0_.push_back(ColumnPrg(keys[j][0]));
     r->prg1_.push_back(ColumnPrg(keys[j][1]));
   }
-  sodium_memzero(keys.data(), keys.size() * sizeof(keys[0]));
   return r;
 }
-
-namespace {
-// Wipes a buffer of OT-extension secrets when it goes out of scope, on every return path.
-struct WipeOnExit {
-  explicit WipeOnExit(std::vector<uint8_t>& b) : buf(b) {}
-  ~WipeOnExit() { sodium_memzero(buf.data(), buf.size()); }
-  std::vector<uint8_t>& buf;
-};
-}  // namespace
 
 Status KkrtOprfReceiver::Encode(std::span<const Block> inputs, std::span<KkrtRow> t_rows) {
   const size_t n = inputs.size();
@@ -106,7 +105,9 @@ Status KkrtOprfReceiver::Encode(std::span<const Block> inputs, std::span<KkrtRow
   // Codewords as rows (in t_rows for now), then as columns.
   code_->Encode(inputs, t_rows);
   std::vector<uint8_t> ccols(kKkrtCodeBits * col), tcols(kKkrtCodeBits * col);
-  WipeOnExit wipe_c(ccols), wipe_t(tcols);  // codewords of the inputs, and the t matrix
+  // Codewords of the inputs and the t matrix, wiped on every return path.
+  internal::WipeOnExit wipe_c(ccols);
+  internal::WipeOnExit wipe_t(tcols);
   internal::TransposeBits(reinterpret_cast<const uint8_t*>(t_rows.data()), n, kKkrtCodeBits,
                           ccols.data());
   Bytes u(kKkrtCodeBits * col);
@@ -136,22 +137,24 @@ StatusOr<std::unique_ptr<KkrtOprfSender>> KkrtOprfSender::Setup(net::Link& link,
                                                                 std::string_view domain) {
   std::unique_ptr<KkrtOprfSender> s(new KkrtOprfSender(link, domain));
   crypto::RandomBytes(reinterpret_cast<uint8_t*>(&s->s_), sizeof(s->s_));
-  std::vector<bool> choices(kKkrtCodeBits);
+  std::vector<bool> choices(kKkrtCodeBits);  // the bits of s
+  internal::WipeOnExit wipe_choices(choices);
   const uint8_t* sb = reinterpret_cast<const uint8_t*>(&s->s_);
   for (size_t j = 0; j < kKkrtCodeBits; ++j) choices[j] = (sb[j / 8] >> (j % 8)) & 1;
-  CONSORT_ASSIGN_OR_RETURN(std::vector<Block> keys,
-                           BaseOtReceiveRandom(link, choices, BaseOtDomain(domain)));
+  StatusOr<std::vector<Block>> keys_or = BaseOtReceiveRandom(link, choices, BaseOtDomain(domain));
+  if (!keys_or.ok()) return keys_or.status();
+  const std::vector<Block>& keys = *keys_or;
+  internal::WipeOnExit wipe_keys(*keys_or);  // the base-OT keys, on every return path
   Bytes seed_msg(20);
   std::memcpy(seed_msg.data(), kSeedTag, 4);
   crypto::RandomBytes(seed_msg.data() + 4, 16);
   s->code_ = std::make_unique<KkrtCode>(Block::FromBytes(seed_msg.data() + 4));
   CONSORT_RETURN_IF_ERROR(link.Send(seed_msg));
   for (size_t j = 0; j < kKkrtCodeBits; ++j) s->prg_.push_back(ColumnPrg(keys[j]));
-  sodium_memzero(keys.data(), keys.size() * sizeof(keys[0]));
   return s;
 }
 
-KkrtOprfSender::~KkrtOprfSender() { sodium_memzero(&s_, sizeof(s_)); }
+KkrtOprfSender::~KkrtOprfSender() { internal::WipeObject(s_); }
 
 Status KkrtOprfSender::Receive(size_t count, std::span<KkrtRow> q_rows) {
   CheckCount(count);
@@ -164,7 +167,8 @@ Status KkrtOprfSender::Receive(size_t count, std::span<KkrtRow> q_rows) {
   }
   const uint8_t* sb = reinterpret_cast<const uint8_t*>(&s_);
   std::vector<uint8_t> g(col);
-  WipeOnExit wipe_u(u), wipe_g(g);  // u becomes the q matrix
+  internal::WipeOnExit wipe_u(u);  // u becomes the q matrix
+  internal::WipeOnExit wipe_g(g);
   for (size_t j = 0; j < kKkrtCodeBits; ++j) {
     uint8_t* q = u.data() + j * col;
     if ((sb[j / 8] >> (j % 8)) & 1) {
