@@ -59,6 +59,7 @@ void KkrtCode::Encode(std::span<const Block> in, std::span<KkrtRow> out) {
       for (size_t i = 0; i < n; ++i) out[off + i].b[k] = tmp_[i];
     }
   }
+  internal::WipeObject(tmp_);  // pieces of the codewords of the inputs
 }
 
 KkrtHasher::KkrtHasher(std::string_view domain) {

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <span>
 
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/ot/block.h"
+#include "consort/ot/internal/wipe.h"
 #include "consort/ot/kkrt_oprf.h"
 #include "consort/psi/internal/cuckoo.h"
 
@@ -16,6 +18,15 @@ namespace consort::psi {
 namespace {
 
 using ot::Block;
+using ot::internal::WipeObject;
+using ot::internal::WipeOnExit;
+
+// Wipes a buffer of secrets and frees it now (the scope's WipeOnExit then sees it empty).
+template <typename T>
+void WipeAndFree(std::vector<T>& v) {
+  WipeObject(v);
+  std::vector<T>().swap(v);
+}
 
 constexpr char kHelloTag[4] = {'K', 'P', 'S', 'I'};
 constexpr size_t kHelloBytes = 76;
@@ -56,6 +67,7 @@ StatusOr<std::vector<Block>> DigestItems(const std::vector<std::string>& items,
                                          const std::string& domain) {
   crypto::Digest256 p = crypto::Sha256("consort/psi/kkrt-item/v1:" + domain);
   std::vector<Block> d(items.size());
+  WipeOnExit wipe_d(d);  // on the duplicate error; moved out (empty) on success
   for (size_t i = 0; i < items.size(); ++i) {
     crypto_generichash_blake2b_salt_personal(reinterpret_cast<uint8_t*>(&d[i]), 16,
                                              reinterpret_cast<const uint8_t*>(items[i].data()),
@@ -216,32 +228,46 @@ class KkrtPsiParty {
     if (!oprf.ok()) return Fail(oprf.status());
     const size_t L = value_bytes_;
     const size_t n = items_.size();
+    // OPRF outputs of the own items, the OT-extension rows t, the OPRF inputs, the peer's
+    // values as received, and the last output: wiped on every return path.
     std::vector<uint8_t> own(n * L);
     std::vector<Block> inputs;
     std::vector<ot::KkrtRow> t;
+    Block v;
+    WipeOnExit wipe_own(own);
+    WipeOnExit wipe_inputs(inputs);
+    WipeOnExit wipe_t(t);
+    WipeOnExit wipe_v(v);
+    // Sized once for the largest (first) chunk and never reallocated: no copy of a secret is
+    // left in a freed buffer, and the guards see every entry ever written.
+    inputs.resize(ChunkCount(0));
+    t.resize(ChunkCount(0));
     for (uint64_t c = 0; c < NumChunks(); ++c) {
       if (Status st = CheckCancelled(); !st.ok()) return Fail(st);
       const uint64_t begin = c * chunk_, cnt = ChunkCount(c);
-      inputs.assign(cnt, Block{});
-      t.resize(cnt);
+      std::fill(inputs.begin(), inputs.begin() + cnt, Block{});
       for (uint64_t k = 0; k < cnt; ++k) {
         if (table->occupied(begin + k)) {
           inputs[k] = Tweak(digests_[table->item(begin + k)], table->hash_index(begin + k));
         }
       }
-      if (Status st = (*oprf)->Encode(inputs, t); !st.ok()) return Fail(st);
+      if (Status st = (*oprf)->Encode(std::span<const Block>(inputs.data(), cnt),
+                                      std::span<ot::KkrtRow>(t.data(), cnt));
+          !st.ok()) {
+        return Fail(st);
+      }
       for (uint64_t k = 0; k < cnt; ++k) {
         if (!table->occupied(begin + k)) continue;
-        Block v = (*oprf)->Output(begin + k, t[k]);
+        v = (*oprf)->Output(begin + k, t[k]);
         std::memcpy(own.data() + static_cast<size_t>(table->item(begin + k)) * L, &v, L);
       }
       Progress(0.02 + 0.6 * static_cast<double>(c + 1) / NumChunks());
     }
     // Digests and bins are no longer needed: free them before the index (peak memory).
-    std::vector<Block>().swap(digests_);
+    WipeAndFree(digests_);
     *table = internal::CuckooTable();
-    std::vector<Block>().swap(inputs);
-    std::vector<ot::KkrtRow>().swap(t);
+    WipeAndFree(inputs);
+    WipeAndFree(t);
     // Index of own values by their first 8 bytes.
     size_t cap = 16;
     while (cap < 2 * n) cap <<= 1;
@@ -261,6 +287,7 @@ class KkrtPsiParty {
       if (Status st = CheckCancelled(); !st.ok()) return Fail(st);
       auto msg = link_.Recv();
       if (!msg.ok()) return Fail(msg.status());
+      WipeOnExit wipe_msg(*msg);  // the sender's OPRF values
       const uint64_t expect = std::min<uint64_t>(kValuesPerMessage, total - got);
       if (msg->size() != expect * L) {
         return Fail(absl::InvalidArgumentError("KKRT PSI: value batch has " +
@@ -334,9 +361,18 @@ class KkrtPsiParty {
     const uint64_t chunks = NumChunks();
     const uint64_t per_chunk = std::max<uint64_t>(1, 3 * n * chunk_ / std::max<uint64_t>(bins_, 1));
     const uint64_t group = std::max<uint64_t>(1, opts_.sender_bucket_entries / per_chunk);
+    // OPRF outputs of the own items, the OT-extension rows q (the OPRF keys of each bin), the
+    // codewords and inputs of a batch and the last output: wiped on every return path.
     std::vector<uint8_t> values(3 * n * L);
     std::vector<ot::KkrtRow> q, codes(kEvalBatch);
     std::vector<Block> inputs(kEvalBatch);
+    Block v;
+    WipeOnExit wipe_values(values);
+    WipeOnExit wipe_q(q);
+    WipeOnExit wipe_codes(codes);
+    WipeOnExit wipe_inputs(inputs);
+    WipeOnExit wipe_v(v);
+    q.resize(ChunkCount(0));  // sized once for the largest (first) chunk, never reallocated
     std::vector<uint32_t> entries;
     std::vector<uint64_t> start;
     for (uint64_t g0 = 0; g0 < chunks; g0 += group) {
@@ -365,8 +401,9 @@ class KkrtPsiParty {
       for (uint64_t c = g0; c < g1; ++c) {
         if (Status st = CheckCancelled(); !st.ok()) return Fail(st);
         const uint64_t begin = c * chunk_, cnt = ChunkCount(c);
-        q.resize(cnt);
-        if (Status st = (*oprf)->Receive(cnt, q); !st.ok()) return Fail(st);
+        if (Status st = (*oprf)->Receive(cnt, std::span<ot::KkrtRow>(q.data(), cnt)); !st.ok()) {
+          return Fail(st);
+        }
         const uint64_t e_end = start[c - g0 + 1];
         for (uint64_t e = start[c - g0]; e < e_end; e += kEvalBatch) {
           const size_t m = std::min<uint64_t>(kEvalBatch, e_end - e);
@@ -380,14 +417,15 @@ class KkrtPsiParty {
             const uint32_t en = entries[e + j];
             const int h = static_cast<int>(en & 3);
             const uint64_t bin = internal::CuckooBin(digests_[en >> 2], h, bins_);
-            Block v = (*oprf)->Evaluate(bin, q[bin - begin], codes[j]);
+            v = (*oprf)->Evaluate(bin, q[bin - begin], codes[j]);
             std::memcpy(values.data() + (3 * static_cast<size_t>(pos[en >> 2]) + h) * L, &v, L);
           }
         }
         Progress(0.02 + 0.6 * static_cast<double>(c + 1) / chunks);
       }
     }
-    std::vector<Block>().swap(digests_);
+    WipeAndFree(digests_);
+    WipeAndFree(q);
     std::vector<uint32_t>().swap(entries);
     const uint64_t total = 3 * n;
     for (uint64_t off = 0; off < total; off += kValuesPerMessage) {
@@ -398,7 +436,7 @@ class KkrtPsiParty {
       }
       Progress(0.62 + 0.33 * static_cast<double>(off + cnt) / total);
     }
-    std::vector<uint8_t>().swap(values);
+    WipeAndFree(values);
     PsiResult r;
     const uint64_t max_matches = std::min<uint64_t>(n, n_r_);
     if (opts_.my_output == PsiOutput::kSize) {
@@ -452,7 +490,8 @@ class KkrtPsiParty {
   uint64_t chunk_ = 0;
   uint64_t n_r_ = 0, n_s_ = 0, bins_ = 0;
   size_t value_bytes_ = 0;
-  std::vector<Block> digests_;
+  std::vector<Block> digests_;  // item digests (wiped on destruction if still held)
+  WipeOnExit<std::vector<Block>> wipe_digests_{digests_};
 };
 
 }  // namespace
