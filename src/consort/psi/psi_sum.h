@@ -25,9 +25,9 @@
 //   A -> B  C, and |J| if b_learns_size
 //   B -> A  Dec(C) = S + r mod n                               A outputs |J| and S = Dec(C) - r
 // Phases strictly alternate (one sender at a time), so bounded link buffers cannot deadlock.
-// Encryption noise: B encrypts with DJN fixed-base short-exponent noise h_s^a, a uniform of 256
-// bits (crypto::PaillierFastNoise built from B's secret key, computed mod p^2 and q^2; h_s stays
-// with B), made by `threads` workers from key generation on, i.e. also while B waits for A
+// Encryption noise: B encrypts with DJN short-exponent noise h_s^a for a fresh uniform 256-bit a
+// (Damgard, Jurik, Nielsen 2010, section 4.2; crypto::PaillierFastNoise from B's secret key:
+// fixed-base tables mod p^2 and q^2; h_s stays with B), made by `threads` workers from key generation on, i.e. also while B waits for A
 // (crypto::PaillierNoiseProducer, at most 64 MiB held ahead); the results do not depend on it.
 // A's single re-randomization of C uses full-domain noise r^n, r uniform in Z_n^*: C is
 // decrypted by B, who knows the factorization and the randomness of each Enc(v_j), and only
