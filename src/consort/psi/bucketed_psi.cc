@@ -412,17 +412,17 @@ StatusOr<BucketKeys> LoadBucket(const std::string& path, uint64_t count,
   return out;
 }
 
-// The rows (ascending) of the bucket file's records whose key is keys[k] for a k with
-// matched[k] set; `keys` as LoadBucket returned them. Streams the file: memory is the
-// matched rows only.
-StatusOr<std::vector<uint64_t>> MatchedRowsOf(const std::string& path,
-                                              const std::vector<std::string>& keys,
-                                              const std::vector<bool>& matched) {
-  std::vector<uint64_t> rows;
-  if (std::find(matched.begin(), matched.end(), true) == matched.end()) return rows;
+// Appends to `out` (u64 LE) the row of every record of the bucket file whose key is keys[k]
+// for a k with matched[k] set, in the file's order; `keys` as LoadBucket returned them.
+// Streams the file and the output: memory is the I/O buffers only, however many rows match.
+// Returns the number of rows appended.
+StatusOr<uint64_t> AppendMatchedRows(const std::string& path, const std::vector<std::string>& keys,
+                                     const std::vector<bool>& matched, FileWriter& out) {
+  if (std::find(matched.begin(), matched.end(), true) == matched.end()) return 0;
   FileReader in;
   CONSORT_RETURN_IF_ERROR(in.Open(path));
   Record r;
+  uint64_t n = 0;
   while (true) {
     CONSORT_ASSIGN_OR_RETURN(bool more, ReadRecord(in, &r));
     if (!more) break;
@@ -430,10 +430,13 @@ StatusOr<std::vector<uint64_t>> MatchedRowsOf(const std::string& path,
     if (it == keys.end() || *it != r.key) {
       return absl::DataLossError(path + ": the bucket file changed while it was used");
     }
-    if (matched[static_cast<size_t>(it - keys.begin())]) rows.push_back(r.row);
+    if (!matched[static_cast<size_t>(it - keys.begin())]) continue;
+    uint8_t row[8];
+    for (int i = 0; i < 8; ++i) row[i] = static_cast<uint8_t>(r.row >> (8 * i));
+    CONSORT_RETURN_IF_ERROR(out.Append(std::string_view(reinterpret_cast<const char*>(row), 8)));
+    ++n;
   }
-  std::sort(rows.begin(), rows.end());
-  return rows;
+  return n;
 }
 
 // ---- keepalive during local work -----------------------------------------------------------
@@ -880,19 +883,16 @@ class BucketedRun {
         if (k >= keys.keys.size()) return absl::InternalError("matched index out of range");
         matched[k] = true;
       }
-      CONSORT_ASSIGN_OR_RETURN(std::vector<uint64_t> rows,
-                               MatchedRowsOf(Path(BucketFile(b)), keys.keys, matched));
-      Bytes out;
-      out.reserve(rows.size() * 8);
-      for (uint64_t row : rows) AppendU64(out, row);
+      // Streamed from the bucket file to the results file: a key matched on millions of rows
+      // costs no memory. The results file is cut back to the checkpoint on a resume.
       FileWriter w;
       CONSORT_RETURN_IF_ERROR(w.Open(Path(kResultsFile), /*append=*/true));
-      CONSORT_RETURN_IF_ERROR(
-          w.Append(std::string_view(reinterpret_cast<const char*>(out.data()), out.size())));
+      CONSORT_ASSIGN_OR_RETURN(uint64_t rows,
+                               AppendMatchedRows(Path(BucketFile(b)), keys.keys, matched, w));
       CONSORT_RETURN_IF_ERROR(w.Sync());
       CONSORT_RETURN_IF_ERROR(w.Close());
-      next.matched_rows += rows.size();
-      next.results_bytes += out.size();
+      next.matched_rows += rows;
+      next.results_bytes += 8 * rows;
     }
     Checkpoint cp{b + 1, next, totals_};
     CONSORT_RETURN_IF_ERROR(WriteCheckpoint(Path(kCheckpointFile), binding_, cp));

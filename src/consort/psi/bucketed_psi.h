@@ -28,8 +28,8 @@
 //
 // Memory: one bucket's distinct keys at a time (about key bytes + 160 B per own key + 24 B per
 // peer key; keys are de-duplicated while a bucket is read, so a key repeated on many rows takes
-// one entry), the bucket's matched rows (8 B each, intersection receivers), plus bounded I/O
-// buffers; B is chosen so that this fits half of the smaller budget.
+// one entry), plus bounded I/O buffers (matched rows are streamed to the results file); B is
+// chosen so that this fits half of the smaller budget.
 // Rounds: 2 + B x (ECDH-PSI rounds). Bytes sent per party: 63 (plan) + 9 (resume) + the sum
 // over the buckets run of EcdhPsiBytesSent(bucket sizes, extra_return_bits = ceil(log2 B)),
 // plus a 1-byte keepalive
@@ -124,8 +124,9 @@ struct BucketedPsiResult {
   // kSize / kIntersection receivers: distinct keys in the intersection; 0 for kNone.
   uint64_t intersection_size = 0;
   // kIntersection receivers: rows carrying a matched key, and a file in the scratch
-  // directory holding their 0-based input row numbers (u64 little-endian, ascending within
-  // each bucket, buckets in order; not globally sorted). "" otherwise.
+  // directory holding their 0-based input row numbers (u64 little-endian, buckets in order,
+  // within a bucket in the order of its bucket file: ascending runs, not sorted; the readers
+  // below accept any order). "" otherwise.
   uint64_t matched_rows = 0;
   std::string matched_rows_path;
 };
