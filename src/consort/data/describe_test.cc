@@ -64,5 +64,46 @@ TEST(FileFingerprint, Errors) {
   EXPECT_EQ(FileFingerprint(dir.path()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+std::string Le64(uint64_t v) {
+  std::string out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+  return out;
+}
+
+TEST(TableContentFingerprint, KnownEncoding) {
+  auto t = ParseCsv("a,s\n-2,xy\n,\n", "t.csv");  // row 2: both null
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->schema().column(0).type, ColumnType::kInt64);
+  std::string enc = std::string("consort.table-content.v1", 24) + '\0' + Le64(2) + Le64(1) +
+                    "a" + '\1' + Le64(1) + "s" + '\3';
+  enc += '\1' + Le64(static_cast<uint64_t>(int64_t{-2})) + '\3' + Le64(2) + "xy";
+  enc += std::string(2, '\0');
+  enc += Le64(2);
+  EXPECT_EQ(TableContentFingerprint(*t), "content:" + crypto::Sha256Hex(enc));
+  EXPECT_TRUE(IsContentFingerprint(TableContentFingerprint(*t)));
+  EXPECT_FALSE(IsContentFingerprint(crypto::Sha256Hex(enc)));
+}
+
+TEST(TableContentFingerprint, IndependentOfBatchesSensitiveToContent) {
+  auto t = ParseCsv("id,name,x\n1,a,0.5\n2,,1.5\n3,c,\n", "t.csv");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string fp = TableContentFingerprint(*t);
+  TableContentHasher h(t->schema());
+  for (uint32_t r = 0; r < 3; ++r) h.Update(*t->SelectRows(std::vector<uint32_t>{r}));
+  EXPECT_EQ(h.Finish(), fp);
+  TableContentHasher none(t->schema());
+  EXPECT_NE(none.Finish(), fp);
+
+  for (const char* other : {"id,name,x\n1,a,0.5\n2,,1.5\n3,d,\n",      // a value
+                            "id,name,x\n1,a,0.5\n3,c,\n2,,1.5\n",       // row order
+                            "id,nom,x\n1,a,0.5\n2,,1.5\n3,c,\n",        // a name
+                            "id,name,x\n1.0,a,0.5\n2,,1.5\n3,c,\n",     // a type
+                            "id,name,x\n1,a,0.5\n2,,1.5\n3,c,\n3,c,\n"}) {  // a row
+    auto u = ParseCsv(other, "t.csv");
+    ASSERT_TRUE(u.ok()) << u.status();
+    EXPECT_NE(TableContentFingerprint(*u), fp) << other;
+  }
+}
+
 }  // namespace
 }  // namespace consort::data

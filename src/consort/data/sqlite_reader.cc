@@ -22,7 +22,8 @@ class SqliteStreamReader final : public TableReader {
     // (and, with a rollback journal, the shared lock keeps the file as it is).
     CONSORT_ASSIGN_OR_RETURN(sel_,
                              internal::ResolveSqliteSelection(db_, label, table, options.columns));
-    if (!options.expected_fingerprint.empty()) {
+    expected_ = options.expected_fingerprint;
+    if (!expected_.empty() && !IsContentFingerprint(expected_)) {
       CONSORT_ASSIGN_OR_RETURN(std::string fp, FileFingerprint(db_.path()));
       if (fp != options.expected_fingerprint) {
         return absl::FailedPreconditionError(label +
@@ -45,6 +46,7 @@ class SqliteStreamReader final : public TableReader {
     std::vector<ColumnSpec> specs;
     for (size_t k = 0; k < sel_.names.size(); ++k) specs.push_back({sel_.names[k], *types[k]});
     CONSORT_ASSIGN_OR_RETURN(schema_, Schema::Make(std::move(specs)));
+    if (IsContentFingerprint(expected_)) hasher_.emplace(schema_);
     CONSORT_ASSIGN_OR_RETURN(SqlStatement stmt, db_.Prepare(sel_.select_sql));
     stmt_.emplace(std::move(stmt));
     return OkStatus();
@@ -57,8 +59,16 @@ class SqliteStreamReader final : public TableReader {
     StatusOr<bool> r = NextInternal(batch);
     if (!r.ok()) {
       status_ = r.status();
+      // Registration read every value with these types, so with a content fingerprint a value
+      // that does not fit means the table changed: say so (the detail names no value).
+      if (hasher_ && status_.code() == absl::StatusCode::kInvalidArgument) {
+        status_ = absl::FailedPreconditionError(sel_.source +
+                                                ": the table changed since it was registered (" +
+                                                std::string(status_.message()) + ")");
+      }
       Finish();
       *batch = Table();
+      return status_;
     }
     return r;
   }
@@ -69,10 +79,11 @@ class SqliteStreamReader final : public TableReader {
     out.reserve(schema_.size());
     for (size_t k = 0; k < schema_.size(); ++k) out.emplace_back(schema_.column(k).type);
     size_t n = 0;
+    bool ended = false;
     while (n < batch_rows_) {
       CONSORT_ASSIGN_OR_RETURN(bool more, stmt_->Step());
       if (!more) {
-        Finish();
+        ended = true;
         break;
       }
       ++row_;
@@ -82,8 +93,21 @@ class SqliteStreamReader final : public TableReader {
             out[k], sel_.names[k], stmt_->Column(static_cast<int>(k)), sel_.source, row_));
       }
     }
+    Table t;
+    if (n > 0) {
+      CONSORT_ASSIGN_OR_RETURN(t, Table::Make(schema_, std::move(out), sel_.source));
+      if (hasher_) hasher_->Update(t);
+    }
+    if (ended) {
+      Finish();
+      // The last rows are only handed out once the whole table matched (as the CSV reader).
+      if (hasher_ && hasher_->Finish() != expected_) {
+        return absl::FailedPreconditionError(sel_.source +
+                                             ": the table changed since it was registered");
+      }
+    }
     if (n == 0) return false;
-    CONSORT_ASSIGN_OR_RETURN(*batch, Table::Make(schema_, std::move(out), sel_.source));
+    *batch = std::move(t);
     return true;
   }
 
@@ -99,6 +123,8 @@ class SqliteStreamReader final : public TableReader {
   internal::SqliteSelection sel_;
   Schema schema_;
   std::optional<SqlStatement> stmt_;
+  std::string expected_;
+  std::optional<TableContentHasher> hasher_;  // set for a content fingerprint
   uint64_t row_ = 0;
   bool done_ = false;
   Status status_;

@@ -34,10 +34,15 @@ struct SqliteStreamOptions {
   size_t batch_rows = 65536;  // >= 1
   // Prefix of Table::source() and of error messages; empty = the database path.
   std::string source_name;
-  // If set: the lowercase hex SHA-256 the database file must have (data::FileFingerprint, as
-  // the node records at registration). The file is hashed at open, inside the read
-  // transaction whose snapshot the rows come from; a different value is FailedPrecondition
-  // "changed since registration" before any batch is produced.
+  // If set, what the node recorded at registration; a mismatch is FailedPrecondition "changed
+  // since registration":
+  //  - a content fingerprint (data::TableContentFingerprint of the streamed columns, "content:"
+  //    prefix): computed while streaming and checked at the end of the table, before the last
+  //    batch is handed out; a value that does not fit its recorded type is then reported as
+  //    FailedPrecondition too (registration read every value with those types);
+  //  - otherwise the hex SHA-256 of the database file (data::FileFingerprint, older
+  //    registrations): hashed at open, inside the read transaction, before any batch. It
+  //    misses writes still in a WAL file.
   std::string expected_fingerprint;
 };
 

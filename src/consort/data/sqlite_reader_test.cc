@@ -123,6 +123,8 @@ TEST_F(SqliteReaderTest, BatchesEqualReadSqliteTableWithRegisteredTypes) {
     options.columns = kNoBlob;
     options.column_types = TypesOf(*whole);
     options.batch_rows = batch;
+    // The content fingerprint does not depend on how the rows are split into batches.
+    options.expected_fingerprint = TableContentFingerprint(*whole);
     Streamed s = StreamAll(path_, "people", options);
     ASSERT_TRUE(s.status.ok()) << s.status;
     EXPECT_EQ(s.schema, whole->schema());
@@ -242,7 +244,60 @@ TEST_F(SqliteReaderTest, BlobAndBadValuesNameColumnAndRowNotValue) {
             path_ + ":m row 4: column 's': invalid UTF-8 at byte 2");
 }
 
-TEST_F(SqliteReaderTest, ChangedDatabaseIsFailedPreconditionBeforeAnyBatch) {
+TEST_F(SqliteReaderTest, ChangedTableIsFailedPreconditionAtTheEnd) {
+  auto whole = ReadSqliteTable(path_, "people", kNoBlob);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  SqliteStreamOptions options;
+  options.columns = kNoBlob;
+  options.column_types = TypesOf(*whole);
+  options.batch_rows = 4096;
+  options.source_name = "shop.db";
+  options.expected_fingerprint = TableContentFingerprint(*whole);
+  ASSERT_TRUE(IsContentFingerprint(options.expected_fingerprint));
+  ASSERT_TRUE(StreamAll(path_, "people", options).status.ok());
+
+  // A write committed by a connection that stays open lives in the WAL: the database file's
+  // bytes (and so a file fingerprint) are unchanged, the content fingerprint is not.
+  const std::string file_fp = *FileFingerprint(path_);
+  auto writer = SqlDb::Open(path_);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->Exec("UPDATE people SET name = 'changed' WHERE rowid = 9999").ok());
+  EXPECT_EQ(*FileFingerprint(path_), file_fp);
+
+  auto reader = OpenSqliteReader(path_, "people", options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  Table batch;
+  size_t rows = 0;
+  Status end;
+  while (true) {
+    auto more = (*reader)->Next(&batch);
+    if (!more.ok()) {
+      end = more.status();
+      break;
+    }
+    ASSERT_TRUE(*more);  // the stream must not end cleanly
+    rows += batch.num_rows();
+  }
+  EXPECT_EQ(end.code(), absl::StatusCode::kFailedPrecondition) << end;
+  EXPECT_EQ(end.message(), "shop.db:people: the table changed since it was registered");
+  EXPECT_EQ(rows, 8192u);  // the last (partial) batch is withheld
+  EXPECT_EQ(batch.num_rows(), 0u);
+
+  // A value that no longer fits its recorded type: FailedPrecondition naming row and column.
+  ASSERT_TRUE(writer->Exec("UPDATE people SET id = 'secret' WHERE rowid = 3").ok());
+  Streamed misfit = StreamAll(path_, "people", options);
+  EXPECT_EQ(misfit.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(misfit.status.message(),
+            "shop.db:people: the table changed since it was registered (shop.db:people row 3: "
+            "column 'id': TEXT value in an int64 column)");
+  // Without a fingerprint the same is the InvalidArgument of a bad value.
+  options.expected_fingerprint.clear();
+  EXPECT_EQ(StreamAll(path_, "people", options).status.code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteReaderTest, FileFingerprintIsCheckedAtOpen) {
+  // Registrations made before content fingerprints recorded the file's SHA-256.
   auto fp = FileFingerprint(path_);
   ASSERT_TRUE(fp.ok()) << fp.status();
   SqliteStreamOptions options;
@@ -262,7 +317,6 @@ TEST_F(SqliteReaderTest, ChangedDatabaseIsFailedPreconditionBeforeAnyBatch) {
   auto changed = OpenSqliteReader(path_, "people", options);
   EXPECT_EQ(changed.status().code(), absl::StatusCode::kFailedPrecondition) << changed.status();
   EXPECT_EQ(changed.status().message(), "shop.db: the database changed since it was registered");
-  // Without the fingerprint the same database streams (it is a consistency check only).
   options.expected_fingerprint.clear();
   EXPECT_TRUE(StreamAll(path_, "people", options).status.ok());
 }

@@ -230,7 +230,14 @@ StatusOr<LocalDataset> Node::AddDataset(const std::string& name, const DatasetSo
   CONSORT_ASSIGN_OR_RETURN(data::Table table, ReadSource(source, {}));
   // State derived from an earlier version of this dataset must not outlive it.
   std::filesystem::remove_all(JoinPath(JoinPath(home_, "cache"), name), ec);
-  CONSORT_ASSIGN_OR_RETURN(std::string fp, data::FileFingerprint(source.path));
+  // A SQLite database is fingerprinted by the table's content: its file bytes stay the same
+  // while a committed write sits in the WAL, and change on a checkpoint that changes nothing.
+  std::string fp;
+  if (source.kind == "sqlite") {
+    fp = data::TableContentFingerprint(table);
+  } else {
+    CONSORT_ASSIGN_OR_RETURN(fp, data::FileFingerprint(source.path));
+  }
   engine::DatasetInfo info = InfoFor(config_.name, name, table, description);
   CONSORT_ASSIGN_OR_RETURN(auto entry, audit::MakeAuthorPart("dataset.registered", config_.name,
                                                              NowUnixMillis(), info.ToJson(), *key_));
@@ -285,12 +292,26 @@ StatusOr<LocalDataset> Node::FindLocalDataset(const std::string& name) {
 StatusOr<std::shared_ptr<const data::Table>> Node::LoadDataset(
     const std::string& name, const std::vector<std::string>& columns) {
   CONSORT_ASSIGN_OR_RETURN(LocalDataset d, FindLocalDataset(name));
-  CONSORT_ASSIGN_OR_RETURN(std::string fp, data::FileFingerprint(d.source.path));
-  if (fp != d.fingerprint) {
-    return absl::FailedPreconditionError("dataset '" + name + "' changed on disk since it was "
-                                         "registered (re-register it with `consort dataset add "
-                                         "--replace`)");
+  const Status changed = absl::FailedPreconditionError(
+      "dataset '" + name + "' changed on disk since it was registered (re-register it with "
+      "`consort dataset add --replace`)");
+  if (data::IsContentFingerprint(d.fingerprint)) {
+    // Registration read every value, so a table that no longer reads (gone, a BLOB, ...) or
+    // reads differently has changed.
+    StatusOr<data::Table> t = ReadSource(d.source, {});
+    if (!t.ok()) {
+      const absl::StatusCode code = t.status().code();
+      if (code != absl::StatusCode::kNotFound && code != absl::StatusCode::kInvalidArgument) {
+        return t.status();
+      }
+      return Status(changed.code(),
+                    std::string(changed.message()) + ": " + std::string(t.status().message()));
+    }
+    if (data::TableContentFingerprint(*t) != d.fingerprint) return changed;
+    return std::make_shared<const data::Table>(*std::move(t));
   }
+  CONSORT_ASSIGN_OR_RETURN(std::string fp, data::FileFingerprint(d.source.path));
+  if (fp != d.fingerprint) return changed;
   CONSORT_ASSIGN_OR_RETURN(data::Table t, ReadSource(d.source, {}));
   return std::make_shared<const data::Table>(std::move(t));
 }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "consort/data/csv_reader.h"
+#include "consort/data/sqlite_reader.h"
 #include "consort/data/table.h"
 #include "consort/node/node.h"
 
@@ -38,31 +40,55 @@ StatusOr<std::shared_ptr<const data::Table>> NodeSession::LoadInput() {
   return node_.LoadDataset(dataset, {});
 }
 
+namespace {
+// The column types recorded when the dataset was registered (LocalDataset::info "columns");
+// entries without a valid name and type are skipped (the reader then infers those).
+std::map<std::string, data::ColumnType> RegisteredTypes(const Json& info) {
+  std::map<std::string, data::ColumnType> types;
+  if (!info.is_object() || !info.contains("columns") || !info["columns"].is_array()) return types;
+  for (const Json& c : info["columns"]) {
+    if (!c.is_object() || !c.contains("name") || !c.contains("type") || !c["name"].is_string() ||
+        !c["type"].is_string()) {
+      continue;
+    }
+    StatusOr<data::ColumnType> type = data::ParseColumnType(c["type"].get<std::string>());
+    if (type.ok()) types[c["name"].get<std::string>()] = *type;
+  }
+  return types;
+}
+}  // namespace
+
 StatusOr<std::unique_ptr<data::TableReader>> NodeSession::OpenInput(size_t batch_rows) {
   CONSORT_ASSIGN_OR_RETURN(std::string dataset, MyDataset());
   CONSORT_ASSIGN_OR_RETURN(LocalDataset d, node_.FindLocalDataset(dataset));
-  if (d.source.kind == "sqlite") return engine::Session::OpenInput(batch_rows);
-  // As Node::LoadDataset reads it (ReadSource), but batch by batch: the column types come
-  // from the registration (inference needs every row), the fingerprint is checked while
-  // streaming instead of in a separate pass over the file.
-  data::CsvStreamOptions options;
-  options.read.source_name = std::filesystem::path(d.source.path).filename().string();
-  options.batch_rows = std::max<size_t>(batch_rows, 1);
-  options.expected_fingerprint = d.fingerprint;
-  if (d.info.is_object() && d.info.contains("columns") && d.info["columns"].is_array()) {
-    for (const Json& c : d.info["columns"]) {
-      if (!c.is_object() || !c.contains("name") || !c.contains("type") || !c["name"].is_string() ||
-          !c["type"].is_string()) {
-        continue;  // without a recorded type the reader infers it (one more pass)
-      }
-      StatusOr<data::ColumnType> type = data::ParseColumnType(c["type"].get<std::string>());
-      if (type.ok()) options.read.column_types[c["name"].get<std::string>()] = *type;
+  StatusOr<std::unique_ptr<data::TableReader>> reader;
+  if (d.source.kind == "sqlite") {
+    // As Node::LoadDataset reads it (ReadSqliteTable), but batch by batch from one SELECT in one
+    // read transaction: the types come from the registration, the table-content fingerprint
+    // is computed while streaming and checked at the end (older registrations recorded the
+    // file's fingerprint: checked at open).
+    data::SqliteStreamOptions options;
+    options.source_name = std::filesystem::path(d.source.path).filename().string();
+    options.batch_rows = std::max<size_t>(batch_rows, 1);
+    options.expected_fingerprint = d.fingerprint;
+    options.column_types = RegisteredTypes(d.info);
+    reader = data::OpenSqliteReader(d.source.path, d.source.table, options);
+  } else {
+    // As Node::LoadDataset reads it (ReadSource), but batch by batch: the column types come
+    // from the registration (inference needs every row), the fingerprint is checked while
+    // streaming instead of in a separate pass over the file.
+    data::CsvStreamOptions options;
+    options.read.source_name = std::filesystem::path(d.source.path).filename().string();
+    options.batch_rows = std::max<size_t>(batch_rows, 1);
+    options.expected_fingerprint = d.fingerprint;
+    // Without a recorded type for a column the reader infers it (one more pass).
+    for (const auto& [name, type] : RegisteredTypes(d.info)) {
+      options.read.column_types[name] = type;
     }
+    reader = data::OpenCsvReader(d.source.path, options);
   }
-  StatusOr<std::unique_ptr<data::TableReader>> reader =
-      data::OpenCsvReader(d.source.path, options);
   if (!reader.ok() && reader.status().code() == absl::StatusCode::kNotFound) {
-    // The file or a registered column is gone: the dataset changed since registration.
+    // The file, table or a registered column is gone: the dataset changed since registration.
     return absl::FailedPreconditionError("dataset '" + dataset +
                                          "' no longer matches its registration: " +
                                          std::string(reader.status().message()));

@@ -27,9 +27,10 @@ class NodeSession final : public engine::Session {
   const engine::JobSpec& spec() const override { return spec_; }
   const std::string& self() const override;
   StatusOr<std::shared_ptr<const data::Table>> LoadInput() override;
-  // CSV datasets (and stored results) stream from the file with the types recorded at
-  // registration, the fingerprint checked as the bytes go by (FailedPrecondition at the end
-  // if the file changed); other sources fall back to slicing LoadInput().
+  // Streams the dataset with the types recorded at registration. CSV (and stored results):
+  // from the file, the fingerprint checked as the bytes go by (FailedPrecondition at the end
+  // if the file changed). SQLite: one SELECT in one read transaction, the table-content
+  // fingerprint computed as the rows go by (FailedPrecondition at the end if it changed).
   StatusOr<std::unique_ptr<data::TableReader>> OpenInput(size_t batch_rows) override;
   StatusOr<std::string> InputFingerprint() override;
   StatusOr<uint64_t> InputRows() override;

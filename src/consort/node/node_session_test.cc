@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "consort/common/sqlite.h"
 #include "consort/crypto/sign.h"
 #include "consort/data/csv.h"
+#include "consort/data/describe.h"
 #include "consort/node/node.h"
 
 namespace consort::node {
@@ -100,6 +102,84 @@ TEST(NodeSession, OpenInputStreamsTheRegisteredCsvWithItsTypesAndFingerprint) {
   // A registered column vanished: FailedPrecondition too.
   WriteText(csv, "id,score\n1,2.5\n");
   EXPECT_EQ(session.OpenInput(100).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(NodeSession, OpenInputStreamsARegisteredSqliteTable) {
+  TempHome home;
+  NodeConfig config;
+  config.name = "bank";
+  config.coordinator_grpc = "127.0.0.1:1";  // nothing listens: publishing fails, locally kept
+  config.coordinator_api = "127.0.0.1:1";
+  config.coordinator_fingerprint = std::string(64, '0');
+  config.coordinator_key = crypto::EncodePublicKey(crypto::SigningKey::Generate().public_key());
+  ASSERT_TRUE(Node::InitHome(home.path + "/node", config).ok());
+  auto node = Node::Open(home.path + "/node");
+  ASSERT_TRUE(node.ok()) << node.status();
+  const std::string path = home.path + "/shop.db";
+  {
+    auto db = SqlDb::Open(path);
+    ASSERT_TRUE(db.ok()) << db.status();
+    // "loose" has no declared type and holds integers, reals and text: a string column.
+    std::string sql = "CREATE TABLE customers (id INTEGER, loose, score REAL); BEGIN;";
+    for (int i = 0; i < 1000; ++i) {
+      std::string loose = i % 3 == 0 ? std::to_string(i) : i % 3 == 1 ? "'t" + std::to_string(i) + "'" : "NULL";
+      sql += "INSERT INTO customers VALUES (" + std::to_string(i) + ", " + loose + ", " +
+             std::to_string(i) + ".5);";
+    }
+    ASSERT_TRUE(db->Exec(sql + "COMMIT;").ok());
+  }
+  (void)(*node)->AddDataset("customers", {"sqlite", path, "customers"}, "", false);
+  ASSERT_TRUE((*node)->FindLocalDataset("customers").ok());
+
+  NodeSession session(**node, std::string(64, 'a'), SpecFor("customers"), nullptr,
+                      std::chrono::milliseconds(1000));
+  auto whole = session.LoadInput();
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ((*whole)->schema().column(1).type, data::ColumnType::kString);
+  auto reader = session.OpenInput(64);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  data::Table batch;
+  std::string streamed;
+  std::vector<size_t> sizes;
+  while (true) {
+    auto more = (*reader)->Next(&batch);
+    ASSERT_TRUE(more.ok()) << more.status();
+    if (!*more) break;
+    sizes.push_back(batch.num_rows());
+    EXPECT_EQ(batch.schema(), (*whole)->schema());
+    EXPECT_EQ(batch.source(), "shop.db:customers");
+    streamed += Rows(batch);
+  }
+  ASSERT_EQ(sizes.size(), 16u);  // 15 batches of 64 rows, then 40
+  EXPECT_EQ(sizes.front(), 64u);
+  EXPECT_EQ(sizes.back(), 40u);
+  EXPECT_EQ(streamed, Rows(**whole));
+
+  // The registration fingerprinted the table's content.
+  auto registered = (*node)->FindLocalDataset("customers");
+  ASSERT_TRUE(registered.ok());
+  EXPECT_EQ(registered->fingerprint, data::TableContentFingerprint(**whole));
+
+  // The database changes after registration, by a connection that stays open (so the write
+  // stays in the WAL and the file's bytes do not change): the stream fails at its end.
+  auto writer = SqlDb::Open(path);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->Exec("UPDATE customers SET score = 0 WHERE id = 7").ok());
+  auto changed = session.OpenInput(64);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  StatusOr<bool> more = true;
+  while (more.ok() && *more) more = (*changed)->Next(&batch);
+  EXPECT_EQ(more.status().code(), absl::StatusCode::kFailedPrecondition) << more.status();
+  EXPECT_EQ(session.LoadInput().status().code(), absl::StatusCode::kFailedPrecondition);
+  changed->reset();
+  writer = absl::InternalError("closed");
+  // The table is gone: FailedPrecondition too.
+  {
+    auto db = SqlDb::Open(path);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DROP TABLE customers").ok());
+  }
+  EXPECT_EQ(session.OpenInput(64).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 std::unique_ptr<Node> OpenTestNode(const TempHome& home) {
