@@ -59,9 +59,15 @@ Json Schemas() {
                    {"signing_key", Type("string", "Ed25519 public key (base64url) that signs the "
                                                   "audit log.")},
                    {"grpc_listen", Type("string", "Node control plane address (host:port).")},
-                   {"api_listen", Type("string", "REST API address (host:port).")}},
+                   {"api_listen", Type("string", "REST API address (host:port).")},
+                   {"peer_address",
+                    Type("string", "Peer endpoint (pinned mutual TLS) over which the coordinator "
+                                   "acts as the MPC dealer of jobs naming party \"coordinator\"; "
+                                   "empty when it does not.")},
+                   {"hosts_dealer", Type("boolean", "Whether jobs may name the coordinator as "
+                                                    "their dealer.")}},
                   {"name", "version", "tls_fingerprint", "signing_key", "grpc_listen",
-                   "api_listen"});
+                   "api_listen", "peer_address", "hosts_dealer"});
 
   // A data party ({dataset, columns}) or a dataless party in a role ({role}).
   Json party_input = Obj({{"dataset", Type("string")},

@@ -267,8 +267,8 @@ class TrainOperator final : public engine::Operator {
         "weights (the guest also the intercept). Variant \"mpc\" (default, faster): two-party "
         "secret sharing with a dealer, piecewise-linear sigmoid; variant \"paillier\": each "
         "party's Paillier key, Taylor sigmoid, masked encrypted gradients (as FATE).";
-    info_.security_model = "semi-honest; a guest and one host (mpc: plus a dealer that colludes "
-                           "with neither; paillier: no third party) or a guest and two hosts "
+    info_.security_model = "semi-honest; a guest and one host (mpc: plus a dealer - a node, or "
+                           "the coordinator as party \"coordinator\" - that colludes with neither; paillier: no third party) or a guest and two hosts "
                            "(mpc, three-party replicated sharing: honest majority, no two "
                            "parties collude)";
     info_.parameters = "128-bit computational (DDH on Curve25519 for PSI; AES-128 PRG for 2PC); "

@@ -7,6 +7,8 @@
 //        with a Beaver-triple dealer (two_party.h, dealer.h). The dealer party runs
 //        RunDealer over its links to both data parties; the data parties get a
 //        TwoPartyBackend whose triple source is ConnectToDealer over their link to the dealer.
+//        The dealer is a node, or the coordinator itself (party engine::kCoordinatorParty; it
+//        runs the operator's dealer side in its own process, coordinator/hosted_party.h).
 //   three data parties (no dealer)  ->  three-party replicated sharing (three_party.h, ABY3
 //        style): party i's `next` link goes to data party (i+1) % 3, `prev` to (i+2) % 3.
 //

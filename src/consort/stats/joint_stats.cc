@@ -204,7 +204,8 @@ class JointStatsOperator final : public engine::Operator {
         "the column and line, never the value).";
     info_.security_model =
         "semi-honest; two data parties plus a Beaver-triple dealer (a party with {\"role\": "
-        "\"dealer\"}) that colludes with neither and never sees inputs, shares or results; or "
+        "\"dealer\"}: a node, or the coordinator itself as party \"coordinator\") that colludes "
+        "with neither and never sees inputs, shares or results; or "
         "three data parties with an honest majority (no two collude), when three-party MPC is "
         "available";
     info_.parameters =
