@@ -924,8 +924,17 @@ StatusOr<Json> Coordinator::ListModels(const Caller& c, const Json& body) {
 StatusOr<Json> Coordinator::Poll(const Caller& c, const Json&) {
   CONSORT_RETURN_IF_ERROR(RequireNode(c));
   CONSORT_ASSIGN_OR_RETURN(int64_t audit_size, log_->Size());
+  // A digest of who is reachable where: a node refreshes its peer directory when it changes,
+  // so it knows a new member's certificate before any job with it starts.
+  CONSORT_ASSIGN_OR_RETURN(auto members,
+                           db_->Query("SELECT name, address, tls_fingerprint FROM members "
+                                      "ORDER BY name"));
+  std::string roster = bound_peer_;
+  for (const auto& m : members) {
+    roster += "\n" + AsText(m[0]) + "@" + AsText(m[1]) + "#" + AsText(m[2]);
+  }
   Json out = {{"approve", Json::array()}, {"run", Json::array()}, {"abort", Json::array()},
-              {"audit_size", audit_size}};
+              {"audit_size", audit_size}, {"members_version", crypto::Sha256Hex(roster).substr(0, 16)}};
   CONSORT_ASSIGN_OR_RETURN(
       auto rows, db_->Query("SELECT j.id, j.state, p.decision, p.run_state FROM jobs j JOIN "
                             "job_parties p ON p.job_id = j.id WHERE p.party = ? AND "

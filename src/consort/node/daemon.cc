@@ -397,6 +397,7 @@ Status Node::Serve(const std::atomic<bool>& stop) {
 
   int64_t failures = 0;
   int64_t since = -1;  // the coordinator state generation last seen (long poll)
+  std::string members_seen;  // the coordinator's members_version last refreshed
   while (!stop) {
     auto poll = Call("node.poll", {{"wait_ms", 1000}, {"since", since}});
     if (!poll.ok()) {
@@ -437,7 +438,12 @@ Status Node::Serve(const std::atomic<bool>& stop) {
           if (it == runs_.end() || it->second->done) new_runs.push_back(id);
         }
       }
-      if (!new_runs.empty()) (void)directory->Refresh();
+      const std::string members_version = poll->value("members_version", "");
+      if (!new_runs.empty() || members_version != members_seen) {
+        // A new member or address: learn it now, before a job with it starts (a peer's
+        // certificate unknown here is refused in the TLS handshake).
+        if (directory->Refresh().ok()) members_seen = members_version;
+      }
       for (const auto& id : new_runs) StartRun(id);
       int64_t local = 0;
       {
