@@ -54,4 +54,12 @@ Digest256 Sha256Hasher::Finish() {
   return out;
 }
 
+void Blake2bSaltPersonal(uint8_t* out, size_t out_len, const uint8_t* in, size_t in_len,
+                         const uint8_t* salt16, const uint8_t* personal16) {
+  CONSORT_CHECK(out_len >= 1 && out_len <= crypto_generichash_blake2b_BYTES_MAX);
+  // Fails only on bad lengths, excluded above.
+  CONSORT_CHECK(crypto_generichash_blake2b_salt_personal(out, out_len, in, in_len, nullptr, 0,
+                                                         salt16, personal16) == 0);
+}
+
 }  // namespace consort::crypto

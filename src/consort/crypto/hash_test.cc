@@ -49,5 +49,26 @@ TEST(Sha256Hasher, IncrementalMatchesOneShot) {
   EXPECT_EQ(h2.Finish(), Sha256(ByteSpan(big)));
 }
 
+TEST(Blake2b, MatchesRfc7693WithZeroSaltAndPersonalAndBothChangeTheOutput) {
+  // RFC 7693 Appendix A: BLAKE2b-512("abc").
+  const std::string abc = "abc";
+  uint8_t out[64];
+  Blake2bSaltPersonal(out, 64, reinterpret_cast<const uint8_t*>(abc.data()), abc.size(), nullptr,
+                      nullptr);
+  EXPECT_EQ(HexEncode(ByteSpan(out, 64)),
+            "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+            "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923");
+  uint8_t zeros[16] = {0}, one[16] = {1}, a[16], b[16], c[16], d[16];
+  const auto* in = reinterpret_cast<const uint8_t*>(abc.data());
+  Blake2bSaltPersonal(a, 16, in, abc.size(), zeros, zeros);
+  Blake2bSaltPersonal(b, 16, in, abc.size(), one, zeros);
+  Blake2bSaltPersonal(c, 16, in, abc.size(), zeros, one);
+  Blake2bSaltPersonal(d, 16, in, abc.size(), nullptr, nullptr);
+  EXPECT_EQ(HexEncode(ByteSpan(a, 16)), HexEncode(ByteSpan(d, 16)));
+  EXPECT_NE(HexEncode(ByteSpan(a, 16)), HexEncode(ByteSpan(b, 16)));
+  EXPECT_NE(HexEncode(ByteSpan(a, 16)), HexEncode(ByteSpan(c, 16)));
+  EXPECT_NE(HexEncode(ByteSpan(b, 16)), HexEncode(ByteSpan(c, 16)));
+}
+
 }  // namespace
 }  // namespace consort::crypto

@@ -1,6 +1,6 @@
+#include "consort/crypto/random.h"
 #include "consort/mpc/dealer.h"
 
-#include <sodium.h>
 
 #include <algorithm>
 #include <string>
@@ -153,7 +153,7 @@ Status RunDealer(Dealer& dealer, net::Link& to_party0, net::Link& to_party1) {
     m.push_back(static_cast<uint8_t>(p));
     m.insert(m.end(), dealer.seed(p).data(), dealer.seed(p).data() + crypto::kPrgSeedBytes);
     Status st = (p == 0 ? to_party0 : to_party1).Send(m);
-    sodium_memzero(m.data(), m.size());
+    crypto::SecureWipe(m.data(), m.size());
     CONSORT_RETURN_IF_ERROR(st);
   }
   std::vector<uint64_t> c1;
@@ -251,7 +251,7 @@ StatusOr<std::unique_ptr<TripleSource>> ConnectToDealer(int party, net::Link& de
   CONSORT_CHECK(party == 0 || party == 1);
   CONSORT_ASSIGN_OR_RETURN(Bytes m, dealer.Recv());
   crypto::SecretBytes msg(m.data(), m.size());
-  sodium_memzero(m.data(), m.size());
+  crypto::SecureWipe(m.data(), m.size());
   if (msg.size() != kSeedMessageBytes || msg.data()[0] != kMsgSeed) {
     return Bad("malformed seed message (" + std::to_string(msg.size()) + " bytes)");
   }

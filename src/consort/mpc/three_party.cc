@@ -1,6 +1,6 @@
+#include "consort/crypto/random.h"
 #include "consort/mpc/three_party.h"
 
-#include <sodium.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -17,7 +17,7 @@ constexpr uint64_t kTop = ~kLow;
 
 StatusOr<crypto::SecretBytes> SeedFrom(Bytes m, const std::string& peer) {
   crypto::SecretBytes seed(m.data(), m.size());
-  sodium_memzero(m.data(), m.size());
+  crypto::SecureWipe(m.data(), m.size());
   if (seed.size() != crypto::kPrgSeedBytes) {
     return absl::InvalidArgumentError("mpc 3pc setup: peer " + peer + " sent a " +
                                       std::to_string(seed.size()) + "-byte seed, expected " +

@@ -1,6 +1,6 @@
+#include "consort/crypto/random.h"
 #include "consort/mpc/two_party.h"
 
-#include <sodium.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -22,7 +22,7 @@ StatusOr<std::unique_ptr<TwoPartyBackend>> TwoPartyBackend::Create(
   } else {
     CONSORT_ASSIGN_OR_RETURN(Bytes m, peer.Recv());
     seed = crypto::SecretBytes(m.data(), m.size());
-    sodium_memzero(m.data(), m.size());
+    crypto::SecureWipe(m.data(), m.size());
     if (seed.size() != crypto::kPrgSeedBytes) {
       return absl::InvalidArgumentError("mpc setup: peer " + peer.peer() + " sent a " +
                                         std::to_string(seed.size()) + "-byte seed, expected " +

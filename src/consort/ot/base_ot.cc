@@ -6,13 +6,13 @@
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/crypto/ristretto.h"
-#include "consort/ot/internal/wipe.h"
+#include "consort/crypto/wipe.h"
 
 namespace consort::ot {
 namespace {
 
 using crypto::RistrettoPoint;
-using internal::WipeOnExit;
+using crypto::WipeOnExit;
 
 constexpr char kTag[4] = {'C', 'O', '1', '5'};
 constexpr size_t kPoint = crypto::kRistrettoBytes;

@@ -1,16 +1,12 @@
 #include "consort/ot/kkrt_oprf.h"
 
-// libsodium directly only for BLAKE2b with salt and personalization, which crypto/hash.h does
-// not wrap (yet).
-#include <sodium.h>
-
 #include <cstring>
 
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/ot/base_ot.h"
 #include "consort/ot/internal/bit_transpose.h"
-#include "consort/ot/internal/wipe.h"
+#include "consort/crypto/wipe.h"
 
 namespace consort::ot {
 namespace {
@@ -59,7 +55,7 @@ void KkrtCode::Encode(std::span<const Block> in, std::span<KkrtRow> out) {
       for (size_t i = 0; i < n; ++i) out[off + i].b[k] = tmp_[i];
     }
   }
-  internal::WipeObject(tmp_);  // pieces of the codewords of the inputs
+  crypto::WipeObject(tmp_);  // pieces of the codewords of the inputs
 }
 
 KkrtHasher::KkrtHasher(std::string_view domain) {
@@ -71,8 +67,8 @@ Block KkrtHasher::Hash(uint64_t instance, const KkrtRow& row) const {
   uint8_t salt[16] = {0};
   for (int k = 0; k < 8; ++k) salt[k] = static_cast<uint8_t>(instance >> (8 * k));
   alignas(16) uint8_t out[16];
-  crypto_generichash_blake2b_salt_personal(out, sizeof(out), reinterpret_cast<const uint8_t*>(&row),
-                                           sizeof(row), nullptr, 0, salt, personal_);
+  crypto::Blake2bSaltPersonal(out, sizeof(out), reinterpret_cast<const uint8_t*>(&row),
+                              sizeof(row), salt, personal_);
   const Block h = Block::FromBytes(out);
   crypto::SecureWipe(out, sizeof(out));  // an OPRF output; only the returned copy remains
   return h;
@@ -85,7 +81,7 @@ StatusOr<std::unique_ptr<KkrtOprfReceiver>> KkrtOprfReceiver::Setup(net::Link& l
       BaseOtSendRandom(link, kKkrtCodeBits, BaseOtDomain(domain));
   if (!keys_or.ok()) return keys_or.status();
   const std::vector<std::array<Block, 2>>& keys = *keys_or;
-  internal::WipeOnExit wipe_keys(*keys_or);  // the base-OT keys, on every return path
+  crypto::WipeOnExit wipe_keys(*keys_or);  // the base-OT keys, on every return path
   CONSORT_ASSIGN_OR_RETURN(Bytes seed_msg, link.Recv());
   if (seed_msg.size() != 20 || std::memcmp(seed_msg.data(), kSeedTag, 4) != 0) {
     return absl::InvalidArgumentError("KKRT: malformed code-seed message");
@@ -107,8 +103,8 @@ Status KkrtOprfReceiver::Encode(std::span<const Block> inputs, std::span<KkrtRow
   code_->Encode(inputs, t_rows);
   std::vector<uint8_t> ccols(kKkrtCodeBits * col), tcols(kKkrtCodeBits * col);
   // Codewords of the inputs and the t matrix, wiped on every return path.
-  internal::WipeOnExit wipe_c(ccols);
-  internal::WipeOnExit wipe_t(tcols);
+  crypto::WipeOnExit wipe_c(ccols);
+  crypto::WipeOnExit wipe_t(tcols);
   internal::TransposeBits(reinterpret_cast<const uint8_t*>(t_rows.data()), n, kKkrtCodeBits,
                           ccols.data());
   Bytes u(kKkrtCodeBits * col);
@@ -139,13 +135,13 @@ StatusOr<std::unique_ptr<KkrtOprfSender>> KkrtOprfSender::Setup(net::Link& link,
   std::unique_ptr<KkrtOprfSender> s(new KkrtOprfSender(link, domain));
   crypto::RandomBytes(reinterpret_cast<uint8_t*>(&s->s_), sizeof(s->s_));
   std::vector<bool> choices(kKkrtCodeBits);  // the bits of s
-  internal::WipeOnExit wipe_choices(choices);
+  crypto::WipeOnExit wipe_choices(choices);
   const uint8_t* sb = reinterpret_cast<const uint8_t*>(&s->s_);
   for (size_t j = 0; j < kKkrtCodeBits; ++j) choices[j] = (sb[j / 8] >> (j % 8)) & 1;
   StatusOr<std::vector<Block>> keys_or = BaseOtReceiveRandom(link, choices, BaseOtDomain(domain));
   if (!keys_or.ok()) return keys_or.status();
   const std::vector<Block>& keys = *keys_or;
-  internal::WipeOnExit wipe_keys(*keys_or);  // the base-OT keys, on every return path
+  crypto::WipeOnExit wipe_keys(*keys_or);  // the base-OT keys, on every return path
   Bytes seed_msg(20);
   std::memcpy(seed_msg.data(), kSeedTag, 4);
   crypto::RandomBytes(seed_msg.data() + 4, 16);
@@ -155,7 +151,7 @@ StatusOr<std::unique_ptr<KkrtOprfSender>> KkrtOprfSender::Setup(net::Link& link,
   return s;
 }
 
-KkrtOprfSender::~KkrtOprfSender() { internal::WipeObject(s_); }
+KkrtOprfSender::~KkrtOprfSender() { crypto::WipeObject(s_); }
 
 Status KkrtOprfSender::Receive(size_t count, std::span<KkrtRow> q_rows) {
   CheckCount(count);
@@ -168,8 +164,8 @@ Status KkrtOprfSender::Receive(size_t count, std::span<KkrtRow> q_rows) {
   }
   const uint8_t* sb = reinterpret_cast<const uint8_t*>(&s_);
   std::vector<uint8_t> g(col);
-  internal::WipeOnExit wipe_u(u);  // u becomes the q matrix
-  internal::WipeOnExit wipe_g(g);
+  crypto::WipeOnExit wipe_u(u);  // u becomes the q matrix
+  crypto::WipeOnExit wipe_g(g);
   for (size_t j = 0; j < kKkrtCodeBits; ++j) {
     uint8_t* q = u.data() + j * col;
     if ((sb[j / 8] >> (j % 8)) & 1) {

@@ -1,6 +1,5 @@
 #include "consort/psi/kkrt_psi.h"
 
-#include <sodium.h>
 
 #include <algorithm>
 #include <bit>
@@ -10,7 +9,7 @@
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/ot/block.h"
-#include "consort/ot/internal/wipe.h"
+#include "consort/crypto/wipe.h"
 #include "consort/ot/kkrt_oprf.h"
 #include "consort/psi/internal/cuckoo.h"
 
@@ -18,8 +17,8 @@ namespace consort::psi {
 namespace {
 
 using ot::Block;
-using ot::internal::WipeObject;
-using ot::internal::WipeOnExit;
+using crypto::WipeObject;
+using crypto::WipeOnExit;
 
 // Wipes a buffer of secrets and frees it now (the scope's WipeOnExit then sees it empty).
 template <typename T>
@@ -69,9 +68,9 @@ StatusOr<std::vector<Block>> DigestItems(const std::vector<std::string>& items,
   std::vector<Block> d(items.size());
   WipeOnExit wipe_d(d);  // on the duplicate error; moved out (empty) on success
   for (size_t i = 0; i < items.size(); ++i) {
-    crypto_generichash_blake2b_salt_personal(reinterpret_cast<uint8_t*>(&d[i]), 16,
-                                             reinterpret_cast<const uint8_t*>(items[i].data()),
-                                             items[i].size(), nullptr, 0, nullptr, p.data());
+    crypto::Blake2bSaltPersonal(reinterpret_cast<uint8_t*>(&d[i]), 16,
+                                reinterpret_cast<const uint8_t*>(items[i].data()),
+                                items[i].size(), nullptr, p.data());
   }
   // Duplicate check: open addressing over the digests.
   size_t cap = 16;

@@ -1,7 +1,7 @@
+#include "consort/crypto/random.h"
 #include "consort/psi/unbalanced_psi.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -380,7 +380,7 @@ StatusOr<UnbalancedPsiServerSet> UnbalancedPsiServerSet::Load(const std::string&
     auto key = ReadFile(JoinPath(dir, kKeyFile));
     if (!key.ok() || key->size() != 32) return corrupt("key.bin missing or not 32 bytes");
     s->key = crypto::SecretBytes(reinterpret_cast<const uint8_t*>(key->data()), 32);
-    sodium_memzero(key->data(), key->size());
+    crypto::SecureWipe(key->data(), key->size());
     if (crypto::Sha256(s->key.span()) != key_hash) return corrupt("key.bin does not match");
   } catch (const Json::exception& e) {
     return corrupt(std::string("meta.json: ") + e.what());

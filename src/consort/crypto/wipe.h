@@ -1,7 +1,7 @@
 #pragma once
-// Scope guards that wipe OT secrets (shared points, derived keys, PRF outputs) when the scope
-// ends, on every return path including errors, through crypto::SecureWipe. Internal to the
-// ot/ and psi/ protocols. Not thread-safe (a guard belongs to one scope).
+// Scope guards that wipe protocol secrets (shared points, derived keys, PRF outputs, shares)
+// when the scope ends, on every return path including errors, through SecureWipe (random.h).
+// Not thread-safe (a guard belongs to one scope).
 
 #include <algorithm>
 #include <type_traits>
@@ -9,20 +9,20 @@
 
 #include "consort/crypto/random.h"
 
-namespace consort::ot::internal {
+namespace consort::crypto {
 
 // Wipes a trivially copyable object's bytes.
 template <typename T>
 void WipeObject(T& obj) {
   static_assert(std::is_trivially_copyable_v<T>);
-  crypto::SecureWipe(&obj, sizeof(T));
+  SecureWipe(&obj, sizeof(T));
 }
 
 // Wipes a vector's elements (size(), not capacity(); callers size it once, before filling).
 template <typename T>
 void WipeObject(std::vector<T>& v) {
   static_assert(std::is_trivially_copyable_v<T>);
-  crypto::SecureWipe(v.data(), v.size() * sizeof(T));
+  SecureWipe(v.data(), v.size() * sizeof(T));
 }
 
 // Clears choice bits. Best effort: std::vector<bool> exposes no buffer for SecureWipe, so this
@@ -43,4 +43,4 @@ class WipeOnExit {
   T& obj_;
 };
 
-}  // namespace consort::ot::internal
+}  // namespace consort::crypto
