@@ -44,6 +44,11 @@
 // test nothing: each value needs k, which the client only applies through the server, within
 // a job, to the items it sends in that job. Across jobs over the same preprocessing the
 // client learns the membership of the union of all items it ever queried.
+// The server sends its hello (with |Y|) before it has checked the client's, so that both sides
+// fail with the same precise FailedPrecondition on a mismatch (domain, version, sizes). A
+// mismatched client thus still learns |Y|; this is deliberate: only the client named in the
+// job both owners signed (authenticated by its pinned certificate) can connect, and |Y| is
+// what it learns in every run of that job anyway.
 
 #include <atomic>
 #include <cstdint>
