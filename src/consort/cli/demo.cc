@@ -163,6 +163,11 @@ class Demo {
   void ShowSpec(const Json& spec);
   StatusOr<std::string> Submit(const std::string& node, const std::string& spec_path);
   StatusOr<JobOutcome> Wait(const std::string& id, double submitted_at);
+  // Submits the spec at `path` from `submitter`, has a person at each of `approvers` run
+  // `job approve`, waits; Internal naming `what` unless the job succeeded.
+  StatusOr<JobOutcome> RunApprovedByPeople(const std::string& what, const std::string& submitter,
+                                           const std::string& path,
+                                           const std::vector<std::string>& approvers);
   StatusOr<std::string> WaitForLogLine(const std::string& node, const std::string& needle,
                                        double timeout_s);
   StatusOr<Json> Result(const std::string& node, const std::string& short_id);
@@ -379,6 +384,24 @@ StatusOr<std::string> Demo::Submit(const std::string& node, const std::string& s
   Say("  job " + id.substr(0, 12) +
       " proposed (the id is the SHA-256 of the spec every party signs)");
   return id;
+}
+
+StatusOr<Demo::JobOutcome> Demo::RunApprovedByPeople(const std::string& what,
+                                                     const std::string& submitter,
+                                                     const std::string& path,
+                                                     const std::vector<std::string>& approvers) {
+  double t = MonotonicSeconds();
+  CONSORT_ASSIGN_OR_RETURN(std::string id, Submit(submitter, path));
+  for (const std::string& node : approvers) {
+    CONSORT_ASSIGN_OR_RETURN(CommandResult approve, Cmd(node, {"job", "approve", id.substr(0, 12)}));
+    std::cout << Indent(approve.out, "      ");
+  }
+  CONSORT_ASSIGN_OR_RETURN(JobOutcome o, Wait(id, t));
+  if (o.job.value("state", "") != "succeeded") {
+    return absl::InternalError(what + " ended " + o.job.value("state", "") + ": " +
+                               o.job.value("reason", ""));
+  }
+  return o;
 }
 
 StatusOr<Demo::JobOutcome> Demo::Wait(const std::string& id, double submitted_at) {
@@ -789,18 +812,9 @@ Status Demo::JobJointStatistics() {
              "0/1 per row, and the sums run under three-party replicated secret sharing (no "
              "dealer; no two parties collude). Only bank and media receive the five figures.",
              2);
-  double t = MonotonicSeconds();
-  CONSORT_ASSIGN_OR_RETURN(std::string id, Submit("media", path));
-  const std::string short_id = id.substr(0, 12);
-  for (const std::string node : {"media", "bank", "shop"}) {
-    CONSORT_ASSIGN_OR_RETURN(CommandResult approve, Cmd(node, {"job", "approve", short_id}));
-    std::cout << Indent(approve.out, "      ");
-  }
-  CONSORT_ASSIGN_OR_RETURN(JobOutcome o, Wait(id, t));
-  if (o.job.value("state", "") != "succeeded") {
-    return absl::InternalError("job 4 ended " + o.job.value("state", "") + ": " +
-                               o.job.value("reason", ""));
-  }
+  CONSORT_ASSIGN_OR_RETURN(JobOutcome o, RunApprovedByPeople("job 4", "media", path,
+                                                             {"media", "bank", "shop"}));
+  const std::string& short_id = o.short_id;
   CONSORT_ASSIGN_OR_RETURN(Json bank, Result("bank", short_id));
   CONSORT_ASSIGN_OR_RETURN(Json media, Result("media", short_id));
   CommandResult shop = cluster_->OnNode("shop", {"job", "result", short_id});
@@ -869,20 +883,10 @@ Status Demo::JobCoordinatorDealer() {
              "under the coordinator key it pinned), then deals PRG seeds over pinned mutual TLS. "
              "It never receives a row, a share or a result.",
              2);
-  double t = MonotonicSeconds();
-  CONSORT_ASSIGN_OR_RETURN(std::string id, Submit("bank", path));
-  const std::string short_id = id.substr(0, 12);
-  dealt_job_ = id;
-  for (const std::string node : {"bank", "shop"}) {
-    CONSORT_ASSIGN_OR_RETURN(CommandResult approve, Cmd(node, {"job", "approve", short_id}));
-    std::cout << Indent(approve.out, "      ");
-  }
-  CONSORT_ASSIGN_OR_RETURN(JobOutcome o, Wait(id, t));
-  if (o.job.value("state", "") != "succeeded") {
-    return absl::InternalError("job 5 ended " + o.job.value("state", "") + ": " +
-                               o.job.value("reason", ""));
-  }
-  CONSORT_ASSIGN_OR_RETURN(Json bank, Result("bank", short_id));
+  CONSORT_ASSIGN_OR_RETURN(JobOutcome o,
+                           RunApprovedByPeople("job 5", "bank", path, {"bank", "shop"}));
+  dealt_job_ = o.id;
+  CONSORT_ASSIGN_OR_RETURN(Json bank, Result("bank", o.short_id));
   const Json stats = bank.value("summary", Json::object()).value("statistics", Json::object());
   Say("  bank's summary: " + stats.dump());
   // The plaintext truth: bank customers who are also shop buyers (same phone).
