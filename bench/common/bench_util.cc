@@ -1,6 +1,7 @@
 #include "bench/common/bench_util.h"
 
 #include <sys/resource.h>
+#include <time.h>
 
 namespace consort::bench {
 
@@ -14,6 +15,12 @@ long MaxRssKb() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 }  // namespace consort::bench

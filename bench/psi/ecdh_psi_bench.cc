@@ -12,13 +12,7 @@
 // The parent only measures the floor, forks the parties and prints; it never starts gRPC
 // (gRPC does not survive fork).
 
-#include <poll.h>
 #include <sodium.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cinttypes>
@@ -27,11 +21,10 @@
 #include <cstring>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bench/common/bench_util.h"
-#include "bench/psi/socket_link.h"
+#include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
 #include "consort/crypto/tls_identity.h"
 #include "consort/net/grpc_transport.h"
@@ -109,12 +102,6 @@ Flags ParseFlags(int argc, char** argv) {
   return f;
 }
 
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 struct Rate {
   double per_wall_s = 0;  // multiplications per elapsed second
   double per_cpu_s = 0;   // multiplications per second of CPU actually received
@@ -141,25 +128,16 @@ Rate MeasureX25519Rate(double seconds) {
 
 // The same, in two processes at once (both cores busy, as during the PSI run); the mean.
 Rate MeasureConcurrentX25519Rate(double seconds) {
-  int fds[2][2];
-  pid_t pids[2];
-  for (int c = 0; c < 2; ++c) {
-    if (pipe(fds[c]) != 0) std::abort();
-    pids[c] = fork();
-    if (pids[c] == 0) {
-      close(fds[c][0]);
-      Rate r = MeasureX25519Rate(seconds);
-      if (write(fds[c][1], &r, sizeof(r)) != sizeof(r)) _exit(1);
-      _exit(0);
-    }
-    close(fds[c][1]);
-  }
+  const auto out = RunInChildren(2, [&](int) {
+    const Rate r = MeasureX25519Rate(seconds);
+    char buf[80];
+    std::snprintf(buf, sizeof(buf), "%a %a", r.per_wall_s, r.per_cpu_s);
+    return std::string(buf);
+  });
   Rate sum;
-  for (int c = 0; c < 2; ++c) {
+  for (const std::string& o : out) {
     Rate r;
-    if (read(fds[c][0], &r, sizeof(r)) != sizeof(r)) r = {};
-    close(fds[c][0]);
-    waitpid(pids[c], nullptr, 0);
+    if (std::sscanf(o.c_str(), "%la %la", &r.per_wall_s, &r.per_cpu_s) != 2) r = {};
     sum.per_wall_s += r.per_wall_s / 2;
     sum.per_cpu_s += r.per_cpu_s / 2;
   }
@@ -243,32 +221,16 @@ Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
   return rep;
 }
 
-std::string ReadLine(int fd) {
-  std::string s;
-  char c;
-  while (read(fd, &c, 1) == 1 && c != '\n') s.push_back(c);
-  return s;
-}
-
-void WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t w = write(fd, s.data() + off, s.size() - off);
-    if (w <= 0) return;
-    off += static_cast<size_t>(w);
-  }
-}
-
 struct Identity {
   std::string name;
   net::TlsConfig tls;
   std::string fp;
 };
 
-// Child body for the grpc transport: start a PeerTransport, tell the parent our port, learn
-// the peer's, connect and run.
-Report GrpcChild(char party, const Identity& me, const Identity& peer, int to_parent,
-                 int from_parent, uint64_t n, const Flags& f) {
+// Party body for the grpc transport: start a PeerTransport, trade ports with the peer over the
+// runner's socket `side`, connect and run.
+Report GrpcParty(char party, const Identity& me, const Identity& peer, net::Link& side,
+                 uint64_t n, const Flags& f) {
   Report rep;
   auto dir = std::make_shared<net::StaticPeerDirectory>();
   auto t = net::PeerTransport::Start(me.name, "127.0.0.1:0", me.tls, dir);
@@ -276,13 +238,11 @@ Report GrpcChild(char party, const Identity& me, const Identity& peer, int to_pa
     rep.error = t.status().ToString();
     return rep;
   }
-  WriteAll(to_parent, "PORT " + std::to_string((*t)->port()) + "\n");
-  std::istringstream in(ReadLine(from_parent));
-  std::string tag;
-  int peer_port = 0;
-  in >> tag >> peer_port;
-  if (tag != "PEER" || peer_port <= 0) {
-    rep.error = "no peer port from the parent";
+  Status sent = side.Send(AsBytes(std::to_string((*t)->port())));
+  auto got = sent.ok() ? side.Recv() : StatusOr<Bytes>(sent);
+  const int peer_port = got.ok() ? std::atoi(ToString(*got).c_str()) : 0;
+  if (peer_port <= 0) {
+    rep.error = "no peer port";
     return rep;
   }
   auto st = dir->Put({peer.name, "127.0.0.1:" + std::to_string(peer_port), peer.fp});
@@ -300,66 +260,19 @@ Report GrpcChild(char party, const Identity& me, const Identity& peer, int to_pa
   return rep;
 }
 
+// grpc: the runner's Unix socketpair only carries the ports; the PSI runs over gRPC.
 std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f, const Identity& ida,
                                   const Identity& idb) {
-  int report_pipe[2][2], ctl_pipe[2][2];
-  int sv[2] = {-1, -1};
-  if (f.transport == "socket" && socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
-  const int parties = f.transport == "memory" ? 1 : 2;
-  pid_t pids[2] = {0, 0};
-  for (int c = 0; c < parties; ++c) {
-    if (pipe(report_pipe[c]) != 0 || pipe(ctl_pipe[c]) != 0) std::abort();
-    pids[c] = fork();
-    if (pids[c] < 0) std::abort();
-    if (pids[c] == 0) {
-      close(report_pipe[c][0]);
-      close(ctl_pipe[c][1]);
-      const char party = c == 0 ? 'a' : 'b';
-      std::string out;
-      if (f.transport == "memory") {
-        auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
-        Report rb;
-        std::thread tb([&, &lb = lb] { rb = RunParty(*lb, 'b', n, f); });
-        Report ra = RunParty(*la, 'a', n, f);
-        tb.join();
-        out = Serialize(ra) + Serialize(rb);
-      } else if (f.transport == "socket") {
-        close(sv[c == 0 ? 1 : 0]);
-        auto link = CreateSocketLink(sv[c], c == 0 ? "b" : "a");
-        out = Serialize(RunParty(*link, party, n, f));
-      } else {
-        out = Serialize(GrpcChild(party, c == 0 ? ida : idb, c == 0 ? idb : ida,
-                                  report_pipe[c][1], ctl_pipe[c][0], n, f));
-      }
-      WriteAll(report_pipe[c][1], out);
-      _exit(0);
+  const Transport t = f.transport == "memory" ? Transport::kMemory : Transport::kUnixSocket;
+  const auto out = RunParties({"a", "b"}, t, [&](int c, PartyLinks& links) {
+    const char party = c == 0 ? 'a' : 'b';
+    net::Link& link = *links[1 - c];
+    if (f.transport == "grpc") {
+      return Serialize(GrpcParty(party, c == 0 ? ida : idb, c == 0 ? idb : ida, link, n, f));
     }
-    close(report_pipe[c][1]);
-    close(ctl_pipe[c][0]);
-  }
-  if (sv[0] >= 0) {
-    close(sv[0]);
-    close(sv[1]);
-  }
-  if (f.transport == "grpc") {
-    std::string pa = ReadLine(report_pipe[0][0]), pb = ReadLine(report_pipe[1][0]);
-    auto port = [](const std::string& l) { return l.rfind("PORT ", 0) == 0 ? l.substr(5) : ""; };
-    WriteAll(ctl_pipe[0][1], "PEER " + port(pb) + "\n");
-    WriteAll(ctl_pipe[1][1], "PEER " + port(pa) + "\n");
-  }
-  Report r[2];
-  if (f.transport == "memory") {
-    r[0] = Deserialize(ReadLine(report_pipe[0][0]));
-    r[1] = Deserialize(ReadLine(report_pipe[0][0]));
-  } else {
-    for (int c = 0; c < 2; ++c) r[c] = Deserialize(ReadLine(report_pipe[c][0]));
-  }
-  for (int c = 0; c < parties; ++c) {
-    close(report_pipe[c][0]);
-    close(ctl_pipe[c][1]);
-    waitpid(pids[c], nullptr, 0);
-  }
-  return {r[0], r[1]};
+    return Serialize(RunParty(link, party, n, f));
+  });
+  return {Deserialize(out[0]), Deserialize(out[1])};
 }
 
 Identity NewIdentity(const std::string& name) {

@@ -1,5 +1,5 @@
 // consort_kkrt_bench: two-party KKRT16 PSI (psi/kkrt_psi.h), each party in its own process,
-// talking over TCP on 127.0.0.1 (length-prefixed frames, bench/psi/socket_link.h), or both as
+// talking over TCP on 127.0.0.1 (length-prefixed frames, bench/common/process_runner.h), or both as
 // threads of one process over an in-memory link (--transport=memory; CPU seconds and peak RSS
 // are then those of the shared process).
 //
@@ -12,14 +12,8 @@
 // outputs) that both parties compute, measured in this run on one core; floor_s is their sum
 // (all work on one core), so wall/floor < 1 means the two processes overlapped.
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <sodium.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,14 +21,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bench/common/bench_util.h"
-#include "bench/psi/socket_link.h"
+#include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
 #include "consort/psi/internal/cuckoo.h"
 #include "consort/psi/kkrt_psi.h"
@@ -101,13 +93,6 @@ Flags ParseFlags(int argc, char** argv) {
     }
   }
   return f;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
 }
 
 // Seconds for `blocks` AES-128-ECB blocks on this thread (measured on a 1 MiB buffer, over at
@@ -218,97 +203,13 @@ Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
   return rep;
 }
 
-std::string ReadLine(int fd) {
-  std::string s;
-  char c;
-  while (read(fd, &c, 1) == 1 && c != '\n') s.push_back(c);
-  return s;
-}
-
-void WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t w = write(fd, s.data() + off, s.size() - off);
-    if (w <= 0) return;
-    off += static_cast<size_t>(w);
-  }
-}
-
-int TcpConnected(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
-
 std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f) {
-  int listener = -1;
-  uint16_t port = 0;
-  if (f.transport == "tcp") {
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        listen(listener, 1) != 0 ||
-        getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      std::perror("tcp listen");
-      std::exit(1);
-    }
-    port = ntohs(addr.sin_port);
-  }
-  const int parties = f.transport == "memory" ? 1 : 2;
-  int report_pipe[2][2];
-  pid_t pids[2] = {0, 0};
-  for (int c = 0; c < parties; ++c) {
-    if (pipe(report_pipe[c]) != 0) std::abort();
-    pids[c] = fork();
-    if (pids[c] < 0) std::abort();
-    if (pids[c] == 0) {
-      close(report_pipe[c][0]);
-      std::string out;
-      if (f.transport == "memory") {
-        auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
-        Report rb;
-        std::thread tb([&, &lb = lb] { rb = RunParty(*lb, 'b', n, f); });
-        Report ra = RunParty(*la, 'a', n, f);
-        tb.join();
-        out = Serialize(ra) + Serialize(rb);
-      } else {
-        int fd = -1;
-        if (c == 0) {  // A connects
-          fd = socket(AF_INET, SOCK_STREAM, 0);
-          sockaddr_in addr{};
-          addr.sin_family = AF_INET;
-          addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-          addr.sin_port = htons(port);
-          if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(1);
-        } else {  // B accepts
-          fd = accept(listener, nullptr, nullptr);
-        }
-        close(listener);
-        auto link = CreateSocketLink(TcpConnected(fd), c == 0 ? "b" : "a");
-        out = Serialize(RunParty(*link, c == 0 ? 'a' : 'b', n, f));
-      }
-      WriteAll(report_pipe[c][1], out);
-      _exit(0);
-    }
-    close(report_pipe[c][1]);
-  }
-  if (listener >= 0) close(listener);
-  Report r[2];
-  if (f.transport == "memory") {
-    r[0] = Deserialize(ReadLine(report_pipe[0][0]));
-    r[1] = Deserialize(ReadLine(report_pipe[0][0]));
-  } else {
-    for (int c = 0; c < 2; ++c) r[c] = Deserialize(ReadLine(report_pipe[c][0]));
-  }
-  for (int c = 0; c < parties; ++c) {
-    close(report_pipe[c][0]);
-    waitpid(pids[c], nullptr, 0);
-  }
-  return {r[0], r[1]};
+  const auto out = RunParties(
+      {"a", "b"}, f.transport == "tcp" ? Transport::kTcp : Transport::kMemory,
+      [&](int party, PartyLinks& links) {
+        return Serialize(RunParty(*links[1 - party], party == 0 ? 'a' : 'b', n, f));
+      });
+  return {Deserialize(out[0]), Deserialize(out[1])};
 }
 
 int Main(int argc, char** argv) {

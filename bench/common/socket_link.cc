@@ -1,4 +1,4 @@
-#include "bench/psi/socket_link.h"
+#include "bench/common/socket_link.h"
 
 #include <poll.h>
 #include <sys/socket.h>

@@ -2,6 +2,7 @@
 // A net::Link over a connected stream socket (socketpair or TCP), length-prefixed frames.
 // Benchmark scaffolding: no TLS, no authentication; production traffic uses PeerTransport.
 
+#include <memory>
 #include <string>
 
 #include "consort/net/link.h"
