@@ -14,13 +14,7 @@
 // Bytes are what the three parties sent during the timed operation (all six directions);
 // "cost check" compares them and party 0's rounds with ThreePartyBackend::Costs.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,11 +26,10 @@
 #include <span>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bench/common/bench_util.h"
-#include "bench/psi/socket_link.h"
+#include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
 #include "consort/mpc/plaintext_backend.h"
 #include "consort/mpc/three_party.h"
@@ -259,35 +252,6 @@ std::vector<PartyReport> Deserialize(const std::string& s, size_t n) {
   return rs;
 }
 
-// A connected TCP pair on 127.0.0.1 (listen on port 0, connect, accept).
-std::pair<int, int> TcpPair() {
-  int ls = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (ls < 0 || ::bind(ls, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(ls, 1) != 0 || ::getsockname(ls, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("listen");
-    std::exit(1);
-  }
-  int c = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    std::perror("connect");
-    std::exit(1);
-  }
-  int s = ::accept(ls, nullptr, nullptr);
-  ::close(ls);
-  if (s < 0) {
-    std::perror("accept");
-    std::exit(1);
-  }
-  int one = 1;
-  ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return {c, s};
-}
-
 int Main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
   crypto::InitCrypto();
@@ -307,68 +271,21 @@ int Main(int argc, char** argv) {
     want[i] = std::move(m->result);
   }
 
+  // Parties 0, 1, 2, each pair connected; party p's next is p+1, its prev p-1.
+  const auto out = RunParties(
+      {"p0", "p1", "p2"}, f.transport == "tcp" ? Transport::kTcp : Transport::kMemory,
+      [&](int p, PartyLinks& links) {
+        return Serialize(PartyMain(p, *links[(p + 1) % 3], *links[(p + 2) % 3], ws, want));
+      });
   std::vector<PartyReport> rep[3];
-  if (f.transport == "memory") {
-    auto [a01, a10] = net::CreateInMemoryLinkPair("p0", "p1");
-    auto [a12, a21] = net::CreateInMemoryLinkPair("p1", "p2");
-    auto [a20, a02] = net::CreateInMemoryLinkPair("p2", "p0");
-    net::Link* next[3] = {a01.get(), a12.get(), a20.get()};
-    net::Link* prev[3] = {a02.get(), a10.get(), a21.get()};
-    std::thread t[3];
-    for (int p = 0; p < 3; ++p) {
-      t[p] = std::thread([&, p] { rep[p] = PartyMain(p, *next[p], *prev[p], ws, want); });
-    }
-    for (auto& th : t) th.join();
-  } else {
-    // Pairs 0-1, 1-2, 2-0; party p keeps the ends towards p+1 (next) and p-1 (prev).
-    auto [e01, e10] = TcpPair();
-    auto [e12, e21] = TcpPair();
-    auto [e20, e02] = TcpPair();
-    const int next_fd[3] = {e01, e12, e20}, prev_fd[3] = {e02, e10, e21};
-    int pipes[3][2];
-    pid_t pids[3];
-    for (int p = 0; p < 3; ++p) {
-      if (pipe(pipes[p]) != 0) std::abort();
-      pids[p] = fork();
-      if (pids[p] < 0) std::abort();
-      if (pids[p] == 0) {
-        close(pipes[p][0]);
-        for (int q = 0; q < 3; ++q) {  // keep only this party's two sockets
-          if (q != p) {
-            close(next_fd[q]);
-            close(prev_fd[q]);
-          }
-        }
-        auto next = CreateSocketLink(next_fd[p], "p" + std::to_string((p + 1) % 3));
-        auto prev = CreateSocketLink(prev_fd[p], "p" + std::to_string((p + 2) % 3));
-        const std::string out = Serialize(PartyMain(p, *next, *prev, ws, want));
-        (void)!write(pipes[p][1], out.data(), out.size());
-        close(pipes[p][1]);
-        _exit(0);
-      }
-      close(pipes[p][1]);
-    }
-    for (int fd : {e01, e10, e12, e21, e20, e02}) close(fd);
-    for (int p = 0; p < 3; ++p) {
-      std::string out;
-      char buf[4096];
-      ssize_t r;
-      while ((r = read(pipes[p][0], buf, sizeof(buf))) > 0) out.append(buf, r);
-      close(pipes[p][0]);
-      int status = 0;
-      waitpid(pids[p], &status, 0);
-      rep[p] = Deserialize(out, ws.size());
-    }
-  }
+  for (int p = 0; p < 3; ++p) rep[p] = Deserialize(out[p], ws.size());
 
-  double load[3] = {0, 0, 0};
-  if (getloadavg(load, 3) < 0) load[0] = load[1] = load[2] = -1;
   std::printf(
       "three-party replicated MPC (ABY3-style, no dealer), transport: %s; fixed point "
-      "f=18 in Z_2^64; load average %.2f %.2f %.2f\n",
+      "f=18 in Z_2^64; load average %s\n",
       f.transport == "tcp" ? "3 processes over TCP 127.0.0.1 (no TLS)"
                            : "3 threads over in-memory links",
-      load[0], load[1], load[2]);
+      LoadAverage().c_str());
   std::printf("%-13s %10s %8s %7s %7s %7s %10s %7s %8s %8s %6s  %s\n", "op", "n", "wall_s",
               "cpu0_s", "cpu1_s", "cpu2_s", "peer_MB", "rounds", "plain_s", "ratio", "fails",
               "cost check");

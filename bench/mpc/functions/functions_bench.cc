@@ -18,28 +18,20 @@
 // Transports: tcp = dealer, party 0 and party 1 as three processes over TCP on 127.0.0.1
 // (length-prefixed frames, no TLS); memory = three threads of one process, in-memory links.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <random>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bench/common/bench_util.h"
-#include "bench/psi/socket_link.h"
+#include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
 #include "consort/mpc/dealer.h"
 #include "consort/mpc/functions.h"
@@ -108,13 +100,6 @@ Flags ParseFlags(int argc, char** argv) {
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
 }
 
 struct Op {
@@ -285,30 +270,6 @@ std::vector<Report> Deserialize(const std::string& s, size_t n) {
   return rs;
 }
 
-std::pair<int, int> TcpPair() {
-  int ls = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (ls < 0 || ::bind(ls, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(ls, 1) != 0 || ::getsockname(ls, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("listen");
-    std::exit(1);
-  }
-  int c = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    std::perror("connect");
-    std::exit(1);
-  }
-  int s = ::accept(ls, nullptr, nullptr);
-  ::close(ls);
-  int one = 1;
-  ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return {c, s};
-}
-
 // A backend that only answers CostOf (for the cost functions' dry runs).
 class CostModel : public Backend {
  public:
@@ -402,64 +363,20 @@ int Main(int argc, char** argv) {
     plain[i] = std::move(m->result);
   }
 
-  std::vector<Report> rep[2];
-  if (f.transport == "memory") {
-    auto [p0, p1] = net::CreateInMemoryLinkPair("p0", "p1");
-    auto [d0, p0d] = net::CreateInMemoryLinkPair("dealer", "p0");
-    auto [d1, p1d] = net::CreateInMemoryLinkPair("dealer", "p1");
-    mpc::Dealer dealer;
-    Status dealer_status;
-    std::thread td([&] { dealer_status = mpc::RunDealer(dealer, *d0, *d1); });
-    std::thread t0([&] { rep[0] = PartyMain(0, *p0, *p0d, ops, inputs, plain); });
-    std::thread t1([&] { rep[1] = PartyMain(1, *p1, *p1d, ops, inputs, plain); });
-    t0.join();
-    t1.join();
-    td.join();
-    if (!dealer_status.ok()) std::fprintf(stderr, "dealer: %s\n", dealer_status.ToString().c_str());
-  } else {
-    auto [pp0, pp1] = TcpPair();
-    auto [dp0, p0d] = TcpPair();
-    auto [dp1, p1d] = TcpPair();
-    int pipes[3][2];
-    pid_t pids[3];
-    for (int c = 0; c < 3; ++c) {
-      if (pipe(pipes[c]) != 0) std::abort();
-      pids[c] = fork();
-      if (pids[c] < 0) std::abort();
-      if (pids[c] == 0) {
-        close(pipes[c][0]);
-        std::string out;
+  // Parties 0 and 1 and the dealer (2), each pair connected.
+  const auto out = RunParties(
+      {"p0", "p1", "dealer"}, f.transport == "tcp" ? Transport::kTcp : Transport::kMemory,
+      [&](int c, PartyLinks& links) {
         if (c == 2) {
-          auto l0 = CreateSocketLink(dp0, "p0");
-          auto l1 = CreateSocketLink(dp1, "p1");
           mpc::Dealer dealer;
-          Status st = mpc::RunDealer(dealer, *l0, *l1);
-          out = st.ok() ? "" : st.ToString();
-        } else {
-          auto peer = CreateSocketLink(c == 0 ? pp0 : pp1, c == 0 ? "p1" : "p0");
-          auto dl = CreateSocketLink(c == 0 ? p0d : p1d, "dealer");
-          out = Serialize(PartyMain(c, *peer, *dl, ops, inputs, plain));
+          Status st = mpc::RunDealer(dealer, *links[0], *links[1]);
+          return st.ok() ? std::string() : st.ToString();
         }
-        (void)!write(pipes[c][1], out.data(), out.size());
-        close(pipes[c][1]);
-        _exit(0);
-      }
-      close(pipes[c][1]);
-    }
-    for (int fd : {pp0, pp1, dp0, p0d, dp1, p1d}) close(fd);
-    std::string outs[3];
-    for (int c = 0; c < 3; ++c) {
-      char buf[4096];
-      ssize_t r;
-      while ((r = read(pipes[c][0], buf, sizeof(buf))) > 0) outs[c].append(buf, r);
-      close(pipes[c][0]);
-      int status = 0;
-      waitpid(pids[c], &status, 0);
-    }
-    rep[0] = Deserialize(outs[0], ops.size());
-    rep[1] = Deserialize(outs[1], ops.size());
-    if (!outs[2].empty()) std::fprintf(stderr, "dealer: %s\n", outs[2].c_str());
-  }
+        return Serialize(PartyMain(c, *links[1 - c], *links[2], ops, inputs, plain));
+      });
+  const std::vector<Report> rep[2] = {Deserialize(out[0], ops.size()),
+                                      Deserialize(out[1], ops.size())};
+  if (!out[2].empty()) std::fprintf(stderr, "dealer: %s\n", out[2].c_str());
 
   std::printf(
       "mpc functions, two-party MPC with dealer, transport: %s; f = 18 in Z_2^64; "

@@ -13,14 +13,7 @@
 // bytes sent, peak RSS (getrusage ru_maxrss), B. Floor: 2n X25519 multiplications per party at
 // the rate one core reaches in a tight loop while both cores are busy.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sodium.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cinttypes>
@@ -33,7 +26,7 @@
 #include <vector>
 
 #include "bench/common/bench_util.h"
-#include "bench/psi/socket_link.h"
+#include "bench/common/process_runner.h"
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/data/csv_reader.h"
@@ -138,27 +131,13 @@ double MeasureX25519Rate(double seconds) {
 
 // The same in two processes at once (both cores busy, as during the run); the mean.
 double MeasureConcurrentX25519Rate(double seconds) {
-  int fds[2][2];
-  pid_t pids[2];
-  for (int c = 0; c < 2; ++c) {
-    if (pipe(fds[c]) != 0) std::abort();
-    pids[c] = fork();
-    if (pids[c] == 0) {
-      close(fds[c][0]);
-      double r = MeasureX25519Rate(seconds);
-      if (write(fds[c][1], &r, sizeof(r)) != sizeof(r)) _exit(1);
-      _exit(0);
-    }
-    close(fds[c][1]);
-  }
+  const auto out = RunInChildren(2, [&](int) {
+    char buf[40];
+    std::snprintf(buf, sizeof(buf), "%a", MeasureX25519Rate(seconds));
+    return std::string(buf);
+  });
   double sum = 0;
-  for (int c = 0; c < 2; ++c) {
-    double r = 0;
-    if (read(fds[c][0], &r, sizeof(r)) != sizeof(r)) r = 0;
-    close(fds[c][0]);
-    waitpid(pids[c], nullptr, 0);
-    sum += r / 2;
-  }
+  for (const std::string& o : out) sum += std::strtod(o.c_str(), nullptr) / 2;
   return sum;
 }
 
@@ -277,14 +256,6 @@ Report RunParty(net::Link& link, char party, const std::string& csv, const std::
   return rep;
 }
 
-std::string LoadAverage() {
-  double l[3] = {0, 0, 0};
-  if (getloadavg(l, 3) != 3) return "unknown";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.2f %.2f %.2f", l[0], l[1], l[2]);
-  return buf;
-}
-
 int Main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
   const std::string load_before = LoadAverage();
@@ -302,59 +273,12 @@ int Main(int argc, char** argv) {
   const double rate = MeasureConcurrentX25519Rate(f.floor_seconds);
   const double floor_s = 2.0 * static_cast<double>(f.n) / rate;
 
-  // TCP on 127.0.0.1: the parent listens on port 0, A accepts, B connects.
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(lfd, 1) != 0 || getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("listen");
-    return 1;
-  }
-  int pipes[2][2];
-  pid_t pids[2];
-  for (int c = 0; c < 2; ++c) {
-    if (pipe(pipes[c]) != 0) std::abort();
-    pids[c] = fork();
-    if (pids[c] == 0) {
-      close(pipes[c][0]);
-      int fd = -1;
-      if (c == 0) {
-        fd = accept(lfd, nullptr, nullptr);
-      } else {
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) fd = -1;
-      }
-      close(lfd);
-      Report rep;
-      if (fd < 0) {
-        rep.error = "TCP setup failed";
-      } else {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        auto link = CreateSocketLink(fd, c == 0 ? "b" : "a");
-        rep = RunParty(*link, c == 0 ? 'a' : 'b', c == 0 ? csv_a : csv_b,
-                       f.dir + (c == 0 ? "/a" : "/b"), f);
-      }
-      std::string s = Serialize(rep);
-      if (write(pipes[c][1], s.data(), s.size()) < 0) _exit(1);
-      _exit(0);
-    }
-    close(pipes[c][1]);
-  }
-  close(lfd);
-  Report reps[2];
-  for (int c = 0; c < 2; ++c) {
-    std::string line;
-    char buf[512];
-    ssize_t k;
-    while ((k = read(pipes[c][0], buf, sizeof(buf))) > 0) line.append(buf, k);
-    close(pipes[c][0]);
-    waitpid(pids[c], nullptr, 0);
-    reps[c] = Deserialize(line);
-  }
+  // Each party its own process, TCP on 127.0.0.1.
+  const auto out = RunParties({"a", "b"}, Transport::kTcp, [&](int c, PartyLinks& links) {
+    return Serialize(RunParty(*links[1 - c], c == 0 ? 'a' : 'b', c == 0 ? csv_a : csv_b,
+                              f.dir + (c == 0 ? "/a" : "/b"), f));
+  });
+  const Report reps[2] = {Deserialize(out[0]), Deserialize(out[1])};
   std::printf("bucketed ECDH-PSI, n = %" PRIu64 " per party (n/2 common), memory budget %zu MiB, "
               "threads %d, batch %zu, TCP 127.0.0.1, CSV via data::OpenCsvReader\n",
               f.n, f.budget_mb, f.threads, f.batch);

@@ -18,27 +18,19 @@
 // load on the machine does not distort). The floors are measured in a child process and the
 // parent stays small, so each party's peak RSS (getrusage ru_maxrss) is its own.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sodium.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/common/bench_util.h"
-#include "bench/psi/socket_link.h"
+#include "bench/common/process_runner.h"
 #include "consort/crypto/paillier.h"
 #include "consort/crypto/random.h"
 #include "consort/psi/psi_sum.h"
@@ -96,19 +88,6 @@ Flags ParseFlags(int argc, char** argv) {
     }
   }
   return f;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 struct Rate {
@@ -177,21 +156,20 @@ Floors MeasureFloors(const Flags& f) {
 }
 
 Floors MeasureFloorsInChild(const Flags& f) {
-  int fds[2];
-  if (pipe(fds) != 0) std::abort();
-  pid_t pid = fork();
-  if (pid < 0) std::abort();
-  if (pid == 0) {
-    close(fds[0]);
-    Floors fl = MeasureFloors(f);
-    if (write(fds[1], &fl, sizeof(fl)) != sizeof(fl)) _exit(1);
-    _exit(0);
-  }
-  close(fds[1]);
+  const std::string out = RunInChild([&] {
+    const Floors fl = MeasureFloors(f);
+    if (!fl.ok) return std::string();
+    char buf[256];
+    std::snprintf(buf, sizeof(buf), "%a %a %a %a %a %a %a %a", fl.x25519.per_wall_s,
+                  fl.x25519.per_cpu_s, fl.djn_encrypt.per_wall_s, fl.djn_encrypt.per_cpu_s,
+                  fl.ct_mul.per_wall_s, fl.ct_mul.per_cpu_s, fl.keygen_s, fl.table_s);
+    return std::string(buf);
+  });
   Floors fl;
-  if (read(fds[0], &fl, sizeof(fl)) != sizeof(fl)) fl = {};
-  close(fds[0]);
-  waitpid(pid, nullptr, 0);
+  fl.ok = std::sscanf(out.c_str(), "%la %la %la %la %la %la %la %la", &fl.x25519.per_wall_s,
+                      &fl.x25519.per_cpu_s, &fl.djn_encrypt.per_wall_s, &fl.djn_encrypt.per_cpu_s,
+                      &fl.ct_mul.per_wall_s, &fl.ct_mul.per_cpu_s, &fl.keygen_s,
+                      &fl.table_s) == 8;
   return fl;
 }
 
@@ -289,61 +267,12 @@ Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
   return rep;
 }
 
-// TCP on 127.0.0.1: the parent listens on port 0, A accepts, B connects; one process each.
+// Each party its own process, TCP on 127.0.0.1.
 std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f) {
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(lfd, 1) != 0 || getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("listen");
-    std::exit(1);
-  }
-  int pipes[2][2];
-  pid_t pids[2];
-  for (int c = 0; c < 2; ++c) {
-    if (pipe(pipes[c]) != 0) std::abort();
-    pids[c] = fork();
-    if (pids[c] < 0) std::abort();
-    if (pids[c] == 0) {
-      close(pipes[c][0]);
-      int fd = -1;
-      if (c == 0) {
-        fd = accept(lfd, nullptr, nullptr);
-      } else {
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) fd = -1;
-      }
-      close(lfd);
-      Report rep;
-      if (fd < 0) {
-        rep.error = "TCP setup failed";
-      } else {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        auto link = CreateSocketLink(fd, c == 0 ? "b" : "a");
-        rep = RunParty(*link, c == 0 ? 'a' : 'b', n, f);
-      }
-      std::string s = Serialize(rep);
-      if (write(pipes[c][1], s.data(), s.size()) < 0) _exit(1);
-      _exit(0);
-    }
-    close(pipes[c][1]);
-  }
-  close(lfd);
-  Report reps[2];
-  for (int c = 0; c < 2; ++c) {
-    std::string line;
-    char buf[512];
-    ssize_t k;
-    while ((k = read(pipes[c][0], buf, sizeof(buf))) > 0) line.append(buf, k);
-    close(pipes[c][0]);
-    waitpid(pids[c], nullptr, 0);
-    reps[c] = Deserialize(line);
-  }
-  return {reps[0], reps[1]};
+  const auto out = RunParties({"a", "b"}, Transport::kTcp, [&](int c, PartyLinks& links) {
+    return Serialize(RunParty(*links[1 - c], c == 0 ? 'a' : 'b', n, f));
+  });
+  return {Deserialize(out[0]), Deserialize(out[1])};
 }
 
 int Main(int argc, char** argv) {

@@ -19,20 +19,19 @@
 // Every result is checked against the intersection known by construction.
 
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/process_runner.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/random.h"
 #include "consort/net/link.h"
@@ -116,12 +115,6 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 struct Rate {
   double wall = 0;  // mult/s of wall time (what one core gave us, load included)
   double cpu = 0;   // mult per CPU second (what the crypto costs, load excluded)
@@ -148,32 +141,10 @@ Rate X25519Rate(double seconds) {
 
 std::string ServerItem(uint64_t i) { return "srv-" + std::to_string(i); }
 
-// Runs fn in a forked child; returns what it printed to the pipe (one line), or "ERR ...".
-template <typename Fn>
-std::string InChild(Fn&& fn) {
-  int fds[2];
-  CONSORT_CHECK(pipe(fds) == 0);
-  std::fflush(stdout);
-  const pid_t pid = fork();
-  CONSORT_CHECK(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    std::string out = fn();
-    out += "\n";
-    (void)!write(fds[1], out.data(), out.size());
-    close(fds[1]);
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t r;
-  while ((r = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, r);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (out.empty()) out = "ERR child died (status " + std::to_string(status) + ")\n";
-  return out;
+// Runs fn in a forked child; returns what it returned (one line) plus "\n", or "ERR ...".
+std::string InChild(const std::function<std::string()>& fn) {
+  const std::string out = RunInChild(fn);
+  return out.empty() ? "ERR child died without a report\n" : out + "\n";
 }
 
 std::string Prepare(const Flags& f, uint64_t n) {
