@@ -21,11 +21,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
@@ -171,29 +171,15 @@ struct Report {
 };
 
 std::string Serialize(const Report& r) {
-  std::ostringstream o;
-  if (!r.ok) {
-    o << "ERR " << r.error << "\n";
-  } else {
-    o << "OK " << r.wall_s << " " << r.prep_s << " " << r.output_s << " " << r.bytes_sent << " "
-      << r.max_rss_kb << " " << r.buckets << " " << r.intersection << " " << r.matched << "\n";
-  }
-  return o.str();
+  return r.ok ? OkReport(r.wall_s, r.prep_s, r.output_s, r.bytes_sent, r.max_rss_kb, r.buckets,
+                         r.intersection, r.matched)
+              : ErrReport(r.error);
 }
 
 Report Deserialize(const std::string& line) {
   Report r;
-  std::istringstream in(line);
-  std::string tag;
-  in >> tag;
-  if (tag == "OK") {
-    r.ok = true;
-    in >> r.wall_s >> r.prep_s >> r.output_s >> r.bytes_sent >> r.max_rss_kb >> r.buckets >>
-        r.intersection >> r.matched;
-  } else {
-    std::getline(in, r.error);
-    if (r.error.empty()) r.error = "party process died without a report";
-  }
+  r.ok = ParseReport(line, &r.error, r.wall_s, r.prep_s, r.output_s, r.bytes_sent, r.max_rss_kb,
+                     r.buckets, r.intersection, r.matched);
   return r;
 }
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
 #include "consort/psi/internal/cuckoo.h"
@@ -141,38 +142,21 @@ std::vector<std::string> MakeItems(char party, uint64_t n) {
   return items;
 }
 
-struct Report {
+struct Report : CallCost {
   bool ok = false;
-  double wall_s = 0, cpu_s = 0;
-  uint64_t bytes_sent = 0;
-  long max_rss_kb = 0;
   uint64_t intersection = 0, matched = 0;
   std::string error;
 };
 
 std::string Serialize(const Report& r) {
-  std::ostringstream o;
-  if (!r.ok) {
-    o << "ERR " << r.error << "\n";
-  } else {
-    o << "OK " << r.wall_s << " " << r.cpu_s << " " << r.bytes_sent << " " << r.max_rss_kb << " "
-      << r.intersection << " " << r.matched << "\n";
-  }
-  return o.str();
+  return r.ok ? OkReport(r.wall_s, r.cpu_s, r.bytes_sent, r.max_rss_kb, r.intersection, r.matched)
+              : ErrReport(r.error);
 }
 
 Report Deserialize(const std::string& line) {
   Report r;
-  std::istringstream in(line);
-  std::string tag;
-  in >> tag;
-  if (tag == "OK") {
-    r.ok = true;
-    in >> r.wall_s >> r.cpu_s >> r.bytes_sent >> r.max_rss_kb >> r.intersection >> r.matched;
-  } else {
-    std::getline(in, r.error);
-    if (r.error.empty()) r.error = "party process died without a report";
-  }
+  r.ok = ParseReport(line, &r.error, r.wall_s, r.cpu_s, r.bytes_sent, r.max_rss_kb, r.intersection,
+                     r.matched);
   return r;
 }
 
@@ -185,14 +169,8 @@ Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
   o.domain = "bench-kkrt-" + std::to_string(n);
   o.chunk_bins = f.chunk;
   link.set_timeout(std::chrono::minutes(10));
-  const double cpu_start = CpuSeconds();
-  const auto start = Clock::now();
-  auto r = psi::RunKkrtPsi(link, items, o);
   Report rep;
-  rep.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
-  rep.cpu_s = CpuSeconds() - cpu_start;
-  rep.bytes_sent = link.bytes_sent();
-  rep.max_rss_kb = MaxRssKb();
+  auto r = MeasureCall(link, &rep, [&] { return psi::RunKkrtPsi(link, items, o); });
   if (!r.ok()) {
     rep.error = r.status().ToString();
     return rep;
