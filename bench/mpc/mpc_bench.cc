@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
 #include "consort/mpc/dealer.h"
@@ -167,12 +168,11 @@ StatusOr<Measured> RunWorkload(Backend& be, const Workload& w) {
   return m;
 }
 
-struct PartyReport {
+struct PartyReport : PartyStatus {
   double wall = 0, cpu = 0;
   uint64_t peer_sent = 0, dealer_bytes = 0, rounds = 0;
   size_t failures = 0;
-  bool ok = false;
-  std::string error;
+  auto fields() { return std::tie(wall, cpu, peer_sent, dealer_bytes, rounds, failures); }
 };
 
 // Results more than 1 ulp above the reference (floor), or any difference when `exact`.
@@ -223,35 +223,6 @@ std::vector<PartyReport> PartyMain(int party, net::Link& peer, net::Link& dealer
   return reports;
 }
 
-std::string Serialize(const std::vector<PartyReport>& rs) {
-  std::ostringstream o;
-  for (auto& r : rs) {
-    o << r.ok << ' ' << r.wall << ' ' << r.cpu << ' ' << r.peer_sent << ' ' << r.dealer_bytes
-      << ' ' << r.rounds << ' ' << r.failures << ' ' << (r.error.empty() ? "-" : "error") << '\n';
-    if (!r.error.empty()) o << "# " << r.error << '\n';
-  }
-  return o.str();
-}
-
-std::vector<PartyReport> Deserialize(const std::string& s, size_t n) {
-  std::vector<PartyReport> rs(n);
-  std::istringstream in(s);
-  std::string line;
-  size_t i = 0;
-  while (i < n && std::getline(in, line)) {
-    if (line.rfind("# ", 0) == 0) {
-      if (i > 0) rs[i - 1].error = line.substr(2);
-      continue;
-    }
-    std::istringstream l(line);
-    std::string err;
-    l >> rs[i].ok >> rs[i].wall >> rs[i].cpu >> rs[i].peer_sent >> rs[i].dealer_bytes >>
-        rs[i].rounds >> rs[i].failures >> err;
-    ++i;
-  }
-  return rs;
-}
-
 int Main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
   crypto::InitCrypto();
@@ -291,10 +262,10 @@ int Main(int argc, char** argv) {
           Status st = mpc::RunDealer(dealer, *links[0], *links[1]);
           return std::to_string(CpuSeconds() - c0) + (st.ok() ? "" : " " + st.ToString());
         }
-        return Serialize(PartyMain(c, *links[1 - c], *links[2], ws, want));
+        return ToReportLines(PartyMain(c, *links[1 - c], *links[2], ws, want));
       });
-  const std::vector<PartyReport> rep[2] = {Deserialize(out[0], ws.size()),
-                                           Deserialize(out[1], ws.size())};
+  const std::vector<PartyReport> rep[2] = {FromReportLines<PartyReport>(out[0], ws.size()),
+                                           FromReportLines<PartyReport>(out[1], ws.size())};
   const double dealer_cpu = std::atof(out[2].c_str());
   if (const size_t sp = out[2].find(' '); sp != std::string::npos) {
     std::fprintf(stderr, "dealer: %s\n", out[2].substr(sp + 1).c_str());

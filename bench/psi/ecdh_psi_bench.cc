@@ -158,24 +158,11 @@ std::vector<std::string> MakeItems(char party, uint64_t n) {
   return items;
 }
 
-struct Report : CallCost {
-  bool ok = false;
+struct Report : PartyStatus, CallCost {
   uint64_t intersection = 0;
   uint64_t matched = 0;
-  std::string error;
+  auto fields() { return std::tie(wall_s, cpu_s, bytes_sent, max_rss_kb, intersection, matched); }
 };
-
-std::string Serialize(const Report& r) {
-  return r.ok ? OkReport(r.wall_s, r.cpu_s, r.bytes_sent, r.max_rss_kb, r.intersection, r.matched)
-              : ErrReport(r.error);
-}
-
-Report Deserialize(const std::string& line) {
-  Report r;
-  r.ok = ParseReport(line, &r.error, r.wall_s, r.cpu_s, r.bytes_sent, r.max_rss_kb, r.intersection,
-                     r.matched);
-  return r;
-}
 
 Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
   const std::vector<std::string> items = MakeItems(party, n);
@@ -245,11 +232,11 @@ std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f, const Identity& id
     const char party = c == 0 ? 'a' : 'b';
     net::Link& link = *links[1 - c];
     if (f.transport == "grpc") {
-      return Serialize(GrpcParty(party, c == 0 ? ida : idb, c == 0 ? idb : ida, link, n, f));
+      return ToReportLine(GrpcParty(party, c == 0 ? ida : idb, c == 0 ? idb : ida, link, n, f));
     }
-    return Serialize(RunParty(link, party, n, f));
+    return ToReportLine(RunParty(link, party, n, f));
   });
-  return {Deserialize(out[0]), Deserialize(out[1])};
+  return {FromReportLine<Report>(out[0]), FromReportLine<Report>(out[1])};
 }
 
 Identity NewIdentity(const std::string& name) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
 #include "consort/mpc/plaintext_backend.h"
@@ -175,12 +176,11 @@ StatusOr<Measured> RunWorkload(Backend& be, const Workload& w,
   return m;
 }
 
-struct PartyReport {
-  bool ok = false;
+struct PartyReport : PartyStatus {
   double wall = 0, cpu = 0;
   uint64_t sent = 0, rounds = 0;
   size_t failures = 0;
-  std::string error;
+  auto fields() { return std::tie(wall, cpu, sent, rounds, failures); }
 };
 
 // Results more than 1 ulp above the plaintext floor (or any difference when `exact`).
@@ -224,34 +224,6 @@ std::vector<PartyReport> PartyMain(int party, net::Link& next, net::Link& prev,
   return reports;
 }
 
-std::string Serialize(const std::vector<PartyReport>& rs) {
-  std::ostringstream o;
-  for (auto& r : rs) {
-    o << r.ok << ' ' << r.wall << ' ' << r.cpu << ' ' << r.sent << ' ' << r.rounds << ' '
-      << r.failures << '\n';
-    if (!r.error.empty()) o << "# " << r.error << '\n';
-  }
-  return o.str();
-}
-
-std::vector<PartyReport> Deserialize(const std::string& s, size_t n) {
-  std::vector<PartyReport> rs(n);
-  std::istringstream in(s);
-  std::string line;
-  size_t i = 0;
-  while (std::getline(in, line)) {
-    if (line.rfind("# ", 0) == 0) {
-      if (i > 0) rs[i - 1].error = line.substr(2);
-      continue;
-    }
-    if (i >= n) break;
-    std::istringstream l(line);
-    l >> rs[i].ok >> rs[i].wall >> rs[i].cpu >> rs[i].sent >> rs[i].rounds >> rs[i].failures;
-    ++i;
-  }
-  return rs;
-}
-
 int Main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
   crypto::InitCrypto();
@@ -275,10 +247,10 @@ int Main(int argc, char** argv) {
   const auto out = RunParties(
       {"p0", "p1", "p2"}, f.transport == "tcp" ? Transport::kTcp : Transport::kMemory,
       [&](int p, PartyLinks& links) {
-        return Serialize(PartyMain(p, *links[(p + 1) % 3], *links[(p + 2) % 3], ws, want));
+        return ToReportLines(PartyMain(p, *links[(p + 1) % 3], *links[(p + 2) % 3], ws, want));
       });
   std::vector<PartyReport> rep[3];
-  for (int p = 0; p < 3; ++p) rep[p] = Deserialize(out[p], ws.size());
+  for (int p = 0; p < 3; ++p) rep[p] = FromReportLines<PartyReport>(out[p], ws.size());
 
   std::printf(
       "three-party replicated MPC (ABY3-style, no dealer), transport: %s; fixed point "

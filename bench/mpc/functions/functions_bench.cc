@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
 #include "consort/mpc/dealer.h"
@@ -179,14 +180,16 @@ StatusOr<Measured> RunOp(Backend& be, const Op& op, const std::vector<double>& x
   return m;
 }
 
-struct Report {
-  bool ok = false;
+struct Report : PartyStatus {
   double wall = 0, cpu = 0;
   uint64_t peer_sent = 0, dealer_bytes = 0, rounds = 0;
   Cost cost;           // the cost function, on this party's backend
   double max_err = 0;  // vs exact double math
   uint64_t max_ulps_vs_plain = 0;
-  std::string error;
+  auto fields() {
+    return std::tie(wall, cpu, peer_sent, dealer_bytes, rounds, cost.rounds, cost.peer_bytes,
+                    cost.dealer_bytes, max_err, max_ulps_vs_plain);
+  }
 };
 
 std::vector<Report> PartyMain(int party, net::Link& peer, net::Link& dealer,
@@ -237,37 +240,6 @@ std::vector<Report> PartyMain(int party, net::Link& peer, net::Link& dealer,
   Status closed = (*be)->Close();
   if (!closed.ok()) return fail(closed);
   return reps;
-}
-
-std::string Serialize(const std::vector<Report>& rs) {
-  std::ostringstream o;
-  o.precision(17);
-  for (auto& r : rs) {
-    o << r.ok << ' ' << r.wall << ' ' << r.cpu << ' ' << r.peer_sent << ' ' << r.dealer_bytes << ' '
-      << r.rounds << ' ' << r.cost.rounds << ' ' << r.cost.peer_bytes << ' ' << r.cost.dealer_bytes
-      << ' ' << r.max_err << ' ' << r.max_ulps_vs_plain << '\n';
-    if (!r.error.empty()) o << "# " << r.error << '\n';
-  }
-  return o.str();
-}
-
-std::vector<Report> Deserialize(const std::string& s, size_t n) {
-  std::vector<Report> rs(n);
-  std::istringstream in(s);
-  std::string line;
-  size_t i = 0;
-  while (i < n && std::getline(in, line)) {
-    if (line.rfind("# ", 0) == 0) {
-      if (i > 0) rs[i - 1].error = line.substr(2);
-      continue;
-    }
-    std::istringstream l(line);
-    Report& r = rs[i];
-    l >> r.ok >> r.wall >> r.cpu >> r.peer_sent >> r.dealer_bytes >> r.rounds >> r.cost.rounds >>
-        r.cost.peer_bytes >> r.cost.dealer_bytes >> r.max_err >> r.max_ulps_vs_plain;
-    ++i;
-  }
-  return rs;
 }
 
 // A backend that only answers CostOf (for the cost functions' dry runs).
@@ -372,10 +344,10 @@ int Main(int argc, char** argv) {
           Status st = mpc::RunDealer(dealer, *links[0], *links[1]);
           return st.ok() ? std::string() : st.ToString();
         }
-        return Serialize(PartyMain(c, *links[1 - c], *links[2], ops, inputs, plain));
+        return ToReportLines(PartyMain(c, *links[1 - c], *links[2], ops, inputs, plain));
       });
-  const std::vector<Report> rep[2] = {Deserialize(out[0], ops.size()),
-                                      Deserialize(out[1], ops.size())};
+  const std::vector<Report> rep[2] = {FromReportLines<Report>(out[0], ops.size()),
+                                      FromReportLines<Report>(out[1], ops.size())};
   if (!out[2].empty()) std::fprintf(stderr, "dealer: %s\n", out[2].c_str());
 
   std::printf(

@@ -161,27 +161,16 @@ double WriteCsv(const std::string& path, uint64_t first, uint64_t n) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-struct Report {
-  bool ok = false;
+struct Report : PartyStatus {
   double wall_s = 0, prep_s = 0, output_s = 0;
   uint64_t bytes_sent = 0;
   long max_rss_kb = 0;
   uint64_t buckets = 0, intersection = 0, matched = 0;
-  std::string error;
+  auto fields() {
+    return std::tie(wall_s, prep_s, output_s, bytes_sent, max_rss_kb, buckets, intersection,
+                    matched);
+  }
 };
-
-std::string Serialize(const Report& r) {
-  return r.ok ? OkReport(r.wall_s, r.prep_s, r.output_s, r.bytes_sent, r.max_rss_kb, r.buckets,
-                         r.intersection, r.matched)
-              : ErrReport(r.error);
-}
-
-Report Deserialize(const std::string& line) {
-  Report r;
-  r.ok = ParseReport(line, &r.error, r.wall_s, r.prep_s, r.output_s, r.bytes_sent, r.max_rss_kb,
-                     r.buckets, r.intersection, r.matched);
-  return r;
-}
 
 Report RunParty(net::Link& link, char party, const std::string& csv, const std::string& scratch,
                 const Flags& f) {
@@ -261,10 +250,10 @@ int Main(int argc, char** argv) {
 
   // Each party its own process, TCP on 127.0.0.1.
   const auto out = RunParties({"a", "b"}, Transport::kTcp, [&](int c, PartyLinks& links) {
-    return Serialize(RunParty(*links[1 - c], c == 0 ? 'a' : 'b', c == 0 ? csv_a : csv_b,
+    return ToReportLine(RunParty(*links[1 - c], c == 0 ? 'a' : 'b', c == 0 ? csv_a : csv_b,
                               f.dir + (c == 0 ? "/a" : "/b"), f));
   });
-  const Report reps[2] = {Deserialize(out[0]), Deserialize(out[1])};
+  const Report reps[2] = {FromReportLine<Report>(out[0]), FromReportLine<Report>(out[1])};
   std::printf("bucketed ECDH-PSI, n = %" PRIu64 " per party (n/2 common), memory budget %zu MiB, "
               "threads %d, batch %zu, TCP 127.0.0.1, CSV via data::OpenCsvReader\n",
               f.n, f.budget_mb, f.threads, f.batch);

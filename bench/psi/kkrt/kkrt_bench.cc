@@ -142,23 +142,10 @@ std::vector<std::string> MakeItems(char party, uint64_t n) {
   return items;
 }
 
-struct Report : CallCost {
-  bool ok = false;
+struct Report : PartyStatus, CallCost {
   uint64_t intersection = 0, matched = 0;
-  std::string error;
+  auto fields() { return std::tie(wall_s, cpu_s, bytes_sent, max_rss_kb, intersection, matched); }
 };
-
-std::string Serialize(const Report& r) {
-  return r.ok ? OkReport(r.wall_s, r.cpu_s, r.bytes_sent, r.max_rss_kb, r.intersection, r.matched)
-              : ErrReport(r.error);
-}
-
-Report Deserialize(const std::string& line) {
-  Report r;
-  r.ok = ParseReport(line, &r.error, r.wall_s, r.cpu_s, r.bytes_sent, r.max_rss_kb, r.intersection,
-                     r.matched);
-  return r;
-}
 
 Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
   const std::vector<std::string> items = MakeItems(party, n);
@@ -185,9 +172,9 @@ std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f) {
   const auto out = RunParties(
       {"a", "b"}, f.transport == "tcp" ? Transport::kTcp : Transport::kMemory,
       [&](int party, PartyLinks& links) {
-        return Serialize(RunParty(*links[1 - party], party == 0 ? 'a' : 'b', n, f));
+        return ToReportLine(RunParty(*links[1 - party], party == 0 ? 'a' : 'b', n, f));
       });
-  return {Deserialize(out[0]), Deserialize(out[1])};
+  return {FromReportLine<Report>(out[0]), FromReportLine<Report>(out[1])};
 }
 
 int Main(int argc, char** argv) {

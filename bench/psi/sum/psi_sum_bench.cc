@@ -198,24 +198,11 @@ std::string Int128Decimal(__int128 v) {
   return neg ? "-" + s : s;
 }
 
-struct Report : CallCost {
-  bool ok = false;
+struct Report : PartyStatus, CallCost {
   uint64_t intersection = 0;
   std::string sum = "-";
-  std::string error;
+  auto fields() { return std::tie(wall_s, cpu_s, bytes_sent, max_rss_kb, intersection, sum); }
 };
-
-std::string Serialize(const Report& r) {
-  return r.ok ? OkReport(r.wall_s, r.cpu_s, r.bytes_sent, r.max_rss_kb, r.intersection, r.sum)
-              : ErrReport(r.error);
-}
-
-Report Deserialize(const std::string& line) {
-  Report r;
-  r.ok = ParseReport(line, &r.error, r.wall_s, r.cpu_s, r.bytes_sent, r.max_rss_kb, r.intersection,
-                     r.sum);
-  return r;
-}
 
 Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
   const uint64_t first = party == 'a' ? 0 : n / 2;
@@ -250,9 +237,9 @@ Report RunParty(net::Link& link, char party, uint64_t n, const Flags& f) {
 // Each party its own process, TCP on 127.0.0.1.
 std::pair<Report, Report> RunOnce(uint64_t n, const Flags& f) {
   const auto out = RunParties({"a", "b"}, Transport::kTcp, [&](int c, PartyLinks& links) {
-    return Serialize(RunParty(*links[1 - c], c == 0 ? 'a' : 'b', n, f));
+    return ToReportLine(RunParty(*links[1 - c], c == 0 ? 'a' : 'b', n, f));
   });
-  return {Deserialize(out[0]), Deserialize(out[1])};
+  return {FromReportLine<Report>(out[0]), FromReportLine<Report>(out[1])};
 }
 
 int Main(int argc, char** argv) {
