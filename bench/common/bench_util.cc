@@ -23,4 +23,15 @@ double ThreadCpuSeconds() {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+size_t CountUlpFailures(const std::vector<uint64_t>& got, const std::vector<uint64_t>& want,
+                        bool exact) {
+  if (got.size() != want.size()) return got.size() + want.size();
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const int64_t d = static_cast<int64_t>(got[i] - want[i]);
+    if (d < 0 || d > (exact ? 0 : 1)) ++bad;
+  }
+  return bad;
+}
+
 }  // namespace consort::bench

@@ -26,11 +26,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
@@ -66,19 +66,14 @@ struct Flags {
 
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) Usage("bad flag");
-    std::string key = a.substr(2, eq - 2), val = a.substr(eq + 1);
+  auto bad = [](const std::string&) { Usage("bad flag"); };
+  for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {
     if (key == "transport") {
       if (val != "tcp" && val != "memory") Usage("bad --transport");
       f.transport = val;
     } else if (key == "mul") {
       f.mul.clear();
-      std::stringstream ss(val);
-      std::string item;
-      while (std::getline(ss, item, ',')) {
+      for (const std::string& item : SplitList(val)) {
         char* end = nullptr;
         unsigned long long v = std::strtoull(item.c_str(), &end, 10);
         if (item.empty() || *end != 0 || v == 0) Usage("bad --mul");
@@ -175,18 +170,6 @@ struct PartyReport : PartyStatus {
   auto fields() { return std::tie(wall, cpu, peer_sent, dealer_bytes, rounds, failures); }
 };
 
-// Results more than 1 ulp above the reference (floor), or any difference when `exact`.
-size_t CountFailures(const std::vector<uint64_t>& got, const std::vector<uint64_t>& want,
-                     bool exact) {
-  if (got.size() != want.size()) return got.size() + want.size();
-  size_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const int64_t d = static_cast<int64_t>(got[i] - want[i]);
-    if (d < 0 || d > (exact ? 0 : 1)) ++bad;
-  }
-  return bad;
-}
-
 // One party's whole run (all workloads). `peer`/`dealer` links are this party's.
 std::vector<PartyReport> PartyMain(int party, net::Link& peer, net::Link& dealer,
                                    const std::vector<Workload>& ws,
@@ -215,7 +198,7 @@ std::vector<PartyReport> PartyMain(int party, net::Link& peer, net::Link& dealer
     r.peer_sent = peer.bytes_sent() - sent0 - 8 * n_out;
     r.dealer_bytes = dealer.bytes_sent() + dealer.bytes_received() - d0;
     r.rounds = (*be)->rounds() - r0 - 1;
-    r.failures = CountFailures(m->result, want[i], ws[i].compare);
+    r.failures = CountUlpFailures(m->result, want[i], ws[i].compare);
     r.ok = true;
   }
   Status closed = (*be)->Close();

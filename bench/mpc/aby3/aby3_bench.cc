@@ -24,11 +24,11 @@
 #include <functional>
 #include <random>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
@@ -69,19 +69,14 @@ size_t ParseCount(const std::string& s, const char* flag) {
 
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) Usage("bad flag");
-    std::string key = a.substr(2, eq - 2), val = a.substr(eq + 1);
+  auto bad = [](const std::string&) { Usage("bad flag"); };
+  for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {
     if (key == "transport") {
       if (val != "tcp" && val != "memory") Usage("bad --transport");
       f.transport = val;
     } else if (key == "mul") {
       f.mul.clear();
-      std::stringstream ss(val);
-      std::string item;
-      while (std::getline(ss, item, ',')) {
+      for (const std::string& item : SplitList(val)) {
         const size_t v = ParseCount(item, "bad --mul");
         if (v > 0) f.mul.push_back(v);
       }
@@ -183,18 +178,6 @@ struct PartyReport : PartyStatus {
   auto fields() { return std::tie(wall, cpu, sent, rounds, failures); }
 };
 
-// Results more than 1 ulp above the plaintext floor (or any difference when `exact`).
-size_t CountFailures(const std::vector<uint64_t>& got, const std::vector<uint64_t>& want,
-                     bool exact) {
-  if (got.size() != want.size()) return got.size() + want.size();
-  size_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const int64_t d = static_cast<int64_t>(got[i] - want[i]);
-    if (d < 0 || d > (exact ? 0 : 1)) ++bad;
-  }
-  return bad;
-}
-
 std::vector<PartyReport> PartyMain(int party, net::Link& next, net::Link& prev,
                                    const std::vector<Workload>& ws,
                                    const std::vector<std::vector<uint64_t>>& want) {
@@ -219,7 +202,7 @@ std::vector<PartyReport> PartyMain(int party, net::Link& next, net::Link& prev,
     r.cpu = m->cpu;
     r.sent = m->sent;
     r.rounds = m->rounds;
-    r.failures = CountFailures(m->result, want[i], ws[i].kind == Kind::kLessThan);
+    r.failures = CountUlpFailures(m->result, want[i], ws[i].kind == Kind::kLessThan);
   }
   return reports;
 }

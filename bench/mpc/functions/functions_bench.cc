@@ -26,11 +26,11 @@
 #include <cstdlib>
 #include <functional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/random.h"
@@ -67,11 +67,8 @@ struct Flags {
 
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) Usage("bad flag");
-    std::string key = a.substr(2, eq - 2), val = a.substr(eq + 1);
+  auto bad = [](const std::string&) { Usage("bad flag"); };
+  for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {
     if (key == "transport") {
       if (val != "tcp" && val != "memory") Usage("bad --transport");
       f.transport = val;
@@ -81,9 +78,7 @@ Flags ParseFlags(int argc, char** argv) {
       if (val.empty() || *end != 0 || f.n == 0) Usage("bad --n");
     } else if (key == "ops") {
       f.ops.clear();
-      std::stringstream ss(val);
-      std::string item;
-      while (std::getline(ss, item, ',')) {
+      for (const std::string& item : SplitList(val)) {
         if (item != "sigmoid" && item != "reciprocal" && item != "rsqrt" && item != "exp" &&
             item != "max" && item != "log") {
           Usage("bad --ops");

@@ -25,8 +25,10 @@
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
+#include "bench/common/psi_flags.h"
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/data/csv_reader.h"
@@ -63,25 +65,13 @@ struct Flags {
   std::exit(2);
 }
 
-PsiOutput ParseOutput(const std::string& s) {
-  if (s == "none") return PsiOutput::kNone;
-  if (s == "size") return PsiOutput::kSize;
-  if (s == "intersection") return PsiOutput::kIntersection;
-  Usage(("unknown output " + s).c_str());
-}
-
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--keep-files") {
+  auto bad = [](const std::string& a) { Usage(("bad flag " + a).c_str()); };
+  for (const auto& [key, val] : SplitFlags(argc, argv, bad, {"keep-files"})) {
+    if (key == "keep-files") {
       f.keep = true;
-      continue;
-    }
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) Usage(("bad flag " + a).c_str());
-    std::string key = a.substr(2, eq - 2), val = a.substr(eq + 1);
-    if (key == "n") {
+    } else if (key == "n") {
       f.n = std::strtoull(val.c_str(), nullptr, 10);
     } else if (key == "log2n") {
       int k = std::atoi(val.c_str());
@@ -100,10 +90,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (key == "dir") {
       f.dir = val;
     } else if (key == "outputs") {
-      auto c = val.find(',');
-      if (c == std::string::npos) Usage("--outputs=A,B");
-      f.out_a = ParseOutput(val.substr(0, c));
-      f.out_b = ParseOutput(val.substr(c + 1));
+      if (std::string e = ParsePsiOutputs(val, &f.out_a, &f.out_b); !e.empty()) Usage(e.c_str());
     } else {
       Usage(("unknown flag " + key).c_str());
     }

@@ -21,13 +21,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
+#include "bench/common/psi_flags.h"
 #include "consort/crypto/random.h"
 #include "consort/psi/internal/cuckoo.h"
 #include "consort/psi/kkrt_psi.h"
@@ -57,38 +58,19 @@ struct Flags {
   std::exit(2);
 }
 
-PsiOutput ParseOutput(const std::string& s) {
-  if (s == "none") return PsiOutput::kNone;
-  if (s == "size") return PsiOutput::kSize;
-  if (s == "intersection") return PsiOutput::kIntersection;
-  Usage("unknown output " + s);
-}
-
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) Usage("bad flag " + a);
-    std::string key = a.substr(2, eq - 2), val = a.substr(eq + 1);
+  auto bad = [](const std::string& a) { Usage("bad flag " + a); };
+  for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {
     if (key == "log2n") {
-      f.log2n.clear();
-      std::stringstream ss(val);
-      for (std::string t; std::getline(ss, t, ',');) {
-        int k = std::atoi(t.c_str());
-        if (k < 1 || k > 26) Usage("log2n must be in [1, 26]");
-        f.log2n.push_back(k);
-      }
+      f.log2n = IntList(val, 1, 26, [] { Usage("log2n must be in [1, 26]"); });
     } else if (key == "transport") {
       if (val != "tcp" && val != "memory") Usage("bad --transport");
       f.transport = val;
     } else if (key == "chunk") {
       f.chunk = std::strtoull(val.c_str(), nullptr, 10);
     } else if (key == "outputs") {
-      auto c = val.find(',');
-      if (c == std::string::npos) Usage("--outputs=A,B");
-      f.out_a = ParseOutput(val.substr(0, c));
-      f.out_b = ParseOutput(val.substr(c + 1));
+      if (std::string e = ParsePsiOutputs(val, &f.out_a, &f.out_b); !e.empty()) Usage(e);
     } else {
       Usage("unknown flag " + key);
     }

@@ -25,11 +25,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/paillier.h"
@@ -59,19 +59,10 @@ struct Flags {
 
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos) Usage(("bad flag " + a).c_str());
-    std::string key = a.substr(2, eq - 2), val = a.substr(eq + 1);
+  auto bad = [](const std::string& a) { Usage(("bad flag " + a).c_str()); };
+  for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {
     if (key == "log2n") {
-      f.log2n.clear();
-      std::stringstream ss(val);
-      for (std::string t; std::getline(ss, t, ',');) {
-        int k = std::atoi(t.c_str());
-        if (k < 1 || k > 24) Usage("log2n must be in [1, 24]");
-        f.log2n.push_back(k);
-      }
+      f.log2n = IntList(val, 1, 24, [] { Usage("log2n must be in [1, 24]"); });
     } else if (key == "threads") {
       f.threads = std::atoi(val.c_str());
       if (f.threads < 1 || f.threads > 64) Usage("threads must be in [1, 64]");
