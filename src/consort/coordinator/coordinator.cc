@@ -111,6 +111,16 @@ class DbCatalog final : public engine::CatalogView {
 
 }  // namespace
 
+// A run of the coordinator's own part of a job (hosted_party.h).
+struct Coordinator::HostedRun {
+  std::string job_id;
+  std::shared_ptr<HostedPartySession> session;
+  std::thread thread;
+  std::atomic<bool> done{false};
+  std::atomic<bool> cancel_requested{false};
+  std::atomic<bool> stopping{false};
+};
+
 Json CoordinatorConfig::ToJson() const {
   return {{"grpc_listen", grpc_listen},
           {"api_listen", api_listen},
@@ -834,6 +844,24 @@ StatusOr<Json> Coordinator::RetryJob(const Caller& c, const Json& body) {
       return absl::FailedPreconditionError("party '" + AsText(done[0][0]) +
                                            "' completed the job; submit a new job instead");
     }
+    // The coordinator's own part counts as a party: its previous run must have ended, and it
+    // must still be willing and able to deal.
+    CONSORT_ASSIGN_OR_RETURN(auto hosted, db_->Query("SELECT 1 FROM job_parties WHERE job_id = ? "
+                                                     "AND party = ?",
+                                                     {id, engine::kCoordinatorParty}));
+    if (!hosted.empty()) {
+      auto run = hosted_.find(id);
+      if (run != hosted_.end() && !run->second->done) {
+        return absl::FailedPreconditionError(
+            "the coordinator's dealer has not finished the previous attempt yet; retry when it "
+            "has reported");
+      }
+      if (!config_.host_dealer || bound_peer_.empty()) {
+        return absl::FailedPreconditionError(
+            "this coordinator does not act as a dealer now (\"host_dealer\" or its peer "
+            "endpoint); submit a new job with a node as the dealer");
+      }
+    }
     CONSORT_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT attempt FROM jobs WHERE id = ?", {id}));
     int64_t attempt = AsInt(rows[0][0]) + 1;
     int64_t now = NowUnixMillis();
@@ -853,9 +881,6 @@ StatusOr<Json> Coordinator::RetryJob(const Caller& c, const Json& body) {
         "job.state", {{"job_id", id}, {"from", "failed"}, {"to", "proposed"}, {"reason", reason},
                       {"attempt", attempt}}));
     CONSORT_LOG(INFO) << "job " << id.substr(0, 12) << ": failed -> proposed (" << reason << ")";
-    CONSORT_ASSIGN_OR_RETURN(auto hosted, db_->Query("SELECT 1 FROM job_parties WHERE job_id = ? "
-                                                     "AND party = ?",
-                                                     {id, engine::kCoordinatorParty}));
     return hosted.empty() ? OkStatus() : ApproveAsCoordinator(id, attempt);
   }));
   Notify();
@@ -1043,15 +1068,6 @@ StatusOr<Json> Coordinator::AuditRange(const Caller& c, const Json& body) {
 
 // --- peer endpoint and hosted parties --------------------------------------------------------
 
-struct Coordinator::HostedRun {
-  std::string job_id;
-  std::shared_ptr<HostedPartySession> session;
-  std::thread thread;
-  std::atomic<bool> done{false};
-  std::atomic<bool> cancel_requested{false};
-  std::atomic<bool> stopping{false};
-};
-
 void Coordinator::RefreshPeer(const std::string& name) {
   if (!peers_) return;
   auto rows = db_->Query("SELECT address, tls_fingerprint FROM members WHERE name = ?", {name});
@@ -1088,7 +1104,7 @@ std::string Coordinator::peer_address() {
 
 void Coordinator::TendHostedParties() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!transport_ || stop_) return;
+  if (stop_) return;
   const int64_t now = NowUnixMillis();
   for (auto it = hosted_.begin(); it != hosted_.end();) {
     HostedRun& run = *it->second;
@@ -1130,6 +1146,12 @@ void Coordinator::TendHostedParties() {
       continue;
     }
     if (state != "scheduled" && state != "running") continue;
+    if (!transport_ || !config_.host_dealer) {
+      (void)ReportOutcome(Caller::Node(engine::kCoordinatorParty),
+                          {{"job_id", id}, {"outcome", "failed"},
+                           {"reason", "this coordinator does not act as a dealer now"}});
+      continue;
+    }
     auto doc = ParseJson(AsText(r[2]), "job spec");
     auto spec = doc.ok() ? engine::ParseJobSpec(*doc) : StatusOr<engine::JobSpec>(doc.status());
     if (!spec.ok()) {
@@ -1166,7 +1188,15 @@ void Coordinator::ExecuteHostedRun(HostedRun& run) {
   const engine::JobSpec& spec = run.session->spec();
   CONSORT_LOG(INFO) << "job " << short_id << ": the coordinator deals for " << spec.op;
   auto op = engine::OperatorRegistry::Global().Find(spec.op);
-  Status st = op.ok() ? (*op)->Run(*run.session) : op.status();
+  Status st;
+  try {
+    st = op.ok() ? (*op)->Run(*run.session) : op.status();
+  } catch (const std::exception& e) {
+    // Nothing an operator throws may take the coordinator down.
+    st = absl::InternalError(std::string("the dealer side threw: ") + e.what());
+  } catch (...) {
+    st = absl::InternalError("the dealer side threw");
+  }
   const uint64_t sent = run.session->bytes_sent();
   run.session->CloseLinks();
   if (!st.ok() && run.cancel_requested &&

@@ -63,6 +63,22 @@ class DealtOperator final : public engine::Operator {
   engine::OperatorInfo info_;
 };
 
+// A dealer side that throws (e.g. a partner operator's bug): it must not take the coordinator down.
+class ThrowingOperator final : public engine::Operator {
+ public:
+  ThrowingOperator() {
+    info_.name = "test.throwing";
+    info_.outputs = {"size"};
+    info_.roles = {engine::kDealerRole};
+  }
+  const engine::OperatorInfo& info() const override { return info_; }
+  Status Validate(const engine::JobSpec&, const engine::CatalogView&) const override { return OkStatus(); }
+  Status Run(engine::Session&) const override { throw std::runtime_error("boom"); }
+
+ private:
+  engine::OperatorInfo info_;
+};
+
 struct FakeNode {
   std::string name;
   crypto::SigningKey key = crypto::SigningKey::Generate();
@@ -76,6 +92,7 @@ class CoordinatorTest : public ::testing::Test {
     static bool registered = [] {
       engine::OperatorRegistry::Global().Register(std::make_unique<TestOperator>());
       engine::OperatorRegistry::Global().Register(std::make_unique<DealtOperator>());
+      engine::OperatorRegistry::Global().Register(std::make_unique<ThrowingOperator>());
       return true;
     }();
     (void)registered;
@@ -620,13 +637,39 @@ TEST_F(CoordinatorTest, HostedDealerEndsWithItsJobAndSignsEveryRetry) {
   EXPECT_EQ(job["state"], "failed");
   EXPECT_EQ(job["reason"], "coordinator: the coordinator stopped during the job");
 
-  // A run that a killed coordinator left 'started' is ended at the next start.
+  // A run that a killed coordinator left 'started' is ended at the next start, even when the
+  // coordinator comes back without its peer endpoint (no longer dealing).
   TamperRunState(id);
   Reopen();
-  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0").ok());
   c_->StartScheduler();
   ASSERT_TRUE(WaitFor([&] { return CoordinatorRunState(id) == "failed"; })) << Job(id).dump();
   EXPECT_EQ(Job(id)["reason"], "coordinator: the coordinator restarted during the job");
+  // Without a dealer, a retry is refused up front instead of being scheduled to time out.
+  auto no_dealer = Call(Caller::Node("bank"), "job.retry", {{"job_id", id}});
+  EXPECT_EQ(no_dealer.status().code(), absl::StatusCode::kFailedPrecondition) << no_dealer.status();
+  EXPECT_NE(std::string(no_dealer.status().message()).find("dealer"), std::string::npos);
+  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0").ok());
+  auto again = Call(Caller::Node("bank"), "job.retry", {{"job_id", id}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)["attempt"], 2);
+  c_->StopScheduler();
+}
+
+TEST_F(CoordinatorTest, AThrowingDealerSideFailsItsJobAndTheCoordinatorServesOn) {
+  Setup2();
+  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0").ok());
+  c_->StartScheduler();
+  Json spec = DealtSpec();
+  spec["operator"] = "test.throwing";
+  std::string id = Submit(spec);
+  ASSERT_TRUE(Approve(bank_, id).ok());
+  ASSERT_TRUE(Approve(shop_, id).ok());
+  ASSERT_TRUE(WaitFor([&] { return CoordinatorRunState(id) == "failed"; })) << Job(id).dump();
+  EXPECT_EQ(State(id), "failed");
+  EXPECT_NE(Job(id)["reason"].get<std::string>().find("the dealer side threw"), std::string::npos)
+      << Job(id).dump();
+  EXPECT_TRUE(Call(Admin(), "info", Json::object()).ok());
+  c_->StopScheduler();
 }
 
 TEST_F(CoordinatorTest, TheCoordinatorPartyIsReservedAndOnlyDeals) {

@@ -124,6 +124,20 @@ StatusOr<JobSpec> ParseJobSpec(const Json& doc) {
     spec.outputs.emplace(party, kind.get<std::string>());
   }
 
+  // The coordinator's reserved party: structural, so that every node refuses a spec that gives
+  // the coordinator data or output, whatever the coordinator itself accepted.
+  if (auto it = spec.parties.find(kCoordinatorParty); it != spec.parties.end()) {
+    if (it->second.has_data() || it->second.role != kDealerRole) {
+      return absl::InvalidArgumentError(
+          std::string("$.parties.") + kCoordinatorParty +
+          ": the coordinator holds no data and can only be the dealer ({\"role\": \"dealer\"})");
+    }
+  }
+  if (spec.outputs.count(kCoordinatorParty)) {
+    return absl::InvalidArgumentError(std::string("$.outputs.") + kCoordinatorParty +
+                                      ": the coordinator never receives results");
+  }
+
   if (doc.contains("params")) {
     if (!doc["params"].is_object()) return absl::InvalidArgumentError("$.params must be an object");
     spec.params = doc["params"];

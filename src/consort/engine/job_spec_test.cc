@@ -45,6 +45,30 @@ TEST(JobSpec, DatalessPartiesTakeARole) {
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(JobSpec, TheCoordinatorPartyIsADatalessDealerThatReceivesNothing) {
+  // Structural, so that every node refuses such a spec by itself, whatever the coordinator says.
+  auto parse = [](const std::string& coordinator, const std::string& outputs) {
+    return ParseJobSpecText(R"({"operator": "stats.joint", "parties": {
+        "bank": {"dataset": "customers", "columns": ["id"]},
+        "shop": {"dataset": "orders", "columns": ["id"]},
+        "coordinator": )" + coordinator + R"(}, "outputs": )" + outputs + "}",
+                            "spec.json");
+  };
+  auto ok = parse(R"({"role": "dealer"})", R"({"bank": "statistics"})");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->PartiesWithRole(kDealerRole), std::vector<std::string>{kCoordinatorParty});
+  EXPECT_EQ(ok->DataPartyNames(), (std::vector<std::string>{"bank", "shop"}));
+  for (const auto& [coordinator, outputs] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"dataset": "x", "columns": ["id"]})", R"({"bank": "statistics"})"},
+           {R"({"role": "helper"})", R"({"bank": "statistics"})"},
+           {R"({"role": "dealer"})", R"({"coordinator": "statistics"})"}}) {
+    auto bad = parse(coordinator, outputs);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << coordinator << outputs;
+    EXPECT_NE(std::string(bad.status().message()).find("coordinator"), std::string::npos)
+        << bad.status();
+  }
+}
+
 TEST(JobSpec, IdIsSha256OfCanonicalJsonWhateverTheFormatting) {
   auto a = ParseJson(kSpec);
   auto b = ParseJson(

@@ -45,7 +45,7 @@ std::vector<const Operator*> OperatorRegistry::List() const {
   return out;
 }
 
-Status ValidateJob(const JobSpec& spec, const CatalogView& catalog) {
+Status CheckOperatorShape(const JobSpec& spec) {
   CONSORT_ASSIGN_OR_RETURN(const Operator* op, OperatorRegistry::Global().Find(spec.op));
   const OperatorInfo& info = op->info();
   int n = static_cast<int>(spec.DataPartyNames().size());
@@ -54,17 +54,6 @@ Status ValidateJob(const JobSpec& spec, const CatalogView& catalog) {
         "operator " + info.name + " takes " + std::to_string(info.min_parties) +
         (info.max_parties == info.min_parties ? "" : " to " + std::to_string(info.max_parties)) +
         " data parties, the spec names " + std::to_string(n));
-  }
-  if (auto it = spec.parties.find(kCoordinatorParty); it != spec.parties.end()) {
-    if (it->second.has_data() || it->second.role != kDealerRole) {
-      return absl::InvalidArgumentError(
-          std::string("$.parties.") + kCoordinatorParty +
-          ": the coordinator holds no data and can only be the dealer ({\"role\": \"dealer\"})");
-    }
-  }
-  if (spec.outputs.count(kCoordinatorParty)) {
-    return absl::InvalidArgumentError(std::string("$.outputs.") + kCoordinatorParty +
-                                      ": the coordinator never receives results");
   }
   for (const auto& [party, input] : spec.parties) {
     if (input.has_data()) continue;
@@ -77,6 +66,13 @@ Status ValidateJob(const JobSpec& spec, const CatalogView& catalog) {
                                                          : " (allowed: " + allowed + ")"));
     }
   }
+  return OkStatus();
+}
+
+Status ValidateJob(const JobSpec& spec, const CatalogView& catalog) {
+  CONSORT_RETURN_IF_ERROR(CheckOperatorShape(spec));
+  CONSORT_ASSIGN_OR_RETURN(const Operator* op, OperatorRegistry::Global().Find(spec.op));
+  const OperatorInfo& info = op->info();
   for (const auto& [party, input] : spec.parties) {
     if (!catalog.IsMember(party)) {
       return absl::NotFoundError("$.parties." + party + ": no federation member named '" +

@@ -63,6 +63,11 @@ class OperatorRegistry {
   std::map<std::string, std::unique_ptr<Operator>> ops_;
 };
 
+// What a node can check without the catalog: the operator exists here, the number of data
+// parties fits it, and every dataless party's role is one it takes. NotFound (unknown
+// operator) or InvalidArgument naming the problem.
+Status CheckOperatorShape(const JobSpec& spec);
+
 // Full validation of a spec against the catalog: the operator exists, the party count fits,
 // every party is a member, every dataset and column exists, every output kind is one the
 // operator offers, then the operator's own checks. Errors are InvalidArgument (bad spec) or

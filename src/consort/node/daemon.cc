@@ -43,7 +43,18 @@ class NodeDirectory final : public net::PeerDirectory {
     return inner_.NameForFingerprint(fp);
   }
 
+  // The coordinator's reply is not trusted to be well-formed: a malformed one is an error
+  // (InvalidArgument), never an exception (Refresh also runs at start-up and on job threads).
   Status Refresh() {
+    try {
+      return RefreshUnchecked();
+    } catch (const Json::exception& e) {
+      return absl::InvalidArgumentError(std::string("malformed members.list reply: ") + e.what());
+    }
+  }
+
+ private:
+  Status RefreshUnchecked() {
     CONSORT_ASSIGN_OR_RETURN(Json members, node_.Call("members.list", Json::object()));
     CONSORT_ASSIGN_OR_RETURN(auto registered, RegisteredFingerprints());
     for (const auto& m : members.value("members", Json::array())) {
@@ -79,7 +90,6 @@ class NodeDirectory final : public net::PeerDirectory {
     return OkStatus();
   }
 
- private:
   StatusOr<std::map<std::string, std::string>> RegisteredFingerprints() {
     CONSORT_RETURN_IF_ERROR(node_.SyncAudit().status());
     return node_.RegisteredFingerprints();

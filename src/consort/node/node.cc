@@ -332,7 +332,12 @@ StatusOr<engine::JobSpec> SpecMatchingId(const std::string& job_id, const Json& 
     return absl::FailedPreconditionError(
         "spec does not hash to the job id (altered after submission); refusing job");
   }
-  return engine::ParseJobSpec(job["spec"]);
+  // ParseJobSpec enforces the structural rules (e.g. the coordinator's reserved party is a
+  // dataless dealer that receives nothing); the operator's shape (party count, roles) is
+  // checked here too, so that a node never relies on the coordinator's validation.
+  CONSORT_ASSIGN_OR_RETURN(engine::JobSpec spec, engine::ParseJobSpec(job["spec"]));
+  CONSORT_RETURN_IF_ERROR(engine::CheckOperatorShape(spec));
+  return spec;
 }
 }  // namespace
 

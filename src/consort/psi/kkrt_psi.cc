@@ -271,6 +271,8 @@ class KkrtPsiParty {
     size_t cap = 16;
     while (cap < 2 * n) cap <<= 1;
     std::vector<uint32_t> index(cap, UINT32_MAX);
+    // Its layout encodes the low bits of every own OPRF output: wiped like them.
+    WipeOnExit wipe_index(index);
     for (uint32_t i = 0; i < n; ++i) {
       uint64_t key;
       std::memcpy(&key, own.data() + static_cast<size_t>(i) * L, 8);
