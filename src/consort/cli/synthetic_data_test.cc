@@ -167,7 +167,12 @@ TEST(Demo, RunsEndToEndAndMatchesPlaintext) {
   EXPECT_EQ(count("audit log OK"), 3u) << r.out;
   EXPECT_NE(r.out.find("$ consort job approve"), std::string::npos);
   EXPECT_NE(r.out.find("$ consort job reject"), std::string::npos);
-  EXPECT_NE(r.out.find("job.rejected"), std::string::npos);
+  // The audit excerpt shows the coordinator's own approval of job 5 (it deals).
+  EXPECT_NE(r.out.find("job.approved      job_id="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" party=coordinator"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("job 5 joint statistics (2 parties, coordinator as dealer)"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("bank exit 0, shop exit 0, media exit 0, coordinator exit 0"),
             std::string::npos);
   EXPECT_NE(r.out.find("demo OK"), std::string::npos);

@@ -134,7 +134,9 @@ TEST_F(SqliteReaderTest, BatchesEqualReadSqliteTableWithRegisteredTypes) {
     const size_t full = kRows / batch, rest = kRows % batch;
     ASSERT_EQ(s.batch_rows.size(), full + (rest ? 1 : 0));
     for (size_t i = 0; i < full; ++i) ASSERT_EQ(s.batch_rows[i], batch) << i;
-    if (rest) EXPECT_EQ(s.batch_rows.back(), rest);
+    if (rest) {
+      EXPECT_EQ(s.batch_rows.back(), rest);
+    }
   }
 
   // Without recorded types the reader infers them exactly as ReadSqliteTable does.
