@@ -42,6 +42,18 @@ engine::JobSpec SpecFor(const std::string& dataset) {
   return *spec;
 }
 
+// A node "bank" whose coordinator is unreachable (publishing fails; everything stays local).
+StatusOr<std::unique_ptr<Node>> OpenOfflineNode(const std::string& dir) {
+  NodeConfig config;
+  config.name = "bank";
+  config.coordinator_grpc = "127.0.0.1:1";  // nothing listens
+  config.coordinator_api = "127.0.0.1:1";
+  config.coordinator_fingerprint = std::string(64, '0');
+  config.coordinator_key = crypto::EncodePublicKey(crypto::SigningKey::Generate().public_key());
+  CONSORT_RETURN_IF_ERROR(Node::InitHome(dir, config));
+  return Node::Open(dir);
+}
+
 // Everything a batch holds, as CSV text without the header.
 std::string Rows(const data::Table& t) {
   std::string csv = *data::FormatCsv(t);
@@ -50,14 +62,7 @@ std::string Rows(const data::Table& t) {
 
 TEST(NodeSession, OpenInputStreamsTheRegisteredCsvWithItsTypesAndFingerprint) {
   TempHome home;
-  NodeConfig config;
-  config.name = "bank";
-  config.coordinator_grpc = "127.0.0.1:1";  // nothing listens: publishing fails, locally kept
-  config.coordinator_api = "127.0.0.1:1";
-  config.coordinator_fingerprint = std::string(64, '0');
-  config.coordinator_key = crypto::EncodePublicKey(crypto::SigningKey::Generate().public_key());
-  ASSERT_TRUE(Node::InitHome(home.path + "/node", config).ok());
-  auto node = Node::Open(home.path + "/node");
+  auto node = OpenOfflineNode(home.path + "/node");
   ASSERT_TRUE(node.ok()) << node.status();
   const std::string csv = home.path + "/customers.csv";
   // "0044" keeps "phone" a string column although later values look like integers.
@@ -106,14 +111,7 @@ TEST(NodeSession, OpenInputStreamsTheRegisteredCsvWithItsTypesAndFingerprint) {
 
 TEST(NodeSession, OpenInputStreamsARegisteredSqliteTable) {
   TempHome home;
-  NodeConfig config;
-  config.name = "bank";
-  config.coordinator_grpc = "127.0.0.1:1";  // nothing listens: publishing fails, locally kept
-  config.coordinator_api = "127.0.0.1:1";
-  config.coordinator_fingerprint = std::string(64, '0');
-  config.coordinator_key = crypto::EncodePublicKey(crypto::SigningKey::Generate().public_key());
-  ASSERT_TRUE(Node::InitHome(home.path + "/node", config).ok());
-  auto node = Node::Open(home.path + "/node");
+  auto node = OpenOfflineNode(home.path + "/node");
   ASSERT_TRUE(node.ok()) << node.status();
   const std::string path = home.path + "/shop.db";
   {
@@ -183,14 +181,7 @@ TEST(NodeSession, OpenInputStreamsARegisteredSqliteTable) {
 }
 
 std::unique_ptr<Node> OpenTestNode(const TempHome& home) {
-  NodeConfig config;
-  config.name = "bank";
-  config.coordinator_grpc = "127.0.0.1:1";  // nothing listens: publishing fails, locally kept
-  config.coordinator_api = "127.0.0.1:1";
-  config.coordinator_fingerprint = std::string(64, '0');
-  config.coordinator_key = crypto::EncodePublicKey(crypto::SigningKey::Generate().public_key());
-  CONSORT_CHECK(Node::InitHome(home.path + "/node", config).ok());
-  auto node = Node::Open(home.path + "/node");
+  auto node = OpenOfflineNode(home.path + "/node");
   CONSORT_CHECK(node.ok());
   return std::move(*node);
 }
