@@ -116,6 +116,23 @@ double MeasureX25519Rate(double seconds) {
   return static_cast<double>(count) / elapsed;
 }
 
+// X25519 multiplications per CPU second of this thread (other load does not change it).
+double MeasureX25519CpuRate(double seconds) {
+  uint8_t scalar[32], point[32] = {9};
+  randombytes_buf(scalar, sizeof(scalar));
+  uint64_t count = 0;
+  const double start = ThreadCpuSeconds();
+  double used = 0;
+  while (used < seconds) {
+    for (int i = 0; i < 256; ++i) {
+      if (crypto_scalarmult_curve25519(point, scalar, point) != 0) std::abort();
+    }
+    count += 256;
+    used = ThreadCpuSeconds() - start;
+  }
+  return static_cast<double>(count) / used;
+}
+
 // The same in two processes at once (both cores busy, as during the run); the mean.
 double MeasureConcurrentX25519Rate(double seconds) {
   const auto out = RunInChildren(2, [&](int) {
@@ -149,13 +166,13 @@ double WriteCsv(const std::string& path, uint64_t first, uint64_t n) {
 }
 
 struct Report : PartyStatus {
-  double wall_s = 0, prep_s = 0, output_s = 0;
+  double wall_s = 0, prep_s = 0, output_s = 0, cpu_s = 0;
   uint64_t bytes_sent = 0;
   long max_rss_kb = 0;
-  uint64_t buckets = 0, intersection = 0, matched = 0;
+  uint64_t buckets = 0, intersection = 0, matched = 0, size_only = 0;
   auto fields() {
-    return std::tie(wall_s, prep_s, output_s, bytes_sent, max_rss_kb, buckets, intersection,
-                    matched);
+    return std::tie(wall_s, prep_s, output_s, cpu_s, bytes_sent, max_rss_kb, buckets,
+                    intersection, matched, size_only);
   }
 };
 
@@ -164,6 +181,7 @@ Report RunParty(net::Link& link, char party, const std::string& csv, const std::
   Report rep;
   link.set_timeout(std::chrono::minutes(30));
   const auto start = Clock::now();
+  const double cpu_start = CpuSeconds();
   auto fp = data::FileFingerprint(csv);
   if (!fp.ok()) {
     rep.error = fp.status().ToString();
@@ -188,7 +206,8 @@ Report RunParty(net::Link& link, char party, const std::string& csv, const std::
   o.threads = f.threads;
   bool prep_done = false;
   o.progress = [&](double, const std::string& stage) {
-    if (!prep_done && stage.rfind("bucket ", 0) == 0) {
+    // The first cryptography: a bucket's ECDH-PSI, or the size-only flow's masking.
+    if (!prep_done && (stage.rfind("bucket ", 0) == 0 || stage == "masking keys")) {
       prep_done = true;
       rep.prep_s = std::chrono::duration<double>(Clock::now() - start).count();
     }
@@ -210,7 +229,9 @@ Report RunParty(net::Link& link, char party, const std::string& csv, const std::
   }
   rep.output_s = std::chrono::duration<double>(Clock::now() - out_start).count();
   rep.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  rep.cpu_s = CpuSeconds() - cpu_start;
   rep.max_rss_kb = MaxRssKb();
+  rep.size_only = r->size_only ? 1 : 0;
   rep.ok = true;
   rep.buckets = r->buckets;
   rep.intersection = r->intersection_size;
@@ -234,6 +255,9 @@ int Main(int argc, char** argv) {
   double gen_s = WriteCsv(csv_a, 0, f.n) + WriteCsv(csv_b, f.n / 2, f.n);
   const double rate = MeasureConcurrentX25519Rate(f.floor_seconds);
   const double floor_s = 2.0 * static_cast<double>(f.n) / rate;
+  // CPU floor: the same multiplications per CPU second of a tight loop (load-independent).
+  const double cpu_floor_s =
+      2.0 * static_cast<double>(f.n) / MeasureX25519CpuRate(f.floor_seconds);
 
   // Each party its own process, TCP on 127.0.0.1.
   const auto out = RunParties({"a", "b"}, Transport::kTcp, [&](int c, PartyLinks& links) {
@@ -257,15 +281,22 @@ int Main(int argc, char** argv) {
       continue;
     }
     std::printf("party %c: wall %.2f s (first pass %.2f s, output %.2f s) = %.2fx floor, "
-                "sent %.1f MB, peak RSS %.1f MiB, B = %" PRIu64 ", intersection %" PRIu64
-                ", matched rows %" PRIu64 "\n",
-                c == 0 ? 'A' : 'B', r.wall_s, r.prep_s, r.output_s, r.wall_s / floor_s,
-                r.bytes_sent / 1e6, r.max_rss_kb / 1024.0, r.buckets, r.intersection, r.matched);
+                "cpu %.2f s = %.2fx cpu floor, sent %.1f MB, peak RSS %.1f MiB, %s = %" PRIu64
+                ", intersection %" PRIu64 ", matched rows %" PRIu64 "\n",
+                c == 0 ? 'A' : 'B', r.wall_s, r.prep_s, r.output_s, r.wall_s / floor_s, r.cpu_s,
+                r.cpu_s / cpu_floor_s, r.bytes_sent / 1e6, r.max_rss_kb / 1024.0,
+                r.size_only ? "size-only flow, partitions" : "B", r.buckets, r.intersection,
+                r.matched);
   }
-  if (rc == 0 && reps[0].intersection != f.n - f.n / 2 && f.out_a != PsiOutput::kNone) {
-    std::printf("WRONG intersection: expected %" PRIu64 "\n", f.n - f.n / 2);
-    rc = 1;
+  const PsiOutput outs[2] = {f.out_a, f.out_b};
+  for (int c = 0; c < 2 && rc == 0; ++c) {
+    if (outs[c] != PsiOutput::kNone && reps[c].intersection != f.n - f.n / 2) {
+      std::printf("WRONG intersection at party %c: expected %" PRIu64 "\n", c == 0 ? 'A' : 'B',
+                  f.n - f.n / 2);
+      rc = 1;
+    }
   }
+  std::printf("cpu floor: 2n X25519 in %.2f CPU s (tight loop, per CPU second)\n", cpu_floor_s);
   if (!f.keep && own_dir) std::filesystem::remove_all(f.dir);
   return rc;
 }

@@ -27,11 +27,19 @@
 #include "consort/psi/ecdh_psi.h"
 #include "consort/psi/internal/bucket_loader_stats.h"
 #include "consort/psi/internal/bucketed_psi_wire.h"
+#include "consort/psi/internal/scratch_files.h"
+#include "consort/psi/internal/size_only_psi.h"
 
 namespace consort::psi {
 namespace {
 
-constexpr size_t kIoBytes = 1 << 20;
+using internal::AppendToFile;
+using internal::FileReader;
+using internal::FileWriter;
+using internal::IoError;
+using internal::kIoBytes;
+using internal::LocalPhase;
+
 constexpr size_t kRecordHeader = 8 + 8 + 4 + 4;  // hash, row, line, key length
 constexpr char kSpillFile[] = "keys.spill";
 constexpr char kResultsFile[] = "matched.rows";
@@ -40,129 +48,7 @@ constexpr char kCheckpointFormat[] = "consort-bucketed-ecdh-psi-checkpoint-v1";
 
 std::string BucketFile(uint32_t i) { return "bucket." + std::to_string(i); }
 
-Status IoError(const std::string& what, int err) {
-  return absl::InternalError(what + ": " + std::strerror(err));
-}
-
 bool Receives(PsiOutput o) { return o != PsiOutput::kNone; }
-
-// ---- buffered files ------------------------------------------------------------------------
-
-class FileWriter {
- public:
-  FileWriter() = default;
-  FileWriter(const FileWriter&) = delete;
-  FileWriter& operator=(const FileWriter&) = delete;
-  ~FileWriter() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  Status Open(const std::string& path, bool append) {
-    path_ = path;
-    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
-    fd_ = ::open(path.c_str(), flags, 0600);
-    if (fd_ < 0) return IoError(path, errno);
-    buf_.reserve(kIoBytes);
-    return OkStatus();
-  }
-  Status Append(std::string_view data) {
-    buf_.append(data);
-    return buf_.size() >= kIoBytes ? Flush() : OkStatus();
-  }
-  Status Flush() {
-    CONSORT_RETURN_IF_ERROR(WriteAll(fd_, buf_, path_));
-    buf_.clear();
-    return OkStatus();
-  }
-  Status Sync() {
-    CONSORT_RETURN_IF_ERROR(Flush());
-    if (::fsync(fd_) != 0) return IoError(path_, errno);
-    return OkStatus();
-  }
-  Status Close() {
-    CONSORT_RETURN_IF_ERROR(Flush());
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) return IoError(path_, errno);
-    return OkStatus();
-  }
-
-  static Status WriteAll(int fd, std::string_view data, const std::string& path) {
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return IoError(path, errno);
-      }
-      off += static_cast<size_t>(n);
-    }
-    return OkStatus();
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::string buf_;
-};
-
-// Appends `data` to `path` (created if missing) with one open/write/close: the split keeps
-// up to kMaxBuckets buckets, more than a process may hold open.
-Status AppendToFile(const std::string& path, std::string_view data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return IoError(path, errno);
-  Status st = FileWriter::WriteAll(fd, data, path);
-  if (::close(fd) != 0 && st.ok()) st = IoError(path, errno);
-  return st;
-}
-
-class FileReader {
- public:
-  FileReader() = default;
-  FileReader(const FileReader&) = delete;
-  FileReader& operator=(const FileReader&) = delete;
-  ~FileReader() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Status Open(const std::string& path) {
-    path_ = path;
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) return IoError(path, errno);
-    buf_.resize(kIoBytes);
-    return OkStatus();
-  }
-  // Reads exactly n bytes; false at a clean end of file, DataLoss at a truncated record.
-  StatusOr<bool> Read(void* out, size_t n) {
-    uint8_t* dst = static_cast<uint8_t*>(out);
-    size_t got = 0;
-    while (got < n) {
-      if (pos_ == len_) {
-        ssize_t r = ::read(fd_, buf_.data(), buf_.size());
-        if (r < 0) {
-          if (errno == EINTR) continue;
-          return IoError(path_, errno);
-        }
-        if (r == 0) {
-          if (got == 0) return false;
-          return absl::DataLossError(path_ + ": truncated record");
-        }
-        pos_ = 0;
-        len_ = static_cast<size_t>(r);
-      }
-      size_t take = std::min(n - got, len_ - pos_);
-      std::memcpy(dst + got, buf_.data() + pos_, take);
-      pos_ += take;
-      got += take;
-    }
-    return true;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::string buf_;
-  size_t pos_ = 0, len_ = 0;
-};
 
 // One spilled key: the bucket hash, the 0-based input row, its file line (0 if none), the key.
 struct Record {
@@ -439,74 +325,6 @@ StatusOr<uint64_t> AppendMatchedRows(const std::string& path, const std::vector<
   return n;
 }
 
-// ---- keepalive during local work -----------------------------------------------------------
-
-// While this party works locally (reading and bucketing up to 10^9 keys can take minutes) the
-// peer waits in Recv, and a link fails after timeout() of silence. A LocalPhase sends a 1-byte
-// keepalive every timeout()/4 and drains the peer's keepalives, until Exchange() sends this
-// party's next real message and returns the peer's. Both parties run the same phases, so every
-// keepalive is consumed by the peer's phase that precedes the real message it trails.
-class LocalPhase {
- public:
-  explicit LocalPhase(net::Link& link) : link_(link) {
-    const auto interval = std::clamp<std::chrono::milliseconds>(
-        link.timeout() / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(30'000));
-    pinger_ = std::thread([this, interval] {
-      std::unique_lock lock(mu_);
-      while (!cv_.wait_for(lock, interval, [&] { return stop_; })) {
-        lock.unlock();
-        const uint8_t k = internal::kMsgBucketKeepalive;
-        Status st = link_.Send(ByteSpan(&k, 1));
-        lock.lock();
-        if (!st.ok()) return;  // the real Send reports the failure
-      }
-    });
-    drainer_ = std::thread([this] {
-      while (true) {
-        StatusOr<Bytes> m = link_.Recv();
-        if (m.ok() && m->size() == 1 && (*m)[0] == internal::kMsgBucketKeepalive) continue;
-        peer_message_ = std::move(m);
-        return;
-      }
-    });
-  }
-  LocalPhase(const LocalPhase&) = delete;
-  LocalPhase& operator=(const LocalPhase&) = delete;
-  // On an error path: the link is closed so that the drainer's Recv returns.
-  ~LocalPhase() {
-    StopPinger();
-    if (drainer_.joinable()) {
-      link_.Close();
-      drainer_.join();
-    }
-  }
-
-  // Stops the keepalives, sends `mine`, and returns the peer's next real message.
-  StatusOr<Bytes> Exchange(ByteSpan mine) {
-    StopPinger();
-    CONSORT_RETURN_IF_ERROR(link_.Send(mine));
-    drainer_.join();
-    return std::move(peer_message_);
-  }
-
- private:
-  void StopPinger() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (pinger_.joinable()) pinger_.join();
-  }
-
-  net::Link& link_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread pinger_, drainer_;
-  StatusOr<Bytes> peer_message_ = absl::InternalError("no message");
-};
-
 // ---- the run -------------------------------------------------------------------------------
 
 class BucketedRun {
@@ -564,6 +382,7 @@ class BucketedRun {
       CONSORT_RETURN_IF_ERROR(PartitionAndCheck());
       CONSORT_RETURN_IF_ERROR(Plan(phase));
     }
+    if (SizeOnly()) return RunSizeOnly();
     {
       LocalPhase phase(link_);
       CONSORT_RETURN_IF_ERROR(MakeBuckets());
@@ -664,6 +483,12 @@ class BucketedRun {
       return absl::InvalidArgumentError("bucketed PSI: the peer announced an impossible size");
     }
     result_.peer_rows = peer.rows;
+    if (SizeOnly()) {
+      // Buckets are local only (the first pass's partitions): nothing is compared per bucket.
+      buckets_ = parts_;
+      result_.buckets = buckets_;
+      return OkStatus();
+    }
     buckets_ = opts_.force_buckets != 0
                    ? opts_.force_buckets
                    : BucketCount(rows_, mine.need_mib, opts_.memory_budget_mb, peer.rows,
@@ -779,8 +604,52 @@ class BucketedRun {
     return OkStatus();
   }
 
-  // 4. Both parties say how many buckets they finished; both start at the smaller count.
-  Status AgreeOnStart(LocalPhase& phase) {
+  // No "intersection" receiver, at least one "size" receiver: internal/size_only_psi.h.
+  bool SizeOnly() const {
+    return opts_.my_output != PsiOutput::kIntersection &&
+           opts_.peer_output != PsiOutput::kIntersection &&
+           (Receives(opts_.my_output) || Receives(opts_.peer_output));
+  }
+
+  Status RunSizeOnly() {
+    CONSORT_RETURN_IF_ERROR(MakeBinding());
+    Json b = {{"job", binding_.job},
+              {"input", binding_.input},
+              {"keys", binding_.keys},
+              {"outputs", binding_.outputs}};
+    CONSORT_ASSIGN_OR_RETURN(std::string canonical, CanonicalJson(b));
+    internal::SizeOnlyOptions so;
+    so.my_output = opts_.my_output;
+    so.peer_output = opts_.peer_output;
+    so.domain = opts_.domain;
+    so.scratch_dir = opts_.scratch_dir;
+    so.binding = crypto::Sha256Hex(canonical);
+    so.memory_budget_mb = opts_.memory_budget_mb;
+    so.batch_size = opts_.psi_batch_size;
+    so.threads = opts_.threads;
+    so.buckets = parts_;
+    so.force_partitions = opts_.force_buckets;
+    so.my_keys = result_.my_keys;
+    so.load_bucket = [this](uint32_t p) -> StatusOr<std::vector<std::string>> {
+      CONSORT_ASSIGN_OR_RETURN(
+          BucketKeys keys, LoadBucket(Path("part." + std::to_string(p)), part_counts_[p], nullptr));
+      return std::move(keys.keys);
+    };
+    so.progress = opts_.progress;
+    so.cancelled = opts_.cancelled;
+    CONSORT_ASSIGN_OR_RETURN(internal::SizeOnlyResult r, internal::RunSizeOnlyPsi(link_, so));
+    result_.peer_keys = r.peer_keys;
+    result_.intersection_size = Receives(opts_.my_output) ? r.intersection : 0;
+    result_.buckets = r.masked_partitions;
+    result_.buckets_run = r.masking_resumed ? 0 : r.masked_partitions;
+    result_.size_only = true;
+    result_.masking_resumed = r.masking_resumed;
+    result_.peer_partitions_resumed = r.peer_partitions_resumed;
+    for (uint32_t p = 0; p < parts_; ++p) ::unlink(Path("part." + std::to_string(p)).c_str());
+    return OkStatus();
+  }
+
+  Status MakeBinding() {
     binding_.job = opts_.domain;
     binding_.input = opts_.input_fingerprint;
     Json keys = {{"columns", opts_.key_columns},
@@ -792,7 +661,12 @@ class BucketedRun {
     binding_.outputs = std::string(PsiOutputName(opts_.my_output)) + "/" +
                        std::string(PsiOutputName(opts_.peer_output));
     binding_.buckets = buckets_;
+    return OkStatus();
+  }
 
+  // 4. Both parties say how many buckets they finished; both start at the smaller count.
+  Status AgreeOnStart(LocalPhase& phase) {
+    CONSORT_RETURN_IF_ERROR(MakeBinding());
     struct stat st;
     const uint64_t results_size =
         ::stat(Path(kResultsFile).c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;

@@ -25,6 +25,12 @@
 //   5. for each bucket i from there: RunEcdhPsi over the bucket's distinct keys with domain
 //      "<domain>/bucket/<i>" (its own 51-byte handshake, fresh scalars); matched rows are
 //      appended to a results file (fsync), then the checkpoint is rewritten atomically.
+// Size-only runs (no party receives "intersection", at least one "size"): steps 3-5 are
+// replaced by internal/size_only_psi.h: one scalar per party, every key masked locally into
+// value-sorted partitions, the masked sets exchanged, the doubly masked ones returned sorted
+// by value and counted partition by partition. A "size" receiver then learns only the total,
+// never a per-bucket count. It resumes from its own checkpoint (the masked set and the
+// partitions of the peer's set already processed) and leaves nothing in the scratch directory.
 //
 // Memory: one bucket's distinct keys at a time (about key bytes + 160 B per own key + 24 B per
 // peer key; keys are de-duplicated while a bucket is read, so a key repeated on many rows takes
@@ -42,9 +48,10 @@
 // Leaks: everything ECDH-PSI leaks, per bucket: each party learns the peer's row count, its
 // key bytes rounded up to MiB (which, with its budget, decide B), and its number of distinct
 // keys in every bucket (a histogram of the peer's keys under a hash both parties can compute,
-// keyed by the job id), and so the total. A "size" receiver learns the
-// intersection size of every bucket, not only the total (B is capped so that the smaller set
-// keeps about kMinKeysPerBucket keys per bucket). An "intersection" receiver learns
+// keyed by the job id), and so the total. When the other party receives "intersection", a
+// "size" receiver learns the intersection size of every bucket, not only the total (B is
+// capped so that the smaller set keeps about kMinKeysPerBucket keys per bucket); in size-only
+// runs it learns only the total, and neither party learns the other's per-bucket counts. An "intersection" receiver learns
 // which of its rows matched (which implies the per-bucket sizes). With B = 1 the leakage is
 // exactly that of psi/ecdh_psi.h plus the peer's row count.
 
@@ -64,7 +71,7 @@
 
 namespace consort::psi {
 
-inline constexpr uint32_t kBucketedPsiVersion = 1;
+inline constexpr uint32_t kBucketedPsiVersion = 2;
 inline constexpr size_t kMinMemoryBudgetMb = 64;
 inline constexpr size_t kMaxMemoryBudgetMb = size_t{1} << 20;  // 1 TiB
 inline constexpr size_t kDefaultMemoryBudgetMb = 1024;
@@ -97,7 +104,8 @@ struct BucketedPsiOptions {
   // of the two parties' budgets decides B.
   size_t memory_budget_mb = kDefaultMemoryBudgetMb;
   // 0: B from the budget and both parties' announcements. Otherwise B itself, in
-  // [1, kMaxBuckets]; both parties must force the same value (FailedPrecondition if not).
+  // [1, kMaxBuckets]; both parties must force the same value (FailedPrecondition if not). In
+  // size-only runs: the number of masked and doubled value partitions.
   uint32_t force_buckets = 0;
   // Private, existing directory for spill, bucket, results and checkpoint files. Kept files
   // from an earlier run of the same job let it resume.
@@ -129,6 +137,12 @@ struct BucketedPsiResult {
   // below accept any order). "" otherwise.
   uint64_t matched_rows = 0;
   std::string matched_rows_path;
+  // Size-only runs (no "intersection" receiver; see the file comment): `buckets` counts the
+  // masked value partitions, `buckets_run` is that count when this call masked its keys (0
+  // when the masking was taken from an earlier run), and first_bucket stays 0.
+  bool size_only = false;
+  bool masking_resumed = false;
+  uint32_t peer_partitions_resumed = 0;  // of the peer's masked stream, kept from a run before
 };
 
 // Runs one party of bucketed ECDH-PSI over `link` (see the file comment). Blocks; uses the

@@ -188,6 +188,10 @@ void ExpectMatchesPlaintext(const std::vector<std::string>& xa,
   ASSERT_TRUE(a.result.ok()) << a.result.status();
   ASSERT_TRUE(b.result.ok()) << b.result.status();
   const auto want = PlainRows(xa, xb);
+  // No "intersection" receiver: the size-only flow (internal/size_only_psi.h).
+  const bool size_only = out_a != kInter && out_b != kInter;
+  EXPECT_EQ(a.result->size_only, size_only);
+  EXPECT_EQ(b.result->size_only, size_only);
   EXPECT_EQ(a.result->buckets, buckets);
   EXPECT_EQ(a.result->buckets_run, buckets);
   EXPECT_EQ(a.result->first_bucket, 0u);
@@ -213,12 +217,20 @@ void ExpectMatchesPlaintext(const std::vector<std::string>& xa,
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
       files.insert(e.path().filename().string());
     }
-    EXPECT_EQ(files, (std::set<std::string>{"checkpoint.json", "matched.rows"}));
+    if (size_only) {
+      EXPECT_EQ(files, std::set<std::string>{});  // the scalar's state file included
+    } else {
+      EXPECT_EQ(files, (std::set<std::string>{"checkpoint.json", "matched.rows"}));
+    }
   }
-  // Progress names each bucket.
-  EXPECT_NE(std::find(a.stages.begin(), a.stages.end(),
-                      "bucket " + std::to_string(buckets) + "/" + std::to_string(buckets)),
-            a.stages.end());
+  // Progress names each bucket, or the size-only stages.
+  const std::vector<std::string> want_stages =
+      size_only ? std::vector<std::string>{"masking keys", "exchanging"}
+                : std::vector<std::string>{"bucket " + std::to_string(buckets) + "/" +
+                                           std::to_string(buckets)};
+  for (const std::string& stage : want_stages) {
+    EXPECT_NE(std::find(a.stages.begin(), a.stages.end(), stage), a.stages.end()) << stage;
+  }
 }
 
 TEST(BucketedPsi, MatchesPlaintextForOneTwoAndSeventeenBuckets) {
@@ -230,6 +242,8 @@ TEST(BucketedPsi, MatchesPlaintextForOneTwoAndSeventeenBuckets) {
     ExpectMatchesPlaintext(xb, xa, buckets, kSize, kInter);
     ExpectMatchesPlaintext(xa, xb, buckets, kInter, kInter);
     ExpectMatchesPlaintext(xa, xb, buckets, kNone, kSize);
+    ExpectMatchesPlaintext(xa, xb, buckets, kSize, kSize);
+    ExpectMatchesPlaintext(xa, xb, buckets, kSize, kNone);
   }
 }
 
@@ -244,6 +258,13 @@ TEST(BucketedPsi, EdgeSets) {
     ExpectMatchesPlaintext(some, other, buckets);  // disjoint
     ExpectMatchesPlaintext(some, some, buckets);   // identical
     ExpectMatchesPlaintext({"solo"}, {"solo"}, buckets);
+    // The same in the size-only flow.
+    ExpectMatchesPlaintext({}, {}, buckets, kSize, kSize);
+    ExpectMatchesPlaintext({}, some, buckets, kSize, kNone);
+    ExpectMatchesPlaintext(some, {}, buckets, kNone, kSize);
+    ExpectMatchesPlaintext(some, other, buckets, kSize, kSize);
+    ExpectMatchesPlaintext(some, some, buckets, kSize, kSize);
+    ExpectMatchesPlaintext({"solo"}, {"solo"}, buckets, kSize, kSize);
     ExpectMatchesPlaintext({"solo"}, some, buckets);
     auto big = RandomKeys(2000, "x", rng);  // skewed: 1 vs 2000 sharing one key
     ExpectMatchesPlaintext({big[1234]}, big, buckets);
@@ -451,6 +472,49 @@ TEST(BucketedPsi, KilledRunResumesFromTheCheckpointWithTheSameResult) {
   ASSERT_TRUE(a.result.ok()) << a.result.status();
   EXPECT_EQ(a.result->checkpoint_ignored, "corrupt (digest mismatch)");
   EXPECT_EQ(MatchedRows(*a.result), PlainRows(xa, xb));
+}
+
+TEST(BucketedPsi, SizeOnlyRunResumesWithItsMaskedSetAndThePeersProgress) {
+  std::mt19937_64 rng(21);
+  auto xa = RandomKeys(400, "k", rng), xb = RandomKeys(350, "k", rng);
+  const uint64_t want = PlainRows(xa, xb).size();
+  TempDir da, db;
+  // 5 value partitions of about 80 masked values, batches of 64: A's sends are the plan, the
+  // hello, then 1-2 batches per partition. Dying at its 6th send, A has sent at least its
+  // first partition whole, which B has then processed and checkpointed.
+  Party a{KeyTable(xa), Options(kSize, kSize, da.path(), 5)};
+  Party b{KeyTable(xb), Options(kSize, kSize, db.path(), 5)};
+  RunPair(a, b, /*kill_a_after=*/6);
+  ASSERT_FALSE(a.result.ok());
+  ASSERT_FALSE(b.result.ok());
+  EXPECT_TRUE(std::filesystem::exists(JoinPath(da.path(), "size_only.state")));
+  RunPair(a, b);
+  ASSERT_TRUE(a.result.ok()) << a.result.status();
+  ASSERT_TRUE(b.result.ok()) << b.result.status();
+  EXPECT_TRUE(a.result->masking_resumed);
+  EXPECT_TRUE(b.result->masking_resumed);
+  EXPECT_EQ(a.result->buckets_run, 0u);
+  EXPECT_GE(b.result->peer_partitions_resumed, 1u);
+  EXPECT_EQ(a.result->intersection_size, want);
+  EXPECT_EQ(b.result->intersection_size, want);
+  // Finished: nothing is left behind, the scalar's state file included.
+  EXPECT_TRUE(std::filesystem::is_empty(da.path()));
+  EXPECT_TRUE(std::filesystem::is_empty(db.path()));
+
+  // A peer that lost its state masks afresh under a new scalar; B must then drop what it
+  // computed from A's old masked values, not mix the two.
+  RunPair(a, b, /*kill_a_after=*/6);
+  ASSERT_FALSE(a.result.ok());
+  std::filesystem::remove_all(da.path());
+  std::filesystem::create_directories(da.path());
+  RunPair(a, b);
+  ASSERT_TRUE(a.result.ok()) << a.result.status();
+  ASSERT_TRUE(b.result.ok()) << b.result.status();
+  EXPECT_FALSE(a.result->masking_resumed);
+  EXPECT_TRUE(b.result->masking_resumed);
+  EXPECT_EQ(b.result->peer_partitions_resumed, 0u);
+  EXPECT_EQ(a.result->intersection_size, want);
+  EXPECT_EQ(b.result->intersection_size, want);
 }
 
 TEST(BucketedPsi, KeepalivesCarryAPeerThroughALongFirstPass) {

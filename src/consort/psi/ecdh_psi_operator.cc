@@ -51,15 +51,7 @@ StatusOr<Params> ParseParams(const engine::JobSpec& spec, const std::string& job
     p.result_name = it->second.get<std::string>();
     CONSORT_RETURN_IF_ERROR(engine::ValidateName(p.result_name, "$.params.result_name"));
   }
-  if (auto it = kp.extra.find("memory_budget_mb"); it != kp.extra.end()) {
-    if (!it->second.is_number_integer() || it->second.get<int64_t>() < int64_t{kMinMemoryBudgetMb} ||
-        it->second.get<int64_t>() > int64_t{kMaxMemoryBudgetMb}) {
-      return absl::InvalidArgumentError("$.params.memory_budget_mb must be an integer in [" +
-                                        std::to_string(kMinMemoryBudgetMb) + ", " +
-                                        std::to_string(kMaxMemoryBudgetMb) + "]");
-    }
-    p.memory_budget_mb = it->second.get<size_t>();
-  }
+  CONSORT_ASSIGN_OR_RETURN(p.memory_budget_mb, internal::ParseMemoryBudgetMb(kp));
   if (auto it = kp.extra.find("buckets"); it != kp.extra.end()) {
     if (!it->second.is_number_integer() || it->second.get<int64_t>() < 1 ||
         it->second.get<int64_t>() > int64_t{kMaxBuckets}) {
@@ -89,7 +81,8 @@ class EcdhPsiOperator final : public engine::Operator {
                   "(buckets are a public hash of the key, keyed by the job id; B follows from both "
                   "row counts, key bytes in MiB and memory budgets); a receiver of "
                   "\"intersection\" learns which of its own rows matched; a receiver of \"size\" "
-                  "learns the intersection size of each bucket (only the total when B = 1); the "
+                  "learns the intersection size of each bucket when the peer receives \"intersection\", "
+                  "otherwise only the total (size-only flow: counts never per bucket); the "
                   "coordinator learns nothing about rows";
     info_.outputs = {kIntersection, kSize};
     info_.min_parties = 2;

@@ -2,7 +2,21 @@
 
 #include <algorithm>
 
+#include "consort/psi/bucketed_psi.h"
+
 namespace consort::psi::internal {
+
+StatusOr<size_t> ParseMemoryBudgetMb(const KeyParams& p) {
+  auto it = p.extra.find("memory_budget_mb");
+  if (it == p.extra.end()) return kDefaultMemoryBudgetMb;
+  if (!it->second.is_number_integer() || it->second.get<int64_t>() < int64_t{kMinMemoryBudgetMb} ||
+      it->second.get<int64_t>() > int64_t{kMaxMemoryBudgetMb}) {
+    return absl::InvalidArgumentError("$.params.memory_budget_mb must be an integer in [" +
+                                      std::to_string(kMinMemoryBudgetMb) + ", " +
+                                      std::to_string(kMaxMemoryBudgetMb) + "]");
+  }
+  return it->second.get<size_t>();
+}
 
 StatusOr<KeyParams> ParseKeyParams(const engine::JobSpec& spec,
                                    const std::vector<std::string>& extra_names) {

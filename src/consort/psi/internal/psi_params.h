@@ -25,6 +25,9 @@ struct KeyParams {
 StatusOr<KeyParams> ParseKeyParams(const engine::JobSpec& spec,
                                    const std::vector<std::string>& extra_names);
 
+// $.params.memory_budget_mb among `p.extra` (bucketed_psi.h's range); the default if absent.
+StatusOr<size_t> ParseMemoryBudgetMb(const KeyParams& p);
+
 // Checks the two parties' key columns against the catalog: the same number of columns, each
 // pair of the same type (an int64 key never matches a string key). InvalidArgument / NotFound
 // naming the columns.
