@@ -24,11 +24,14 @@ PsiOutput OutputOf(const engine::JobSpec& spec, const std::string& party) {
 struct Params {
   data::KeyOptions keys;
   std::string result_name;
+  size_t memory_budget_mb = 0;
 };
 
 StatusOr<Params> ParseParams(const engine::JobSpec& spec, const std::string& job_id) {
-  CONSORT_ASSIGN_OR_RETURN(internal::KeyParams kp, internal::ParseKeyParams(spec, {"result_name"}));
+  CONSORT_ASSIGN_OR_RETURN(internal::KeyParams kp,
+                           internal::ParseKeyParams(spec, {"result_name", "memory_budget_mb"}));
   Params p{kp.keys, "psi_" + job_id.substr(0, 12)};
+  CONSORT_ASSIGN_OR_RETURN(p.memory_budget_mb, internal::ParseMemoryBudgetMb(kp));
   if (auto it = kp.extra.find("result_name"); it != kp.extra.end()) {
     if (!it->second.is_string()) {
       return absl::InvalidArgumentError("$.params.result_name must be a string");
@@ -80,6 +83,9 @@ class KkrtPsiOperator final : public engine::Operator {
     const std::string& self = session.self();
     const std::string peer = internal::OtherParty(spec, self);
     CONSORT_ASSIGN_OR_RETURN(Params params, ParseParams(spec, session.job_id()));
+    CONSORT_ASSIGN_OR_RETURN(uint64_t rows, session.InputRows());
+    CONSORT_RETURN_IF_ERROR(
+        internal::CheckInMemoryBudget(info_.name, rows, kKkrtBytesPerRow, params.memory_budget_mb));
     session.ReportProgress(0.0, "loading");
     CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
     // Validate every key before any cryptography, so bad input fails in seconds.

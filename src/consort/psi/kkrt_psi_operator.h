@@ -6,7 +6,10 @@
 //   outputs: per receiver "intersection" (its own rows whose key matched, stored as a new local
 //            dataset) or "size" (only |X ∩ Y|); at least one receiver
 //   params:  duplicates "error" (default) | "dedupe"; trim, casefold (booleans, default false);
-//            result_name (the receiver's new dataset; default "psi_<first 12 hex of job id>")
+//            result_name (the receiver's new dataset; default "psi_<first 12 hex of job id>");
+//            memory_budget_mb (default 1024): KKRT holds its set in memory, so a party with
+//            more than budget / kKkrtBytesPerRow rows refuses the job (ResourceExhausted)
+//            before loading anything
 // Roles: the party with the larger output (intersection > size > none; on a tie the party
 // whose name sorts first, JobSpec::PartyNames) is the OPRF receiver, the other the OPRF
 // sender (ChooseKkrtRole).
@@ -20,7 +23,13 @@
 // matched positions back), with "size" only the count, with no output nothing more. Nothing
 // reaches the coordinator.
 
+#include <cstdint>
+
 namespace consort::psi {
+
+// Peak memory of one psi.kkrt party per row of its input, measured (BENCHMARKS.md,
+// consort_kkrt_bench: 88 B/row at 2^24) with headroom for the loaded dataset and the result.
+inline constexpr uint64_t kKkrtBytesPerRow = 128;
 
 // Registers "psi.kkrt" with engine::OperatorRegistry::Global(). Idempotent; called by
 // RegisterPsiOperators().

@@ -16,10 +16,15 @@ namespace {
 constexpr char kIntersection[] = "intersection";
 constexpr char kSize[] = "size";
 
+// Peak memory of one psi.multiparty party per row of its input, measured (BENCHMARKS.md,
+// consort_unbalanced_bench's k-party phase) with headroom for the loaded dataset.
+constexpr uint64_t kMultipartyBytesPerRow = 256;
+
 struct Params {
   data::KeyOptions keys;
   std::string result_name;
   std::string leader;
+  size_t memory_budget_mb = 0;
 };
 
 PsiOutput OutputOf(const engine::JobSpec& spec, const std::string& party) {
@@ -30,8 +35,10 @@ PsiOutput OutputOf(const engine::JobSpec& spec, const std::string& party) {
 
 StatusOr<Params> ParseParams(const engine::JobSpec& spec, const std::string& job_id) {
   CONSORT_ASSIGN_OR_RETURN(internal::KeyParams kp,
-                           internal::ParseKeyParams(spec, {"result_name", "leader"}));
+                           internal::ParseKeyParams(spec, {"result_name", "leader",
+                                                           "memory_budget_mb"}));
   Params p{kp.keys, "psi_" + job_id.substr(0, 12), ""};
+  CONSORT_ASSIGN_OR_RETURN(p.memory_budget_mb, internal::ParseMemoryBudgetMb(kp));
   if (auto it = kp.extra.find("result_name"); it != kp.extra.end()) {
     if (!it->second.is_string()) {
       return absl::InvalidArgumentError("$.params.result_name must be a string");
@@ -135,6 +142,9 @@ class MultipartyPsiOperator final : public engine::Operator {
     const size_t leader = std::find(names.begin(), names.end(), params.leader) - names.begin();
     if (me >= n || leader >= n) return absl::InternalError("party not in the spec");
 
+    CONSORT_ASSIGN_OR_RETURN(uint64_t rows, session.InputRows());
+    CONSORT_RETURN_IF_ERROR(internal::CheckInMemoryBudget(info_.name, rows, kMultipartyBytesPerRow,
+                                                          params.memory_budget_mb));
     session.ReportProgress(0.0, "loading");
     CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
     CONSORT_ASSIGN_OR_RETURN(data::KeyedRows keys,

@@ -8,6 +8,7 @@
 #include "consort/engine/forwarding_session.h"
 #include "consort/engine/operator.h"
 #include "consort/psi/internal/psi_params.h"
+#include "consort/psi/kkrt_psi_operator.h"
 
 namespace consort::psi {
 namespace {
@@ -18,9 +19,6 @@ constexpr size_t kHelloBytes = 4 + 1 + 1 + 8 + 8;
 // Default of psi.ecdh's memory_budget_mb; "auto" uses the same one.
 constexpr uint64_t kDefaultBudgetMb = 1024;
 constexpr uint64_t kMinBudgetMb = 64, kMaxBudgetMb = uint64_t{1} << 20;
-// Peak RSS of one psi.kkrt party per row, measured (BENCHMARKS.md, consort_kkrt_bench) with
-// headroom for the dataset itself and the result.
-constexpr uint64_t kKkrtBytesPerRow = 128;
 
 enum class Protocol : uint8_t { kAuto = 0, kEcdh = 1, kKkrt = 2 };
 
@@ -59,10 +57,7 @@ engine::JobSpec SpecFor(const engine::JobSpec& spec, Protocol p) {
   engine::JobSpec out = spec;
   out.op = p == Protocol::kKkrt ? "psi.kkrt" : "psi.ecdh";
   out.params.erase("protocol");
-  if (p == Protocol::kKkrt) {
-    out.params.erase("memory_budget_mb");
-    out.params.erase("buckets");
-  }
+  if (p == Protocol::kKkrt) out.params.erase("buckets");
   return out;
 }
 
@@ -104,7 +99,7 @@ class AutoPsiOperator final : public engine::Operator {
         "protocol's leakage (psi.kkrt or psi.ecdh, see their descriptions): both set sizes; a "
         "receiver of \"intersection\" learns which of its own rows matched, of \"size\" the "
         "count (with KKRT the OPRF receiver learns its matching rows even with \"size\"; with "
-        "bucketed ECDH, sizes per bucket); the coordinator learns nothing about rows";
+        "bucketed ECDH, sizes per bucket when the other party receives \"intersection\"); the coordinator learns nothing about rows";
     info_.outputs = {"intersection", "size"};
     info_.min_parties = 2;
     info_.max_parties = 2;

@@ -8,6 +8,8 @@
 #include "consort/engine/operator.h"
 #include "consort/engine/testing.h"
 #include "consort/psi/ecdh_psi_operator.h"
+#include "consort/psi/internal/psi_params.h"
+#include "consort/psi/kkrt_psi_operator.h"
 
 namespace consort::psi {
 namespace {
@@ -67,6 +69,40 @@ TEST(AutoPsiOperator, EveryProtocolGivesThePlaintextIntersectionAndNamesItself) 
 TEST(AutoPsiOperator, ChoiceFollowsTheSmallerBudget) {
   EXPECT_EQ(KkrtMaxRows(1024), uint64_t{1} << 23);
   EXPECT_LT(KkrtMaxRows(64), KkrtMaxRows(1024));
+}
+
+TEST(InMemoryPsiOperators, RefuseInputsAboveTheMemoryBudgetBeforeLoading) {
+  // The estimate and the exact message.
+  EXPECT_TRUE(internal::CheckInMemoryBudget("psi.kkrt", 524288, kKkrtBytesPerRow, 64).ok());
+  Status st = internal::CheckInMemoryBudget("psi.kkrt", 524289, kKkrtBytesPerRow, 64);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(st.message(),
+            "psi.kkrt holds its input in memory: 524289 rows need about 65 MiB on this party, "
+            "above $.params.memory_budget_mb = 64; raise memory_budget_mb if this node has the "
+            "memory, or use a streaming operator (psi.ecdh, psi.cardinality)");
+  EXPECT_EQ(internal::CheckInMemoryBudget("x", uint64_t{1} << 40, 1 << 20, 1024).code(),
+            absl::StatusCode::kResourceExhausted);  // no overflow
+
+  // A real job: psi.kkrt with a 64 MiB budget and 2^19 + 1000 rows on one side (the other
+  // side is small) fails on that side with ResourceExhausted; the peer sees the link go.
+  std::string big = "phone\n";
+  for (int i = 0; i < (1 << 19) + 1000; ++i) big += std::to_string(1'000'000 + i) + "\n";
+  RegisterPsiOperators();
+  const engine::Operator& kkrt = **engine::OperatorRegistry::Global().Find("psi.kkrt");
+  auto spec = engine::testing::MakeSpec(
+      "psi.kkrt", {{"bank", {"customers", {"phone"}}}, {"shop", {"buyers", {"phone"}}}},
+      {{"bank", "size"}}, {{"memory_budget_mb", 64}});
+  auto out = RunLocally(kkrt, std::string(64, 'k'), spec,
+                        {{"bank", CsvTable(big)}, {"shop", CsvTable("phone\n1000001\n")}},
+                        {std::chrono::milliseconds(3000), ""});
+  EXPECT_EQ(out["bank"].status.code(), absl::StatusCode::kResourceExhausted) << out["bank"].status;
+  EXPECT_FALSE(out["shop"].status.ok());
+  // The same job under the default 1 GiB budget runs.
+  spec.params.erase("memory_budget_mb");
+  out = RunLocally(kkrt, std::string(64, 'k'), spec,
+                   {{"bank", CsvTable(big)}, {"shop", CsvTable("phone\n1000001\n")}});
+  ASSERT_TRUE(out["bank"].status.ok()) << out["bank"].status;
+  EXPECT_EQ(out["bank"].summary["intersection_size"], 1);
 }
 
 TEST(AutoPsiOperator, ValidationNamesTheParameter) {

@@ -15,16 +15,23 @@ namespace {
 constexpr char kSum[] = "sum";
 constexpr char kSize[] = "size";
 
+// Peak memory of one psi.sum party per row of its input, measured (BENCHMARKS.md,
+// consort_psi_sum_bench; party B is the larger) with headroom for the loaded dataset.
+constexpr uint64_t kSumBytesPerRow = 256;
+
 struct SumParams {
   internal::KeyParams key;
   std::string value_column;
   int paillier_bits = crypto::kPaillierDefaultBits;
+  size_t memory_budget_mb = 0;
 };
 
 StatusOr<SumParams> ParseSumParams(const engine::JobSpec& spec) {
   SumParams p;
   CONSORT_ASSIGN_OR_RETURN(p.key,
-                           internal::ParseKeyParams(spec, {"value_column", "paillier_bits"}));
+                           internal::ParseKeyParams(spec, {"value_column", "paillier_bits",
+                                                           "memory_budget_mb"}));
+  CONSORT_ASSIGN_OR_RETURN(p.memory_budget_mb, internal::ParseMemoryBudgetMb(p.key));
   auto vc = p.key.extra.find("value_column");
   if (vc == p.key.extra.end() || !vc->second.is_string() ||
       vc->second.get<std::string>().empty()) {
@@ -135,6 +142,9 @@ class PsiSumOperator final : public engine::Operator {
     CONSORT_ASSIGN_OR_RETURN(auto roles, Roles(spec));
     const bool is_a = roles.first == self;
     const std::string peer = is_a ? roles.second : roles.first;
+    CONSORT_ASSIGN_OR_RETURN(uint64_t rows, session.InputRows());
+    CONSORT_RETURN_IF_ERROR(
+        internal::CheckInMemoryBudget(info_.name, rows, kSumBytesPerRow, params.memory_budget_mb));
     session.ReportProgress(0.0, "loading");
     CONSORT_ASSIGN_OR_RETURN(auto table, session.LoadInput());
     CONSORT_ASSIGN_OR_RETURN(

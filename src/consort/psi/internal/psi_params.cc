@@ -18,6 +18,20 @@ StatusOr<size_t> ParseMemoryBudgetMb(const KeyParams& p) {
   return it->second.get<size_t>();
 }
 
+Status CheckInMemoryBudget(std::string_view op, uint64_t rows, uint64_t bytes_per_row,
+                           size_t budget_mb) {
+  const unsigned __int128 need = static_cast<unsigned __int128>(rows) * bytes_per_row;
+  if (need <= static_cast<unsigned __int128>(budget_mb) << 20) return OkStatus();
+  const unsigned __int128 need_mib = (need + (1 << 20) - 1) >> 20;
+  return absl::ResourceExhaustedError(
+      std::string(op) + " holds its input in memory: " + std::to_string(rows) +
+      " rows need about " +
+      std::to_string(static_cast<uint64_t>(std::min<unsigned __int128>(need_mib, UINT64_MAX))) +
+      " MiB on this party, above $.params.memory_budget_mb = " + std::to_string(budget_mb) +
+      "; raise memory_budget_mb if this node has the memory, or use a streaming operator "
+      "(psi.ecdh, psi.cardinality)");
+}
+
 StatusOr<KeyParams> ParseKeyParams(const engine::JobSpec& spec,
                                    const std::vector<std::string>& extra_names) {
   KeyParams p;

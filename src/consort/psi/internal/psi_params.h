@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "consort/common/json.h"
@@ -27,6 +28,13 @@ StatusOr<KeyParams> ParseKeyParams(const engine::JobSpec& spec,
 
 // $.params.memory_budget_mb among `p.extra` (bucketed_psi.h's range); the default if absent.
 StatusOr<size_t> ParseMemoryBudgetMb(const KeyParams& p);
+
+// For the operators that hold their whole input in memory (psi.kkrt, psi.sum,
+// psi.multiparty): ResourceExhausted, before anything is loaded or sent, when `rows` rows at
+// about `bytes_per_row` (measured, BENCHMARKS.md) exceed `budget_mb`. The message gives the
+// estimate and the way out; it never names data.
+Status CheckInMemoryBudget(std::string_view op, uint64_t rows, uint64_t bytes_per_row,
+                           size_t budget_mb);
 
 // Checks the two parties' key columns against the catalog: the same number of columns, each
 // pair of the same type (an int64 key never matches a string key). InvalidArgument / NotFound
