@@ -630,6 +630,7 @@ class BucketedRun {
     so.buckets = parts_;
     so.force_partitions = opts_.force_buckets;
     so.my_keys = result_.my_keys;
+    so.peer_rows = result_.peer_rows;
     so.load_bucket = [this](uint32_t p) -> StatusOr<std::vector<std::string>> {
       CONSORT_ASSIGN_OR_RETURN(
           BucketKeys keys, LoadBucket(Path("part." + std::to_string(p)), part_counts_[p], nullptr));

@@ -517,6 +517,34 @@ TEST(BucketedPsi, SizeOnlyRunResumesWithItsMaskedSetAndThePeersProgress) {
   EXPECT_EQ(b.result->intersection_size, want);
 }
 
+TEST(BucketedPsi, SizeOnlyReceiverFinishesAfterThePeerHasClosedItsLink) {
+  // A receives nothing and finishes first (it only raises B's 20 values), then closes its
+  // link, as a node does when an operator returns; B still raises A's 20000 values for about
+  // 0.7 s. B must finish from what is queued, without trying to reach A (keepalives would go
+  // out every 250 ms).
+  std::mt19937_64 rng(8);
+  auto xa = RandomKeys(20000, "k", rng), xb = RandomKeys(20, "k", rng);
+  TempDir da, db;
+  Party a{KeyTable(xa), Options(kNone, kSize, da.path(), 0)};
+  Party b{KeyTable(xb), Options(kSize, kNone, db.path(), 0)};
+  auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
+  la->set_timeout(std::chrono::milliseconds(1000));
+  lb->set_timeout(std::chrono::milliseconds(1000));
+  auto run = [](Party& p, net::Link& link) {
+    InputOpener open = [&p]() -> StatusOr<std::unique_ptr<data::TableReader>> {
+      return data::SliceTable(p.table, 5000);
+    };
+    p.result = RunBucketedEcdhPsi(link, open, p.opts);
+    link.Close();
+  };
+  std::thread ta([&, link = la.get()] { run(a, *link); });
+  run(b, *lb);
+  ta.join();
+  ASSERT_TRUE(a.result.ok()) << a.result.status() << " / B: " << b.result.status();
+  ASSERT_TRUE(b.result.ok()) << b.result.status();
+  EXPECT_EQ(b.result->intersection_size, PlainRows(xa, xb).size());
+}
+
 TEST(BucketedPsi, KeepalivesCarryAPeerThroughALongFirstPass) {
   // A reads 8 batches at 150 ms each, 1.2 s in all; links time out after 400 ms of silence.
   std::mt19937_64 rng(4);

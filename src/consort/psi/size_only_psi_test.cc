@@ -91,7 +91,7 @@ Bytes RecvReal(net::Link& link) {
 }
 
 // Runs a size-only receiver with keys "k0".."k2" against `script`, which plays the peer.
-Status RunAgainst(const std::function<void(net::Link&)>& script) {
+Status RunAgainst(const std::function<void(net::Link&)>& script, uint64_t peer_rows = 100) {
   TempDir dir;
   auto [mine, theirs] = net::CreateInMemoryLinkPair("me", "peer");
   mine->set_timeout(std::chrono::milliseconds(5000));
@@ -104,6 +104,7 @@ Status RunAgainst(const std::function<void(net::Link&)>& script) {
   o.binding = "b";
   o.memory_budget_mb = 64;
   o.my_keys = 3;
+  o.peer_rows = peer_rows;
   o.load_bucket = [](uint32_t) -> StatusOr<std::vector<std::string>> {
     return std::vector<std::string>{"k0", "k1", "k2"};
   };
@@ -132,12 +133,49 @@ TEST(SizeOnlyPsi, PeerSendingMoreMaskedValuesThanItAnnouncedIsInvalidArgument) {
 TEST(SizeOnlyPsi, MaskedBatchForTheWrongPartitionIsInvalidArgument) {
   Status st = RunAgainst([](net::Link& link) {
     RecvReal(link);
-    ASSERT_TRUE(link.Send(Hello(2, 2)).ok());
+    ASSERT_TRUE(link.Send(Hello(2, 1)).ok());
     ASSERT_TRUE(link.Send(Batch(kMsgSizeMasked, 1, 1, true, Points(1))).ok());
     link.Recv();
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(), "size-only PSI: masked batch for partition 1, expected 0");
+}
+
+TEST(SizeOnlyPsi, RepeatedMaskedValueIsInvalidArgument) {
+  // One value sent twice would land twice in the same doubled partition: refused.
+  Status st = RunAgainst([](net::Link& link) {
+    RecvReal(link);
+    ASSERT_TRUE(link.Send(Hello(2, 1)).ok());
+    Bytes one = Points(1), twice = one;
+    twice.insert(twice.end(), one.begin(), one.end());
+    ASSERT_TRUE(link.Send(Batch(kMsgSizeMasked, 0, 2, true, twice)).ok());
+    link.Recv();
+  });
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "size-only PSI: masked partition 0 is not sorted, distinct and in its range");
+}
+
+TEST(SizeOnlyPsi, ImplausibleHelloIsInvalidArgument) {
+  // More partitions than the peer's keys could need at the smallest budget.
+  Status st = RunAgainst([](net::Link& link) {
+    RecvReal(link);
+    ASSERT_TRUE(link.Send(Hello(1, 5)).ok());
+    link.Recv();
+  });
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "size-only PSI: the peer announced 5 masked partitions for 1 keys, at most 1");
+  // More distinct keys than the rows it announced in the plan.
+  st = RunAgainst(
+      [](net::Link& link) {
+        RecvReal(link);
+        ASSERT_TRUE(link.Send(Hello(2, 1)).ok());
+        link.Recv();
+      },
+      /*peer_rows=*/1);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "size-only PSI: the peer announced 2 distinct keys in 1 rows");
 }
 
 TEST(SizeOnlyPsi, LowOrderMaskedPointIsInvalidArgument) {

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
+#include <numeric>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -25,13 +27,14 @@ namespace consort::psi::internal {
 namespace {
 
 using crypto::X25519Point;
-// A truncated doubly-masked value, zero-padded (T <= 14: sets up to 2^40 keys each).
+// A truncated doubly-masked value, zero-padded (T <= 16: 40 + 41 + 41 bits for 2^40 keys each).
 using Key = std::array<uint8_t, 16>;
 
 constexpr size_t kPoint = 32;
 constexpr size_t kMaxBatch = (net::kMaxMessageBytes - kSizeBatchHeader) / kPoint;
 constexpr uint64_t kMaxKeys = uint64_t{1} << 40;
 constexpr uint32_t kMaxPartitions = uint32_t{1} << 16;
+constexpr size_t kMinBudgetMb = 64, kMaxBudgetMb = size_t{1} << 20;  // as bucketed_psi.h
 constexpr char kStateFile[] = "size_only.state";
 constexpr char kStateFormat[] = "consort-size-only-psi-state-v1";
 // The same hash-to-curve suite as psi/ecdh_psi.h, in a domain of its own.
@@ -127,6 +130,13 @@ std::optional<MaskId> ReadMaskId(const Json& j) {
   return id;
 }
 
+// Overwrites the string at j[key] in place before it is freed.
+void WipeJsonString(Json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return;
+  std::string& v = j[key].get_ref<std::string&>();
+  crypto::SecureWipe(v.data(), v.size());
+}
+
 Status WriteState(const std::string& path, const std::string& binding, const State& s) {
   std::string scalar_hex = HexEncode(ByteSpan(s.scalar.data(), s.scalar.size()));
   Json body = {{"format", kStateFormat},
@@ -145,7 +155,7 @@ Status WriteState(const std::string& path, const std::string& binding, const Sta
   body["digest"] = crypto::Sha256Hex(canonical);
   crypto::SecureWipe(canonical.data(), canonical.size());
   std::string text = body.dump();
-  body["scalar"] = "";
+  WipeJsonString(body, "scalar");
   Status st = WriteFileAtomic(path, text, 0600);
   crypto::SecureWipe(text.data(), text.size());
   return st;
@@ -164,14 +174,21 @@ std::optional<State> ReadState(const std::string& dir, const std::string& bindin
   StatusOr<Json> j = ParseJson(*text, "size-only PSI state");
   crypto::SecureWipe(text->data(), text->size());
   if (!j.ok() || !j->is_object() || !j->contains("digest") || !(*j)["digest"].is_string()) {
+    if (j.ok()) WipeJsonString(*j, "scalar");
     return ignore("corrupt");
   }
   Json body = *std::move(j);
+  // Whatever path this function leaves by, the parsed scalar does not linger in freed memory.
+  struct Wiper {
+    Json& j;
+    ~Wiper() { WipeJsonString(j, "scalar"); }
+  } wiper{body};
   const std::string digest = body["digest"].get<std::string>();
   body.erase("digest");
   StatusOr<std::string> canonical = CanonicalJson(body);
-  if (!canonical.ok() || crypto::Sha256Hex(*canonical) != digest) return ignore("corrupt");
-  crypto::SecureWipe(canonical->data(), canonical->size());
+  const bool intact = canonical.ok() && crypto::Sha256Hex(*canonical) == digest;
+  if (canonical.ok()) crypto::SecureWipe(canonical->data(), canonical->size());
+  if (!intact) return ignore("corrupt");
   if (body.value("format", std::string()) != kStateFormat) return ignore("unknown format");
   if (body.value("binding", std::string()) != binding) return ignore("another job or input");
   State s;
@@ -196,7 +213,6 @@ std::optional<State> ReadState(const std::string& dir, const std::string& bindin
     return ignore("inconsistent");
   }
   std::string scalar_hex = body["scalar"].get<std::string>();
-  body["scalar"] = "";
   StatusOr<Bytes> scalar = HexDecode(scalar_hex);
   crypto::SecureWipe(scalar_hex.data(), scalar_hex.size());
   if (!scalar.ok() || scalar->size() != 32) return ignore("inconsistent");
@@ -336,6 +352,11 @@ class SizeOnlyRun {
     if (!st.ok()) {
       link_.Close();
       StopSender();
+      // The sender's own failure (I/O, cancel) closed the link: report it, not the symptom.
+      if ((absl::IsUnavailable(st) || absl::IsCancelled(st)) && !sender_status_.ok() &&
+          !absl::IsCancelled(sender_status_)) {
+        return sender_status_;
+      }
       return st;
     }
     StopSender();
@@ -357,7 +378,7 @@ class SizeOnlyRun {
     if (opts_.progress) opts_.progress(f, stage);
   }
   size_t BufferCap(uint32_t parts) const {
-    return std::clamp<size_t>((opts_.memory_budget_mb << 20) / 4 / parts, 4096, kIoBytes);
+    return std::clamp<size_t>((opts_.memory_budget_mb << 20) / 4 / parts, 1024, kIoBytes);
   }
 
   Status ValidateOptions() const {
@@ -371,6 +392,9 @@ class SizeOnlyRun {
       return absl::InvalidArgumentError("size-only PSI: batch size must be in [1, " +
                                         std::to_string(kMaxBatch) + "]");
     }
+    if (opts_.memory_budget_mb < kMinBudgetMb || opts_.memory_budget_mb > kMaxBudgetMb) {
+      return absl::InvalidArgumentError("size-only PSI: memory budget out of range");
+    }
     if (opts_.threads < 1 || opts_.threads > 256 || opts_.buckets < 1 ||
         opts_.force_partitions > kMaxPartitions ||
         opts_.my_keys > kMaxKeys || !opts_.load_bucket) {
@@ -382,6 +406,12 @@ class SizeOnlyRun {
   Status RunInternal() {
     CONSORT_RETURN_IF_ERROR(ValidateOptions());
     std::optional<State> saved = ReadState(opts_.scratch_dir, opts_.binding);
+    if (saved && std::accumulate(saved->masked_counts.begin(), saved->masked_counts.end(),
+                                 uint64_t{0}) != opts_.my_keys) {
+      CONSORT_LOG(INFO) << "size-only PSI: ignoring the state in the scratch directory: it "
+                           "masked another number of keys";
+      saved.reset();
+    }
     Hello peer;
     {
       LocalPhase phase(link_);
@@ -427,10 +457,11 @@ class SizeOnlyRun {
                     ? opts_.force_partitions
                     : SizeOnlyPartitions(opts_.my_keys, kPoint, opts_.memory_budget_mb);
     state_.masked_counts.assign(state_.pm, 0);
+    ::unlink(Path(kStateFile).c_str());
+    RemoveFiles();  // what an earlier run left, with its own partition counts
     for (uint32_t p = 0; p < state_.pm; ++p) {
       CONSORT_RETURN_IF_ERROR(TruncateFile(Path(MaskedFile(p)), 0));
     }
-    ::unlink(Path(kStateFile).c_str());
 
     std::string dst(kDstPrefix);
     dst += crypto::kCurve25519NuSuite;
@@ -501,14 +532,25 @@ class SizeOnlyRun {
       return absl::InvalidArgumentError("size-only PSI: the peer announced " +
                                         std::to_string(peer.keys) + " keys, above 2^40");
     }
-    if (peer.budget_mb < 64 || peer.budget_mb > (uint32_t{1} << 20)) {
+    if (peer.budget_mb < kMinBudgetMb || peer.budget_mb > kMaxBudgetMb) {
       return absl::InvalidArgumentError("size-only PSI: the peer announced a memory budget of " +
                                         std::to_string(peer.budget_mb) + " MiB, out of range");
     }
-    if (peer.pm < 1 || peer.pm > kMaxPartitions) {
+    // Forced partitions must agree (the plan checked that both force the same count);
+    // otherwise no more than the smallest budget would need.
+    const uint32_t max_pm = opts_.force_partitions != 0
+                                ? opts_.force_partitions
+                                : SizeOnlyPartitions(peer.keys, kPoint, kMinBudgetMb);
+    if (peer.pm < 1 || peer.pm > max_pm) {
       return absl::InvalidArgumentError("size-only PSI: the peer announced " +
-                                        std::to_string(peer.pm) + " masked partitions, outside [1, " +
-                                        std::to_string(kMaxPartitions) + "]");
+                                        std::to_string(peer.pm) + " masked partitions for " +
+                                        std::to_string(peer.keys) + " keys, at most " +
+                                        std::to_string(max_pm));
+    }
+    if (peer.keys > opts_.peer_rows) {
+      return absl::InvalidArgumentError("size-only PSI: the peer announced " +
+                                        std::to_string(peer.keys) + " distinct keys in " +
+                                        std::to_string(opts_.peer_rows) + " rows");
     }
     if (!scalar_) {
       CONSORT_ASSIGN_OR_RETURN(scalar_, crypto::X25519Scalar::FromBytes(ByteSpan(
@@ -553,11 +595,13 @@ class SizeOnlyRun {
         link_.timeout() / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(30'000));
     sender_ = std::thread([this, interval] {
       Status st = SendPartitions(kMsgSizeMasked, send_from_, state_.pm, kPoint);
-      if (st.ok()) st = PingUntil([this] { return stage_ >= 1; }, interval);
-      if (st.ok() && Receives(opts_.peer_output) && !Stopping()) {
-        st = SendPartitions(kMsgSizeDoubled, 0, pd_, t_);
+      // A peer that receives waits for our doubled batches until our own S2 is done: keep it
+      // alive meanwhile. Nobody waits on us otherwise, so nothing more is sent.
+      if (st.ok() && Receives(opts_.peer_output)) {
+        PingUntil([this] { return stage_ >= 1; }, interval);
+        if (!Stopping()) st = SendPartitions(kMsgSizeDoubled, 0, pd_, t_);
       }
-      if (st.ok()) st = PingUntil([this] { return stage_ >= 2; }, interval);
+      if (!st.ok() && !Stopping()) link_.Close();  // the main thread's Recv returns at once
       std::lock_guard lock(mu_);
       sender_status_ = st;
       sender_done_ = true;
@@ -565,18 +609,19 @@ class SizeOnlyRun {
     });
   }
 
-  // Keepalives every `interval` until `done()` (under mu_) or a stop.
+  // Keepalives every `interval` until `done()` (under mu_) or a stop. A failed keepalive only
+  // ends the keepalives: the main thread's Recv reports a real failure of the link.
   template <typename Pred>
-  Status PingUntil(Pred done, std::chrono::milliseconds interval) {
+  void PingUntil(Pred done, std::chrono::milliseconds interval) {
     std::unique_lock lock(mu_);
+    bool ping = true;
     while (!cv_.wait_for(lock, interval, [&] { return done() || stage_ >= 3; })) {
+      if (!ping) continue;
       lock.unlock();
       const uint8_t k = kMsgBucketKeepalive;
-      Status st = link_.Send(ByteSpan(&k, 1));
+      ping = link_.Send(ByteSpan(&k, 1)).ok();
       lock.lock();
-      if (!st.ok()) return st;
     }
-    return OkStatus();
   }
 
   void SetStage(int s) {
@@ -596,37 +641,40 @@ class SizeOnlyRun {
     return stage_ >= 3;
   }
 
-  // Sends partitions [from, to) of type `type`, each sorted, in batches.
+  // Sends partitions [from, to) of type `type`, each sorted, in batches built from the sorted
+  // records (memory: one partition and one batch).
   Status SendPartitions(uint8_t type, uint32_t from, uint32_t to, size_t width) {
     for (uint32_t p = from; p < to; ++p) {
       if (Stopping()) return absl::CancelledError("size-only PSI: stopped");
       CONSORT_RETURN_IF_ERROR(CheckCancelled());
-      Bytes data;
-      uint64_t count = 0;
       if (type == kMsgSizeMasked) {
         CONSORT_ASSIGN_OR_RETURN(auto pts, LoadRecords<X25519Point>(Path(MaskedFile(p)),
                                                                     state_.masked_counts[p],
                                                                     kPoint));
         std::sort(pts.begin(), pts.end());
-        count = pts.size();
-        data.resize(count * kPoint);
-        for (uint64_t i = 0; i < count; ++i) std::memcpy(&data[i * kPoint], pts[i].data(), kPoint);
+        CONSORT_RETURN_IF_ERROR(SendSorted(type, p, pts, width));
       } else {
         CONSORT_ASSIGN_OR_RETURN(auto keys, LoadDoubled(p));
-        count = keys.size();
-        data.resize(count * width);
-        for (uint64_t i = 0; i < count; ++i) std::memcpy(&data[i * width], keys[i].data(), width);
+        CONSORT_RETURN_IF_ERROR(SendSorted(type, p, keys, width));
       }
-      const uint64_t batch = std::min<uint64_t>(opts_.batch_size, kMaxBatch);
-      uint64_t i = 0;
-      do {
-        const uint64_t n = std::min<uint64_t>(batch, count - i);
-        CONSORT_RETURN_IF_ERROR(link_.Send(EncodeBatch(type, p, static_cast<uint32_t>(n),
-                                                       i + n == count, data.data() + i * width,
-                                                       n * width)));
-        i += n;
-      } while (i < count);
     }
+    return OkStatus();
+  }
+
+  template <typename T>
+  Status SendSorted(uint8_t type, uint32_t part, const std::vector<T>& sorted, size_t width) {
+    const uint64_t count = sorted.size();
+    const uint64_t batch = std::min<uint64_t>(opts_.batch_size, kMaxBatch);
+    Bytes payload;
+    uint64_t i = 0;
+    do {
+      const uint64_t n = std::min<uint64_t>(batch, count - i);
+      payload.resize(n * width);
+      for (uint64_t k = 0; k < n; ++k) std::memcpy(&payload[k * width], sorted[i + k].data(), width);
+      CONSORT_RETURN_IF_ERROR(link_.Send(EncodeBatch(type, part, static_cast<uint32_t>(n),
+                                                     i + n == count, payload.data(), n * width)));
+      i += n;
+    } while (i < count);
     return OkStatus();
   }
 
@@ -656,7 +704,10 @@ class SizeOnlyRun {
     const size_t cap = BufferCap(pd_);
     std::vector<std::string> bufs(pd_);
     std::vector<X25519Point> points;
+    std::vector<bool> dirty(pd_, false);
     for (uint32_t part = state_.peer_done; part < peer_pm_; ++part) {
+      X25519Point prev{};
+      bool have_prev = false;
       while (true) {
         CONSORT_RETURN_IF_ERROR(CheckCancelled());
         CONSORT_ASSIGN_OR_RETURN(Bytes m, RecvReal());
@@ -668,6 +719,17 @@ class SizeOnlyRun {
         }
         points.resize(b.count);
         if (b.count > 0) std::memcpy(points.data(), b.data, b.count * kPoint);
+        // Sorted and distinct within the partition, and in it: a peer cannot pile its values
+        // (or one value many times) into one of our doubled partitions.
+        for (const X25519Point& pt : points) {
+          if ((have_prev && !(prev < pt)) || PartOf(pt.data(), kPoint, peer_pm_) != part) {
+            return absl::InvalidArgumentError("size-only PSI: masked partition " +
+                                              std::to_string(part) +
+                                              " is not sorted, distinct and in its range");
+          }
+          prev = pt;
+          have_prev = true;
+        }
         CONSORT_RETURN_IF_ERROR(ParallelFor(b.count, opts_.threads, [&](size_t s, size_t e, int) {
           auto pts = std::span<X25519Point>(points).subspan(s, e - s);
           Status st = scalar_->Multiply(pts, pts);
@@ -681,6 +743,7 @@ class SizeOnlyRun {
         for (const X25519Point& pt : points) {
           const uint32_t q = PartOf(pt.data(), t_, pd_);
           bufs[q].append(reinterpret_cast<const char*>(pt.data()), t_);
+          dirty[q] = true;
           if (bufs[q].size() >= cap) {
             CONSORT_RETURN_IF_ERROR(AppendToFile(Path(DoubledFile(q)), bufs[q]));
             state_.doubled_bytes[q] += bufs[q].size();
@@ -695,12 +758,14 @@ class SizeOnlyRun {
       }
       // The partition is in: its values are durable before the checkpoint says so.
       for (uint32_t q = 0; q < pd_; ++q) {
+        if (!dirty[q]) continue;
         if (!bufs[q].empty()) {
           CONSORT_RETURN_IF_ERROR(AppendToFile(Path(DoubledFile(q)), bufs[q]));
           state_.doubled_bytes[q] += bufs[q].size();
           bufs[q].clear();
         }
         CONSORT_RETURN_IF_ERROR(SyncFile(Path(DoubledFile(q))));
+        dirty[q] = false;
       }
       state_.peer_done = part + 1;
       CONSORT_RETURN_IF_ERROR(WriteState(Path(kStateFile), opts_.binding, state_));
@@ -768,10 +833,17 @@ class SizeOnlyRun {
     return sender_status_;
   }
 
+  // Every file of this flow in the scratch directory, whatever partition counts made them.
   void RemoveFiles() {
-    for (uint32_t p = 0; p < state_.pm; ++p) ::unlink(Path(MaskedFile(p)).c_str());
-    for (uint32_t p = 0; p < pd_; ++p) ::unlink(Path(DoubledFile(p)).c_str());
-    ::unlink(Path(kStateFile).c_str());
+    std::error_code ec;
+    std::vector<std::filesystem::path> doomed;
+    for (const auto& e : std::filesystem::directory_iterator(opts_.scratch_dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("masked.", 0) == 0 || name.rfind("doubled.", 0) == 0 || name == kStateFile) {
+        doomed.push_back(e.path());
+      }
+    }
+    for (const auto& path : doomed) std::filesystem::remove(path, ec);
   }
 
   net::Link& link_;

@@ -25,7 +25,7 @@
 //             of the same index (A's keys doubly masked) and counts equal values.
 //   Keepalive 'K' every timeout/4 whenever a party waits on its own work.
 // Work per party: |own| hash-to-curve + (|own| + |peer|) X25519, as ECDH-PSI.
-// Bytes per party: 57 (hello) + 32 per own key + T per peer key if the peer receives, plus 9 B
+// Bytes per party: 62 (hello) + 32 per own key + T per peer key if the peer receives, plus 9 B
 // per batch (at most `batch` values) and per partition.
 // Memory: one partition being sorted or merged (Pm, Pd chosen so that it is at most 1/8 of
 // the budget), I/O buffers capped at 1/4 of the budget. Disk: 32 B per own key + T per peer key.
@@ -75,6 +75,7 @@ struct SizeOnlyOptions {
   uint32_t force_partitions = 0;
   uint32_t buckets = 1;  // the first pass's files
   uint64_t my_keys = 0;  // distinct keys over all buckets
+  uint64_t peer_rows = 0;  // as the peer announced in the plan (bounds its distinct keys)
   // The distinct keys of bucket b (any order).
   std::function<StatusOr<std::vector<std::string>>(uint32_t)> load_bucket;
   std::function<void(double, const std::string&)> progress;  // fraction, stage
