@@ -29,6 +29,7 @@
 #include "bench/common/party_report.h"
 #include "bench/common/process_runner.h"
 #include "bench/common/psi_flags.h"
+#include "bench/common/x25519_floor.h"
 #include "consort/crypto/hash.h"
 #include "consort/crypto/random.h"
 #include "consort/data/csv_reader.h"
@@ -97,52 +98,6 @@ Flags ParseFlags(int argc, char** argv) {
   }
   if (f.n < 2) Usage("n must be at least 2");
   return f;
-}
-
-// X25519 multiplications per second on one thread, in a dependent chain.
-double MeasureX25519Rate(double seconds) {
-  uint8_t scalar[32], point[32] = {9};
-  randombytes_buf(scalar, sizeof(scalar));
-  uint64_t count = 0;
-  const auto start = Clock::now();
-  double elapsed = 0;
-  while (elapsed < seconds) {
-    for (int i = 0; i < 256; ++i) {
-      if (crypto_scalarmult_curve25519(point, scalar, point) != 0) std::abort();
-    }
-    count += 256;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  }
-  return static_cast<double>(count) / elapsed;
-}
-
-// X25519 multiplications per CPU second of this thread (other load does not change it).
-double MeasureX25519CpuRate(double seconds) {
-  uint8_t scalar[32], point[32] = {9};
-  randombytes_buf(scalar, sizeof(scalar));
-  uint64_t count = 0;
-  const double start = ThreadCpuSeconds();
-  double used = 0;
-  while (used < seconds) {
-    for (int i = 0; i < 256; ++i) {
-      if (crypto_scalarmult_curve25519(point, scalar, point) != 0) std::abort();
-    }
-    count += 256;
-    used = ThreadCpuSeconds() - start;
-  }
-  return static_cast<double>(count) / used;
-}
-
-// The same in two processes at once (both cores busy, as during the run); the mean.
-double MeasureConcurrentX25519Rate(double seconds) {
-  const auto out = RunInChildren(2, [&](int) {
-    char buf[40];
-    std::snprintf(buf, sizeof(buf), "%a", MeasureX25519Rate(seconds));
-    return std::string(buf);
-  });
-  double sum = 0;
-  for (const std::string& o : out) sum += std::strtod(o.c_str(), nullptr) / 2;
-  return sum;
 }
 
 // Writes "id,amount" rows: ids are 16 hex digits of SHA-256(seed || i) for i in [first,
@@ -253,11 +208,11 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(f.dir + "/b");
   const std::string csv_a = f.dir + "/a.csv", csv_b = f.dir + "/b.csv";
   double gen_s = WriteCsv(csv_a, 0, f.n) + WriteCsv(csv_b, f.n / 2, f.n);
-  const double rate = MeasureConcurrentX25519Rate(f.floor_seconds);
+  const Rate busy = MeasureConcurrentX25519Rate(f.floor_seconds);
+  const double rate = busy.per_wall_s;
   const double floor_s = 2.0 * static_cast<double>(f.n) / rate;
-  // CPU floor: the same multiplications per CPU second of a tight loop (load-independent).
-  const double cpu_floor_s =
-      2.0 * static_cast<double>(f.n) / MeasureX25519CpuRate(f.floor_seconds);
+  // CPU floor: the same multiplications per CPU second of the tight loops (load-independent).
+  const double cpu_floor_s = 2.0 * static_cast<double>(f.n) / busy.per_cpu_s;
 
   // Each party its own process, TCP on 127.0.0.1.
   const auto out = RunParties({"a", "b"}, Transport::kTcp, [&](int c, PartyLinks& links) {
