@@ -237,8 +237,11 @@ std::string Multiparty(const Flags& f) {
   for (size_t i = 0; i < k; ++i) {
     for (size_t j = i + 1; j < k; ++j) {
       auto [a, b] = net::CreateInMemoryLinkPair(std::to_string(i), std::to_string(j));
-      a->set_timeout(std::chrono::minutes(10));
-      b->set_timeout(std::chrono::minutes(10));
+      // Some links of the mesh carry nothing but keepalives between the sizes and the result
+      // (the whole run, 40 minutes at 2^24 here); before multiparty_psi.cc sent keepalives
+      // the timeout had to outlast the run, and it still may.
+      a->set_timeout(std::chrono::minutes(120));
+      b->set_timeout(std::chrono::minutes(120));
       links[i][j] = a.get();
       links[j][i] = b.get();
       owned[i][j] = std::move(a);

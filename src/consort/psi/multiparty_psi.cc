@@ -1,6 +1,7 @@
 #include "consort/psi/multiparty_psi.h"
 
 #include <algorithm>
+#include <chrono>
 #include <array>
 #include <bit>
 #include <condition_variable>
@@ -270,6 +271,7 @@ class MultipartyParty {
         cv_.notify_all();
         return;
       }
+      if (m->size() == 1 && (*m)[0] == w::kKeepalive) continue;
       const bool end = !m->empty() && (*m)[0] == w::kEnd;
       inbox_.emplace_back(p, *std::move(m));
       cv_.notify_all();
@@ -277,13 +279,19 @@ class MultipartyParty {
     }
   }
 
+  // Sends the outbox of link p; when it stays empty for a quarter of the link timeout, a
+  // keepalive, so that a peer waiting on this link (e.g. for the result, during the whole
+  // ring) does not time out.
   void SenderLoop(size_t p, Channel* c) {
+    const auto interval = std::clamp<std::chrono::milliseconds>(
+        links_[p]->timeout() / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(30'000));
     std::unique_lock lock(mu_);
     while (true) {
-      cv_.wait(lock, [&] { return stop_ || !c->outbox.empty(); });
+      const bool ready =
+          cv_.wait_for(lock, interval, [&] { return stop_ || !c->outbox.empty(); });
       if (stop_) return;
-      Bytes msg = std::move(c->outbox.front());
-      c->outbox.pop_front();
+      Bytes msg = ready ? std::move(c->outbox.front()) : Bytes{w::kKeepalive};
+      if (ready) c->outbox.pop_front();
       c->sending = true;
       lock.unlock();
       const bool end = !msg.empty() && msg[0] == w::kEnd;

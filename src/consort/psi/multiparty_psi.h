@@ -25,7 +25,9 @@
 //   L   -> P_i      result: |∩| (receivers of kSize / kIntersection) and, for kIntersection,
 //                   the matched positions of P_i's list (positions in P_i's secret order;
 //                   only P_i can map them to rows); kNone parties get an empty result.
-//   every link ends with an end marker, so that nothing is left in flight.
+//   every link ends with an end marker, so that nothing is left in flight; until then a link
+//   with nothing to send for a quarter of its timeout carries a 1-byte keepalive (some links
+//   carry nothing between the sizes and the result, i.e. for the whole ring).
 // Rounds: 2 (hello, sizes) + n-1 pipelined hops + 1 (result).
 // Work per party: |X_i| hash-to-curve + sum_j |X_j| X25519 multiplications.
 // Bytes: P_i sends 32 B per element of every list except P_{i+1}'s, which it delivers to L at

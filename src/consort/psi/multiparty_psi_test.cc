@@ -23,13 +23,14 @@ constexpr PsiOutput kInter = PsiOutput::kIntersection;
 struct Mesh {
   std::vector<std::vector<std::unique_ptr<net::Link>>> owned;
   std::vector<std::vector<net::Link*>> links;
-  explicit Mesh(size_t n) : owned(n), links(n, std::vector<net::Link*>(n, nullptr)) {
+  explicit Mesh(size_t n, std::chrono::milliseconds timeout = std::chrono::milliseconds(20'000))
+      : owned(n), links(n, std::vector<net::Link*>(n, nullptr)) {
     for (auto& o : owned) o.resize(n);
     for (size_t i = 0; i < n; ++i) {
       for (size_t j = i + 1; j < n; ++j) {
         auto [a, b] = net::CreateInMemoryLinkPair("p" + std::to_string(i), "p" + std::to_string(j));
-        a->set_timeout(std::chrono::milliseconds(20'000));
-        b->set_timeout(std::chrono::milliseconds(20'000));
+        a->set_timeout(timeout);
+        b->set_timeout(timeout);
         links[i][j] = a.get();
         links[j][i] = b.get();
         owned[i][j] = std::move(a);
@@ -42,9 +43,11 @@ struct Mesh {
 std::vector<StatusOr<MultipartyPsiResult>> RunAll(const std::vector<std::vector<std::string>>& sets,
                                                   const std::vector<PsiOutput>& outputs,
                                                   size_t leader, size_t batch = 64,
-                                                  int threads = 1) {
+                                                  int threads = 1,
+                                                  std::chrono::milliseconds timeout =
+                                                      std::chrono::milliseconds(20'000)) {
   const size_t n = sets.size();
-  Mesh mesh(n);
+  Mesh mesh(n, timeout);
   std::vector<StatusOr<MultipartyPsiResult>> out(n, absl::UnknownError("not run"));
   std::vector<MultipartyPsiOptions> opts(n);
   std::vector<std::thread> ts;
@@ -115,6 +118,18 @@ void CheckAgainstPlaintext(const std::vector<std::vector<std::string>>& sets,
         break;
     }
   }
+}
+
+TEST(MultipartyPsi, KeepalivesHoldLinksThatCarryNothingUntilTheResult) {
+  // Party 0 (the leader) sends party 2 nothing between the sizes and the result, and party 2
+  // sends party 1 nothing at all before its end marker: with 3 x ~8000 items the run lasts
+  // over a second, longer than the 500 ms link timeout. Keepalives every 125 ms carry them.
+  const auto sets = RandomSets(3, 11000, 0.7, 25, 77);
+  auto res = RunAll(sets, {kInter, kInter, kSize}, 0, 256, 1, std::chrono::milliseconds(500));
+  ASSERT_TRUE(res[0].ok() && res[1].ok() && res[2].ok())
+      << res[0].status() << " / " << res[1].status() << " / " << res[2].status();
+  EXPECT_EQ(res[0]->matched, Expected(sets, 0));
+  EXPECT_EQ(res[2]->intersection_size, Expected(sets, 2).size());
 }
 
 TEST(MultipartyPsi, ThreePartiesMatchPlaintext) {

@@ -9,6 +9,8 @@
 //   final:  'f' | u32 owner | u32 batch index | u32 count | count x T B  (to the leader)
 //   result: 'r' | u64 intersection size | u32 count | count x u32 position (leader -> party)
 //   end:    'e'                                          (last message on a link, each way)
+//   keepalive: 'k', on a link with nothing to send for timeout/4, before its end marker; the
+//              receiver drops it (some links carry nothing between the sizes and the result)
 
 #include <array>
 #include <cstdint>
@@ -25,6 +27,7 @@ inline constexpr uint8_t kRing = 'b';
 inline constexpr uint8_t kFinal = 'f';
 inline constexpr uint8_t kResult = 'r';
 inline constexpr uint8_t kEnd = 'e';
+inline constexpr uint8_t kKeepalive = 'k';
 inline constexpr size_t kHelloBytes = 1 + 4 * 4 + 8 + 4 + 32;
 inline constexpr size_t kBatchHeaderBytes = 1 + 4 + 4 + 4;
 
