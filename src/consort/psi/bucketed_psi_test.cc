@@ -13,6 +13,7 @@
 #include "consort/psi/ecdh_psi.h"
 #include "consort/psi/internal/bucket_loader_stats.h"
 #include "consort/psi/internal/bucketed_psi_wire.h"
+#include "consort/psi/internal/size_only_psi.h"
 #include "consort/crypto/hash.h"
 
 namespace consort::psi {
@@ -64,7 +65,12 @@ class DyingLink final : public net::Link {
   }
   const std::string& peer() const override { return inner_.peer(); }
   Status Send(ByteSpan m) override {
-    if (sent_++ >= limit_) {
+    // Or when it is about to send the first masked batch of partition die_at_masked_partition
+    // (the size-only flow): a kill at a point that keepalives cannot shift.
+    const bool masked_part = die_at_masked_partition >= 0 && m.size() >= 9 &&
+                             m[0] == internal::kMsgSizeMasked &&
+                             ReadU32(m.data() + 1) == uint32_t(die_at_masked_partition);
+    if (sent_++ >= limit_ || masked_part) {
       inner_.Close();
       return absl::UnavailableError("killed");
     }
@@ -72,6 +78,8 @@ class DyingLink final : public net::Link {
   }
   StatusOr<Bytes> Recv() override { return inner_.Recv(); }
   void Close() override { inner_.Close(); }
+
+  int die_at_masked_partition = -1;
 
  private:
   net::Link& inner_;
@@ -120,11 +128,13 @@ BucketedPsiOptions Options(PsiOutput mine, PsiOutput peer, const std::string& sc
 
 // Runs both parties; `kill_a_after` > 0 makes A's link die after that many sends.
 void RunPair(Party& a, Party& b, uint64_t kill_a_after = 0,
-             std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+             std::chrono::milliseconds timeout = std::chrono::milliseconds(10000),
+             int kill_a_at_masked_partition = -1) {
   auto [la, lb] = net::CreateInMemoryLinkPair("a", "b");
   la->set_timeout(timeout);
   lb->set_timeout(timeout);
   DyingLink dying(*la, kill_a_after ? kill_a_after : UINT64_MAX);
+  dying.die_at_masked_partition = kill_a_at_masked_partition;
   auto run = [](Party& p, net::Link& link) {
     InputOpener open = [&p]() -> StatusOr<std::unique_ptr<data::TableReader>> {
       auto slices = data::SliceTable(p.table, 7);
@@ -479,12 +489,12 @@ TEST(BucketedPsi, SizeOnlyRunResumesWithItsMaskedSetAndThePeersProgress) {
   auto xa = RandomKeys(400, "k", rng), xb = RandomKeys(350, "k", rng);
   const uint64_t want = PlainRows(xa, xb).size();
   TempDir da, db;
-  // 5 value partitions of about 80 masked values, batches of 64: A's sends are the plan, the
-  // hello, then 1-2 batches per partition. Dying at its 6th send, A has sent at least its
-  // first partition whole, which B has then processed and checkpointed.
+  // 5 value partitions of about 80 masked values. A dies as it starts its masked partition 2:
+  // partitions 0 and 1 are sent whole, and B processes and checkpoints them from its queue.
   Party a{KeyTable(xa), Options(kSize, kSize, da.path(), 5)};
   Party b{KeyTable(xb), Options(kSize, kSize, db.path(), 5)};
-  RunPair(a, b, /*kill_a_after=*/6);
+  const auto kill = std::chrono::milliseconds(10000);
+  RunPair(a, b, 0, kill, /*kill_a_at_masked_partition=*/2);
   ASSERT_FALSE(a.result.ok());
   ASSERT_FALSE(b.result.ok());
   EXPECT_TRUE(std::filesystem::exists(JoinPath(da.path(), "size_only.state")));
@@ -494,7 +504,7 @@ TEST(BucketedPsi, SizeOnlyRunResumesWithItsMaskedSetAndThePeersProgress) {
   EXPECT_TRUE(a.result->masking_resumed);
   EXPECT_TRUE(b.result->masking_resumed);
   EXPECT_EQ(a.result->buckets_run, 0u);
-  EXPECT_GE(b.result->peer_partitions_resumed, 1u);
+  EXPECT_EQ(b.result->peer_partitions_resumed, 2u);
   EXPECT_EQ(a.result->intersection_size, want);
   EXPECT_EQ(b.result->intersection_size, want);
   // Finished: nothing is left behind, the scalar's state file included.
@@ -503,7 +513,7 @@ TEST(BucketedPsi, SizeOnlyRunResumesWithItsMaskedSetAndThePeersProgress) {
 
   // A peer that lost its state masks afresh under a new scalar; B must then drop what it
   // computed from A's old masked values, not mix the two.
-  RunPair(a, b, /*kill_a_after=*/6);
+  RunPair(a, b, 0, kill, /*kill_a_at_masked_partition=*/2);
   ASSERT_FALSE(a.result.ok());
   std::filesystem::remove_all(da.path());
   std::filesystem::create_directories(da.path());

@@ -601,7 +601,10 @@ class SizeOnlyRun {
         PingUntil([this] { return stage_ >= 1; }, interval);
         if (!Stopping()) st = SendPartitions(kMsgSizeDoubled, 0, pd_, t_);
       }
-      if (!st.ok() && !Stopping()) link_.Close();  // the main thread's Recv returns at once
+      // A local failure closes the link so that the main thread's Recv returns at once. A peer
+      // that is gone (Unavailable) needs nothing: the main thread first processes what the peer
+      // sent before it went (its checkpoint keeps that), then sees the same error.
+      if (!st.ok() && !Stopping() && !absl::IsUnavailable(st)) link_.Close();
       std::lock_guard lock(mu_);
       sender_status_ = st;
       sender_done_ = true;
