@@ -237,11 +237,10 @@ std::string Multiparty(const Flags& f) {
   for (size_t i = 0; i < k; ++i) {
     for (size_t j = i + 1; j < k; ++j) {
       auto [a, b] = net::CreateInMemoryLinkPair(std::to_string(i), std::to_string(j));
-      // Some links of the mesh carry nothing but keepalives between the sizes and the result
-      // (the whole run, 40 minutes at 2^24 here); before multiparty_psi.cc sent keepalives
-      // the timeout had to outlast the run, and it still may.
-      a->set_timeout(std::chrono::minutes(120));
-      b->set_timeout(std::chrono::minutes(120));
+      // The node's default link timeout: some links of the mesh carry nothing but keepalives
+      // between the sizes and the result (the whole run, about 50 minutes at 2^24 here).
+      a->set_timeout(std::chrono::seconds(120));
+      b->set_timeout(std::chrono::seconds(120));
       links[i][j] = a.get();
       links[j][i] = b.get();
       owned[i][j] = std::move(a);
@@ -266,10 +265,20 @@ std::string Multiparty(const Flags& f) {
   const double wall = Since(t0);
   uint64_t bytes = 0;
   bool correct = true;
+  std::string errors;  // every party's, since the first to fail makes the others fail too
   for (size_t p = 0; p < k; ++p) {
-    if (!res[p].ok())
-      return "ERR party " + std::to_string(p) + ": " + std::string(res[p].status().message());
+    if (!res[p].ok()) {
+      errors += " | party " + std::to_string(p) + ": " + res[p].status().ToString();
+    }
+  }
+  if (!errors.empty()) return "ERR" + errors;
+  for (size_t p = 0; p < k; ++p) {
     correct &= res[p]->intersection_size == common;
+    // Items [0, common) of every set are the common ones; the leader receives the size only.
+    const auto& m = res[p]->matched;
+    correct &= p == k - 1 ? m.empty()
+                          : m.size() == common && (common == 0 || (m.front() == 0 &&
+                                                                   m.back() == common - 1));
     for (size_t q = 0; q < k; ++q) {
       if (links[p][q]) bytes += links[p][q]->bytes_sent();
     }

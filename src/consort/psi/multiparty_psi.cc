@@ -595,21 +595,61 @@ class MultipartyParty {
       const uint64_t size = opts_.outputs[o] == PsiOutput::kNone ? 0 : common.size();
       if (o == opts_.self) {
         CONSORT_RETURN_IF_ERROR(ApplyResult(size, positions));
-      } else {
-        Push(o, w::EncodeResult(size, positions));
+        continue;
+      }
+      // In chunks of batch_size positions (one message of 2^22 positions is over the limit).
+      const std::span<const uint32_t> all(positions);
+      const uint64_t chunks = std::max<uint64_t>(1, NumBatches(all.size(), opts_.batch_size));
+      for (uint64_t c = 0; c < chunks; ++c) {
+        const size_t begin = c * opts_.batch_size;
+        Push(o, w::EncodeResult(size, static_cast<uint32_t>(c),
+                                all.subspan(begin, BatchCount(all.size(), opts_.batch_size, c))));
       }
     }
     final_.clear();
     return OkStatus();
   }
 
+  // One chunk of the leader's result; applies the whole once the last chunk is in.
   Status ProcessResult(const Bytes& raw) {
     if (!result_pending_) {
-      return absl::InvalidArgumentError("multi-party PSI: a second result from the leader");
+      return absl::InvalidArgumentError(
+          "multi-party PSI: a result chunk from the leader after the whole result");
     }
     CONSORT_ASSIGN_OR_RETURN(w::ResultView r, w::DecodeResult(raw));
+    if (r.chunk != result_chunks_) {
+      return absl::InvalidArgumentError("multi-party PSI: result chunk " +
+                                        std::to_string(r.chunk) + " out of order, expected " +
+                                        std::to_string(result_chunks_));
+    }
+    if (r.chunk == 0) {
+      result_size_ = r.intersection_size;
+    } else if (r.intersection_size != result_size_) {
+      return absl::InvalidArgumentError("multi-party PSI: result chunk " +
+                                        std::to_string(r.chunk) + " announces size " +
+                                        std::to_string(r.intersection_size) + ", chunk 0 said " +
+                                        std::to_string(result_size_));
+    }
+    // Positions owed: the intersection for a row receiver (at most its own set), else none.
+    const PsiOutput mine = opts_.outputs[opts_.self];
+    const uint64_t owed = mine == PsiOutput::kIntersection ? result_size_ : 0;
+    if (owed > items_.size()) {
+      return absl::InvalidArgumentError(
+          "multi-party PSI: the leader's result size " + std::to_string(result_size_) +
+          " exceeds this party's " + std::to_string(items_.size()) + " items");
+    }
+    const uint64_t want = owed == 0 ? 0 : BatchCount(owed, opts_.batch_size, r.chunk);
+    if (r.positions.size() != want) {
+      return absl::InvalidArgumentError(
+          "multi-party PSI: result chunk " + std::to_string(r.chunk) + " has " +
+          std::to_string(r.positions.size()) + " positions, expected " + std::to_string(want));
+    }
+    ++result_chunks_;
+    result_positions_.insert(result_positions_.end(), r.positions.begin(), r.positions.end());
+    if (result_positions_.size() < owed) return OkStatus();
     result_pending_ = false;
-    return ApplyResult(r.intersection_size, r.positions);
+    std::vector<uint32_t> positions = std::move(result_positions_);
+    return ApplyResult(result_size_, positions);
   }
 
   Status ApplyResult(uint64_t size, const std::vector<uint32_t>& positions) {
@@ -649,6 +689,9 @@ class MultipartyParty {
   std::vector<uint64_t> next_index_;
   size_t lists_pending_ = 0, end_pending_ = 0;
   bool result_pending_ = false, compared_ = false, shuffle_leader_list_ = false;
+  uint64_t result_size_ = 0;    // from the leader's result chunk 0
+  uint32_t result_chunks_ = 0;  // result chunks received
+  std::vector<uint32_t> result_positions_;
   Bytes held_;
   // Leader only.
   std::vector<Bytes> final_;
@@ -685,6 +728,11 @@ size_t MultipartyPsiTruncBytes(const std::vector<uint64_t>& set_sizes) {
   // Any two of the `total` values collide with probability below total^2 / 2^(8T) <= 2^-40.
   const size_t bits = 40 + 2 * std::bit_width(total);
   return std::min<size_t>(16, (bits + 7) / 8);
+}
+
+uint64_t MultipartyPsiResultBytes(uint64_t positions, size_t batch_size) {
+  const uint64_t chunks = std::max<uint64_t>(1, NumBatches(positions, batch_size));
+  return chunks * w::kResultHeaderBytes + 4 * positions;
 }
 
 uint64_t MultipartyPsiBytesSent(const std::vector<uint64_t>& set_sizes, size_t self, size_t leader,

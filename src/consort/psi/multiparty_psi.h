@@ -57,7 +57,8 @@
 
 namespace consort::psi {
 
-inline constexpr uint32_t kMultipartyPsiVersion = 1;
+// 2: the leader's result travels in chunks of batch_size positions.
+inline constexpr uint32_t kMultipartyPsiVersion = 2;
 inline constexpr size_t kMultipartyPsiMinParties = 3;
 inline constexpr size_t kMultipartyPsiMaxParties = 16;
 // Upper bound on each set (indices in 32 bits).
@@ -111,8 +112,13 @@ StatusOr<MultipartyPsiResult> RunMultipartyPsi(const std::vector<net::Link*>& li
 size_t MultipartyPsiTruncBytes(const std::vector<uint64_t>& set_sizes);
 
 // Exact bytes party `self` sends over all its links in a successful run, except the leader's
-// result messages (13 + 4 m bytes to each other party, m = the positions it gets back).
+// result messages (MultipartyPsiResultBytes to each other party).
 uint64_t MultipartyPsiBytesSent(const std::vector<uint64_t>& set_sizes, size_t self, size_t leader,
                                 size_t batch_size);
+
+// Bytes of the leader's result to a party that gets `positions` matched positions back (0 for
+// a size or no-output party): one 17-byte header per chunk of batch_size positions (at least
+// one chunk), plus 4 bytes per position.
+uint64_t MultipartyPsiResultBytes(uint64_t positions, size_t batch_size);
 
 }  // namespace consort::psi

@@ -273,6 +273,54 @@ TEST(MultipartyPsi, MalformedLeaderMessagesAreInvalidArgument) {
   }
 }
 
+// The leader's result arrives in chunks of batch_size positions (one message of 2^22 positions
+// outgrew net::kMaxMessageBytes in a 3 x 2^24 run). Party 1 (5 items, batch 4) is owed 5.
+StatusOr<MultipartyPsiResult> Party1AgainstResultChunks(const std::vector<Bytes>& chunks) {
+  ScriptedLeader s;
+  s.sets_ = {{}, {"a", "b", "c", "d", "e"}, {}};
+  s.Start();
+  EXPECT_TRUE(s.to(1).Recv().ok());
+  EXPECT_TRUE(s.to(2).Recv().ok());
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_TRUE(s.to(i).Send(internal::mp::EncodeSizes({0, 5, 0})).ok());
+  }
+  for (const Bytes& c : chunks) EXPECT_TRUE(s.to(1).Send(c).ok());
+  EXPECT_TRUE(s.to(2).Send(internal::mp::EncodeResult(0, 0, {})).ok());
+  for (size_t i = 1; i < 3; ++i) EXPECT_TRUE(s.to(i).Send(Bytes{internal::mp::kEnd}).ok());
+  s.Join();
+  return s.out_[1];
+}
+
+TEST(MultipartyPsi, ResultArrivesInChunksOfTheBatchSize) {
+  using internal::mp::EncodeResult;
+  const std::vector<uint32_t> first = {0, 1, 2, 3}, last = {4}, five = {0, 1, 2, 3, 4};
+  const std::vector<uint32_t> shifted = {1, 2, 3, 4}, zero = {0};
+  auto ok = Party1AgainstResultChunks({EncodeResult(5, 0, first), EncodeResult(5, 1, last)});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->intersection_size, 5u);
+  EXPECT_EQ(ok->matched, (std::vector<size_t>{0, 1, 2, 3, 4}));
+
+  auto expect_error = [](const StatusOr<MultipartyPsiResult>& r, const std::string& text) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+    EXPECT_NE(std::string(r.status().message()).find(text), std::string::npos) << r.status();
+  };
+  expect_error(Party1AgainstResultChunks({EncodeResult(5, 1, last)}),
+               "result chunk 1 out of order, expected 0");
+  expect_error(Party1AgainstResultChunks({EncodeResult(5, 0, five)}),
+               "result chunk 0 has 5 positions, expected 4");
+  expect_error(Party1AgainstResultChunks({EncodeResult(5, 0, first), EncodeResult(6, 1, last)}),
+               "result chunk 1 announces size 6, chunk 0 said 5");
+  expect_error(Party1AgainstResultChunks({EncodeResult(9, 0, first)}),
+               "result size 9 exceeds this party's 5 items");
+  expect_error(Party1AgainstResultChunks({EncodeResult(5, 0, first), EncodeResult(5, 1, last),
+                                          EncodeResult(5, 2, {})}),
+               "a result chunk from the leader after the whole result");
+  // Positions must still ascend across chunks.
+  expect_error(Party1AgainstResultChunks({EncodeResult(5, 0, shifted),
+                                          EncodeResult(5, 1, zero)}),
+               "the leader's result is inconsistent");
+}
+
 // Plays party 2 of a 3-party run (leader 0) by hand.
 std::pair<Status, Status> LeaderAgainstBadHello(const Bytes& hello) {
   Mesh mesh(3);
@@ -369,7 +417,7 @@ TEST(MultipartyPsi, BytesSentMatchTheFormula) {
     uint64_t results = 0;
     if (i == leader) {
       for (size_t j = 0; j < 4; ++j) {
-        if (j != leader) results += 13 + 4 * out[j]->matched.size();
+        if (j != leader) results += MultipartyPsiResultBytes(out[j]->matched.size(), batch);
       }
     }
     EXPECT_EQ(sent, MultipartyPsiBytesSent(sizes, i, leader, batch) + results) << "party " << i;

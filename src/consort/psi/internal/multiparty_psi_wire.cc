@@ -84,25 +84,30 @@ StatusOr<BatchView> DecodeBatch(ByteSpan msg) {
   return v;
 }
 
-Bytes EncodeResult(uint64_t intersection_size, const std::vector<uint32_t>& positions) {
+Bytes EncodeResult(uint64_t intersection_size, uint32_t chunk, std::span<const uint32_t> positions) {
   Bytes out{kResult};
+  out.reserve(kResultHeaderBytes + 4 * positions.size());
   AppendU64(out, intersection_size);
+  AppendU32(out, chunk);
   AppendU32(out, static_cast<uint32_t>(positions.size()));
   for (uint32_t p : positions) AppendU32(out, p);
   return out;
 }
 
 StatusOr<ResultView> DecodeResult(ByteSpan msg) {
-  if (msg.size() < 13 || msg[0] != kResult ||
-      msg.size() != 13 + 4 * size_t{ReadU32(msg.data() + 9)}) {
+  if (msg.size() < kResultHeaderBytes || msg[0] != kResult ||
+      msg.size() != kResultHeaderBytes + 4 * size_t{ReadU32(msg.data() + 13)}) {
     return absl::InvalidArgumentError("malformed multi-party PSI result (" +
                                       std::to_string(msg.size()) + " bytes)");
   }
   ResultView r;
   r.intersection_size = ReadU64(msg.data() + 1);
-  const uint32_t n = ReadU32(msg.data() + 9);
+  r.chunk = ReadU32(msg.data() + 9);
+  const uint32_t n = ReadU32(msg.data() + 13);
   r.positions.resize(n);
-  for (uint32_t i = 0; i < n; ++i) r.positions[i] = ReadU32(msg.data() + 13 + 4 * i);
+  for (uint32_t i = 0; i < n; ++i) {
+    r.positions[i] = ReadU32(msg.data() + kResultHeaderBytes + 4 * i);
+  }
   return r;
 }
 

@@ -7,13 +7,17 @@
 //   sizes:  's' | u32 n | n x u64                                        (leader -> everyone)
 //   ring:   'b' | u32 owner | u32 batch index | u32 count | count x 32 B (to the next party)
 //   final:  'f' | u32 owner | u32 batch index | u32 count | count x T B  (to the leader)
-//   result: 'r' | u64 intersection size | u32 count | count x u32 position (leader -> party)
+//   result: 'r' | u64 intersection size | u32 chunk | u32 count | count x u32 position
+//           (leader -> party, in chunks of at most batch size positions, ascending across
+//           chunks; a party owed no positions gets one chunk of count 0. Version 1 sent one
+//           message, which outgrew net::kMaxMessageBytes past about 4.2M positions.)
 //   end:    'e'                                          (last message on a link, each way)
 //   keepalive: 'k', on a link with nothing to send for timeout/4, before its end marker; the
 //              receiver drops it (some links carry nothing between the sizes and the result)
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "consort/common/bytes.h"
@@ -30,6 +34,7 @@ inline constexpr uint8_t kEnd = 'e';
 inline constexpr uint8_t kKeepalive = 'k';
 inline constexpr size_t kHelloBytes = 1 + 4 * 4 + 8 + 4 + 32;
 inline constexpr size_t kBatchHeaderBytes = 1 + 4 + 4 + 4;
+inline constexpr size_t kResultHeaderBytes = 1 + 8 + 4 + 4;
 
 struct Hello {
   uint32_t version = 0, parties = 0, sender = 0, leader = 0;
@@ -56,9 +61,10 @@ StatusOr<BatchView> DecodeBatch(ByteSpan msg);
 
 struct ResultView {
   uint64_t intersection_size = 0;
+  uint32_t chunk = 0;
   std::vector<uint32_t> positions;
 };
-Bytes EncodeResult(uint64_t intersection_size, const std::vector<uint32_t>& positions);
+Bytes EncodeResult(uint64_t intersection_size, uint32_t chunk, std::span<const uint32_t> positions);
 // InvalidArgument on a wrong type byte or a length that does not match the count.
 StatusOr<ResultView> DecodeResult(ByteSpan msg);
 
