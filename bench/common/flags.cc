@@ -1,6 +1,7 @@
 #include "bench/common/flags.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -25,6 +26,24 @@ std::vector<FlagArg> SplitFlags(int argc, char** argv,
     out.push_back({a.substr(2, eq - 2), a.substr(eq + 1)});
   }
   return out;
+}
+
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+void ExitWithUsage(std::string_view usage, std::string_view why) {
+  if (why.empty()) {
+    std::printf("%.*s\n", static_cast<int>(usage.size()), usage.data());
+    std::exit(0);
+  }
+  std::fprintf(stderr, "error: %.*s\n%.*s\n", static_cast<int>(why.size()), why.data(),
+               static_cast<int>(usage.size()), usage.data());
+  std::exit(2);
 }
 
 std::vector<std::string> SplitList(const std::string& s) {

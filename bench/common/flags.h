@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace consort::bench {
@@ -17,6 +18,13 @@ struct FlagArg {
 std::vector<FlagArg> SplitFlags(int argc, char** argv,
                                 const std::function<void(const std::string& arg)>& bad,
                                 const std::vector<std::string>& bare = {});
+
+// True when an argument is --help or -h.
+bool WantsHelp(int argc, char** argv);
+
+// Prints `usage` ("usage: ...") and exits: with an empty `why` (--help) on stdout, status 0;
+// otherwise after "error: <why>" on stderr, status 2.
+[[noreturn]] void ExitWithUsage(std::string_view usage, std::string_view why);
 
 // "a,b,c" -> {"a", "b", "c"} (std::getline on ','; "" -> {}).
 std::vector<std::string> SplitList(const std::string& s);

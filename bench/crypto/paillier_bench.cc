@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "consort/crypto/paillier.h"
 #include "consort/crypto/random.h"
 #include "consort/net/link.h"
@@ -74,7 +75,12 @@ void PowmFloor(const char* name, int mod_bits, int exp_bits, double budget) {
 
 }  // namespace
 
+constexpr char kUsage[] =
+    "usage: consort_paillier_bench [--bits 2048] [--psi-sum-log2 16] [--seconds 2] "
+    "[--threads 1]";
+
 int main(int argc, char** argv) {
+  if (consort::bench::WantsHelp(argc, argv)) consort::bench::ExitWithUsage(kUsage, "");
   int bits = 2048, log2n = 16, threads = 1;
   double budget = 2.0;
   for (int i = 1; i + 1 < argc; i += 2) {

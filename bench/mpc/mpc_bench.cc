@@ -56,15 +56,14 @@ struct Flags {
   size_t compare = 1'000'000;
 };
 
-[[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "%s\nusage: consort_mpc_bench [--transport=tcp|memory] "
-               "[--mul=1000000,10000000] [--matmul=1000 (0 = skip)] [--trunc=pair|local] [--compare=1000000 (0 = skip)]\n",
-               why);
-  std::exit(2);
-}
+constexpr char kUsage[] =
+    "usage: consort_mpc_bench [--transport=tcp|memory] [--mul=1000000,10000000] "
+    "[--matmul=1000 (0 = skip)] [--trunc=pair|local] [--compare=1000000 (0 = skip)]";
+
+[[noreturn]] void Usage(const std::string& why) { ExitWithUsage(kUsage, why); }
 
 Flags ParseFlags(int argc, char** argv) {
+  if (WantsHelp(argc, argv)) ExitWithUsage(kUsage, "");
   Flags f;
   auto bad = [](const std::string&) { Usage("bad flag"); };
   for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {

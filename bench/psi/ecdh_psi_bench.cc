@@ -53,16 +53,15 @@ struct Flags {
   PsiOutput out_b = PsiOutput::kIntersection;
 };
 
-[[noreturn]] void Usage(const char* msg) {
-  std::fprintf(stderr,
-               "error: %s\nusage: consort_psi_bench [--log2n=16,20] "
-               "[--transport=grpc|socket|memory] [--threads=1] [--batch=4096] "
-               "[--floor_seconds=3] [--outputs=intersection,intersection]\n",
-               msg);
-  std::exit(2);
-}
+constexpr char kUsage[] =
+    "usage: consort_psi_bench [--log2n=16,20] [--transport=grpc|socket|memory] "
+    "[--threads=1] [--batch=4096] [--floor_seconds=3] "
+    "[--outputs=intersection,intersection]";
+
+[[noreturn]] void Usage(const std::string& msg) { ExitWithUsage(kUsage, msg); }
 
 Flags ParseFlags(int argc, char** argv) {
+  if (WantsHelp(argc, argv)) ExitWithUsage(kUsage, "");
   Flags f;
   auto bad = [](const std::string& a) { Usage(("bad flag " + a).c_str()); };
   for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "consort/boost/internal/testdata.h"
 #include "consort/boost/plaintext_gbdt.h"
 #include "consort/boost/secureboost.h"
@@ -42,7 +43,12 @@ std::string LoadAvg() {
 
 }  // namespace
 
+constexpr char kUsage[] =
+    "usage: consort_boost_bench [--data default_credit] [--trees 3] [--depth 3] [--bins 32] "
+    "[--threads 2] [--key-bits 2048] [--holdout 0.2] [--window 11] [--plain-only 1]";
+
 int main(int argc, char** argv) {
+  if (consort::bench::WantsHelp(argc, argv)) consort::bench::ExitWithUsage(kUsage, "");
   std::string data = "default_credit";
   int trees = 3, depth = 3, bins = 32, threads = 2, key_bits = 2048, window = 11;
   double holdout = 0.2;

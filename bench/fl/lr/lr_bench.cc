@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "bench/common/flags.h"
 #include "consort/fl/internal/fate_data.h"
 #include "consort/fl/internal/local_run.h"
 #include "consort/fl/metrics.h"
@@ -56,7 +57,13 @@ void PrintMetrics(const char* what, const std::vector<double>& p, const std::vec
 
 }  // namespace
 
+constexpr char kUsage[] =
+    "usage: consort_fl_lr_bench [--data=default_credit|breast] "
+    "[--variant=all|mpc|mpc-piecewise|mpc-3pc|paillier|plain] [--epochs=5] [--batch=1024] "
+    "[--lr=0.15] [--val=0.2] [--paillier_batches=3] [--paillier_bits=2048]";
+
 int main(int argc, char** argv) {
+  if (consort::bench::WantsHelp(argc, argv)) consort::bench::ExitWithUsage(kUsage, "");
   const std::string data = Flag(argc, argv, "data", "default_credit");
   const std::string variant = Flag(argc, argv, "variant", "all");
   LrParams p;

@@ -57,15 +57,14 @@ struct Flags {
   bool costs_only = false;
 };
 
-[[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "%s\nusage: consort_mpc_functions_bench [--transport=tcp|memory] [--n=1000000] "
-               "[--ops=sigmoid,reciprocal,rsqrt,exp,max,log] [--costs_only=1]\n",
-               why);
-  std::exit(2);
-}
+constexpr char kUsage[] =
+    "usage: consort_mpc_functions_bench [--transport=tcp|memory] [--n=1000000] "
+    "[--ops=sigmoid,reciprocal,rsqrt,exp,max,log] [--costs_only=1]";
+
+[[noreturn]] void Usage(const std::string& why) { ExitWithUsage(kUsage, why); }
 
 Flags ParseFlags(int argc, char** argv) {
+  if (WantsHelp(argc, argv)) ExitWithUsage(kUsage, "");
   Flags f;
   auto bad = [](const std::string&) { Usage("bad flag"); };
   for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {

@@ -57,16 +57,15 @@ struct Flags {
   PsiOutput out_b = PsiOutput::kSize;
 };
 
-[[noreturn]] void Usage(const char* msg) {
-  std::fprintf(stderr,
-               "error: %s\nusage: consort_psi_bucketed_bench [--n=N | --log2n=K] "
-               "[--memory-budget-mb=1024] [--buckets=0] [--threads=1] [--batch=4096] "
-               "[--floor-seconds=2] [--dir=DIR] [--keep-files] [--outputs=intersection,size]\n",
-               msg);
-  std::exit(2);
-}
+constexpr char kUsage[] =
+    "usage: consort_psi_bucketed_bench [--n=N | --log2n=K] [--memory-budget-mb=1024] "
+    "[--buckets=0] [--threads=1] [--batch=4096] [--floor-seconds=2] [--dir=DIR] "
+    "[--keep-files] [--outputs=intersection,size]";
+
+[[noreturn]] void Usage(const std::string& msg) { ExitWithUsage(kUsage, msg); }
 
 Flags ParseFlags(int argc, char** argv) {
+  if (WantsHelp(argc, argv)) ExitWithUsage(kUsage, "");
   Flags f;
   auto bad = [](const std::string& a) { Usage(("bad flag " + a).c_str()); };
   for (const auto& [key, val] : SplitFlags(argc, argv, bad, {"keep-files"})) {

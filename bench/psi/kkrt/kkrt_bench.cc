@@ -50,15 +50,14 @@ struct Flags {
   PsiOutput out_b = PsiOutput::kIntersection;
 };
 
-[[noreturn]] void Usage(const std::string& msg) {
-  std::fprintf(stderr,
-               "error: %s\nusage: consort_kkrt_bench [--log2n=16,20] [--transport=tcp|memory] "
-               "[--chunk=65536] [--outputs=intersection,intersection]\n",
-               msg.c_str());
-  std::exit(2);
-}
+constexpr char kUsage[] =
+    "usage: consort_kkrt_bench [--log2n=16,20] [--transport=tcp|memory] [--chunk=65536] "
+    "[--outputs=intersection,intersection]";
+
+[[noreturn]] void Usage(const std::string& msg) { ExitWithUsage(kUsage, msg); }
 
 Flags ParseFlags(int argc, char** argv) {
+  if (WantsHelp(argc, argv)) ExitWithUsage(kUsage, "");
   Flags f;
   auto bad = [](const std::string& a) { Usage("bad flag " + a); };
   for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {

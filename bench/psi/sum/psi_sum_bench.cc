@@ -49,15 +49,14 @@ struct Flags {
   double floor_seconds = 2.0;
 };
 
-[[noreturn]] void Usage(const char* msg) {
-  std::fprintf(stderr,
-               "error: %s\nusage: consort_psi_sum_bench [--log2n=16,20] [--threads=1] "
-               "[--batch=1024] [--bits=2048] [--floor_seconds=2]\n",
-               msg);
-  std::exit(2);
-}
+constexpr char kUsage[] =
+    "usage: consort_psi_sum_bench [--log2n=16,20] [--threads=1] [--batch=1024] "
+    "[--bits=2048] [--floor_seconds=2]";
+
+[[noreturn]] void Usage(const std::string& msg) { ExitWithUsage(kUsage, msg); }
 
 Flags ParseFlags(int argc, char** argv) {
+  if (WantsHelp(argc, argv)) ExitWithUsage(kUsage, "");
   Flags f;
   auto bad = [](const std::string& a) { Usage(("bad flag " + a).c_str()); };
   for (const auto& [key, val] : SplitFlags(argc, argv, bad)) {

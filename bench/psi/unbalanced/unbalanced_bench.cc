@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "bench/common/bench_util.h"
+#include "bench/common/flags.h"
 #include "bench/common/process_runner.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/random.h"
@@ -58,15 +59,15 @@ struct Flags {
   bool skip_unbalanced = false, skip_multiparty = false;
 };
 
-[[noreturn]] void Usage() {
-  std::fprintf(stderr,
-               "usage: consort_unbalanced_bench [--server-log10=6] [--client=1000] "
-               "[--overlap=100] [--threads=2] [--dir=DIR] [--keep] [--mp-log2=16] "
-               "[--mp-parties=3] [--floor_seconds=2] [--skip-unbalanced] [--skip-multiparty]\n");
-  std::exit(2);
-}
+constexpr char kUsage[] =
+    "usage: consort_unbalanced_bench [--server-log10=6] [--client=1000] [--overlap=100] "
+    "[--threads=2] [--dir=DIR] [--keep] [--mp-log2=16] [--mp-parties=3] "
+    "[--floor_seconds=2] [--skip-unbalanced] [--skip-multiparty]";
+
+[[noreturn]] void Usage(const std::string& why = "bad flags") { ExitWithUsage(kUsage, why); }
 
 Flags Parse(int argc, char** argv) {
+  if (WantsHelp(argc, argv)) ExitWithUsage(kUsage, "");
   Flags f;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

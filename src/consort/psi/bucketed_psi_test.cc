@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "consort/common/files.h"
+#include "consort/common/test_temp_dir.h"
 #include "consort/data/csv.h"
 #include "consort/psi/ecdh_psi.h"
 #include "consort/psi/internal/bucket_loader_stats.h"
@@ -23,26 +24,8 @@ constexpr PsiOutput kNone = PsiOutput::kNone;
 constexpr PsiOutput kSize = PsiOutput::kSize;
 constexpr PsiOutput kInter = PsiOutput::kIntersection;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = (std::filesystem::temp_directory_path() /
-             ("consort_bucketed_psi_" + std::to_string(::getpid()) + "_" +
-              std::to_string(counter++)))
-                .string();
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// A fresh directory, removed with its contents at the end of the test.
+using TempDir = TestTempDir;
 
 std::shared_ptr<const data::Table> Csv(const std::string& text) {
   auto t = data::ParseCsv(text, "t.csv");

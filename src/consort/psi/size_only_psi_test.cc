@@ -9,35 +9,19 @@
 #include <thread>
 
 #include "consort/common/bytes.h"
+#include "consort/common/test_temp_dir.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/random.h"
 #include "consort/net/link.h"
 #include "consort/psi/ecdh_psi.h"
 #include "consort/psi/internal/bucketed_psi_wire.h"
+#include "consort/psi/internal/size_only_psi_wire.h"
 
 namespace consort::psi::internal {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("consort_size_only_" + std::to_string(::getpid()) + "_" +
-              std::to_string(counter_++)))
-                .string();
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  static inline std::atomic<int> counter_{0};
-  std::string path_;
-};
+// A fresh directory, removed with its contents at the end of the test.
+using TempDir = TestTempDir;
 
 Bytes Hello(uint64_t keys, uint32_t pm) {
   Bytes h;
@@ -118,12 +102,40 @@ Status RunAgainst(const std::function<void(net::Link&)>& script, uint64_t peer_r
   return r.status();
 }
 
+TEST(SizeOnlyWire, HelloAndBatchesMatchTheDocumentedLayout) {
+  const Bytes h = Hello(12345, 7);  // laid out by hand above
+  auto d = so::DecodeHello(h);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->version, kSizeOnlyVersion);
+  EXPECT_EQ(d->keys, 12345u);
+  EXPECT_EQ(d->budget_mb, 64u);
+  EXPECT_EQ(d->pm, 7u);
+  EXPECT_EQ(d->peer_done, 0u);
+  EXPECT_EQ(so::EncodeHello(*d), h);
+  EXPECT_EQ(so::DecodeHello(ByteSpan(h).first(h.size() - 1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  const Bytes payload(3 * 5, 9);
+  const Bytes b = Batch(kMsgSizeDoubled, 4, 3, true, payload);
+  EXPECT_EQ(so::EncodeBatch(kMsgSizeDoubled, 4, 3, true, payload.data(), payload.size()), b);
+  auto v = so::DecodeBatch(b, kMsgSizeDoubled, 4, 5);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->count, 3u);
+  EXPECT_TRUE(v->last);
+  EXPECT_EQ(so::DecodeBatch(b, kMsgSizeDoubled, 4, 4).status().code(),
+            absl::StatusCode::kInvalidArgument);  // 15 bytes are not 3 values of 4
+  EXPECT_EQ(so::DecodeBatch(b, kMsgSizeMasked, 4, 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(so::DecodeBatch(b, kMsgSizeDoubled, 5, 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SizeOnlyPsi, PeerSendingMoreMaskedValuesThanItAnnouncedIsInvalidArgument) {
   Status st = RunAgainst([](net::Link& link) {
     RecvReal(link);  // hello
     ASSERT_TRUE(link.Send(Hello(1, 1)).ok());
     ASSERT_TRUE(link.Send(Batch(kMsgSizeMasked, 0, 2, true, Points(2))).ok());
-    link.Recv();  // until the party closes
+    (void)link.Recv();  // until the party closes
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(),
@@ -135,7 +147,7 @@ TEST(SizeOnlyPsi, MaskedBatchForTheWrongPartitionIsInvalidArgument) {
     RecvReal(link);
     ASSERT_TRUE(link.Send(Hello(2, 1)).ok());
     ASSERT_TRUE(link.Send(Batch(kMsgSizeMasked, 1, 1, true, Points(1))).ok());
-    link.Recv();
+    (void)link.Recv();
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(), "size-only PSI: masked batch for partition 1, expected 0");
@@ -149,7 +161,7 @@ TEST(SizeOnlyPsi, RepeatedMaskedValueIsInvalidArgument) {
     Bytes one = Points(1), twice = one;
     twice.insert(twice.end(), one.begin(), one.end());
     ASSERT_TRUE(link.Send(Batch(kMsgSizeMasked, 0, 2, true, twice)).ok());
-    link.Recv();
+    (void)link.Recv();
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(),
@@ -161,7 +173,7 @@ TEST(SizeOnlyPsi, ImplausibleHelloIsInvalidArgument) {
   Status st = RunAgainst([](net::Link& link) {
     RecvReal(link);
     ASSERT_TRUE(link.Send(Hello(1, 5)).ok());
-    link.Recv();
+    (void)link.Recv();
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(),
@@ -171,7 +183,7 @@ TEST(SizeOnlyPsi, ImplausibleHelloIsInvalidArgument) {
       [](net::Link& link) {
         RecvReal(link);
         ASSERT_TRUE(link.Send(Hello(2, 1)).ok());
-        link.Recv();
+        (void)link.Recv();
       },
       /*peer_rows=*/1);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
@@ -183,7 +195,7 @@ TEST(SizeOnlyPsi, LowOrderMaskedPointIsInvalidArgument) {
     RecvReal(link);
     ASSERT_TRUE(link.Send(Hello(1, 1)).ok());
     ASSERT_TRUE(link.Send(Batch(kMsgSizeMasked, 0, 1, true, Bytes(32, 0))).ok());  // u = 0
-    link.Recv();
+    (void)link.Recv();
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message().rfind("size-only PSI: masked partition 0: ", 0), 0u) << st;
@@ -201,7 +213,7 @@ TEST(SizeOnlyPsi, UnsortedReturnedPartitionIsInvalidArgument) {
     ASSERT_EQ(m.size(), kSizeBatchHeader + 3 * 32);
     Bytes values = {9, 9, 9, 9, 9, 9, 1, 1, 1, 1, 1, 1, 5, 5, 5, 5, 5, 5};
     ASSERT_TRUE(link.Send(Batch(kMsgSizeDoubled, 0, 3, true, values)).ok());
-    link.Recv();
+    (void)link.Recv();
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(), "size-only PSI: doubled partition 0 is not sorted");
@@ -214,7 +226,7 @@ TEST(SizeOnlyPsi, TooFewReturnedValuesIsInvalidArgument) {
     ASSERT_TRUE(link.Send(Batch(kMsgSizeMasked, 0, 1, true, Points(1))).ok());
     RecvReal(link);
     ASSERT_TRUE(link.Send(Batch(kMsgSizeDoubled, 0, 2, true, Bytes(12, 7))).ok());
-    link.Recv();
+    (void)link.Recv();
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(),
@@ -225,7 +237,7 @@ TEST(SizeOnlyPsi, MalformedHelloIsInvalidArgument) {
   Status st = RunAgainst([](net::Link& link) {
     RecvReal(link);
     ASSERT_TRUE(link.Send(Bytes{kMsgSizeHello, 1, 2, 3}).ok());
-    link.Recv();
+    (void)link.Recv();
   });
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(),

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "consort/common/files.h"
+#include "consort/common/test_temp_dir.h"
 #include "consort/crypto/curve25519.h"
 #include "consort/crypto/hash.h"
 #include "consort/psi/internal/ecdh_psi_wire.h"
@@ -24,20 +25,8 @@ namespace {
 
 namespace u = internal::upsi;
 
-// A fresh directory under the test temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    path_ =
-        (std::filesystem::temp_directory_path() / ("upsi_test_" + crypto::RandomHex(8))).string();
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string Sub(const std::string& name) const { return JoinPath(path_, name); }
-
- private:
-  std::string path_;
-};
+// A fresh directory, removed with its contents at the end of the test.
+using TempDir = TestTempDir;
 
 std::vector<std::string> Items(const std::string& prefix, size_t lo, size_t hi) {
   std::vector<std::string> v;
@@ -133,13 +122,13 @@ TEST(UnbalancedPsi, EdgeCases) {
 TEST(UnbalancedPsi, SecondJobUsesTheClientsCachedSet) {
   TempDir tmp;
   auto set = MustPrepare(Items("s", 0, 5000));
-  auto first = RunJob(set, Items("s", 4990, 5010), tmp.Sub("client"));
+  auto first = RunJob(set, Items("s", 4990, 5010), tmp.File("client"));
   ASSERT_TRUE(first.client.ok()) << first.client.status();
   EXPECT_FALSE(first.client->used_cached_set);
   EXPECT_EQ(first.client->encoded_bytes_received, set.encoded_bytes());
   EXPECT_EQ(first.client->psi.intersection_size, 10u);
 
-  auto second = RunJob(set, Items("s", 0, 3), tmp.Sub("client"));
+  auto second = RunJob(set, Items("s", 0, 3), tmp.File("client"));
   ASSERT_TRUE(second.client.ok()) << second.client.status();
   ASSERT_TRUE(second.server.ok()) << second.server.status();
   EXPECT_TRUE(second.client->used_cached_set);
@@ -152,7 +141,7 @@ TEST(UnbalancedPsi, SecondJobUsesTheClientsCachedSet) {
 
   // A new preprocessing (new key and id) replaces the client's cached copy.
   auto other = MustPrepare(Items("s", 100, 200));
-  auto third = RunJob(other, Items("s", 0, 150), tmp.Sub("client"));
+  auto third = RunJob(other, Items("s", 0, 150), tmp.File("client"));
   ASSERT_TRUE(third.client.ok()) << third.client.status();
   EXPECT_FALSE(third.client->used_cached_set);
   EXPECT_EQ(third.client->psi.intersection_size, 50u);
@@ -161,16 +150,16 @@ TEST(UnbalancedPsi, SecondJobUsesTheClientsCachedSet) {
 TEST(UnbalancedPsi, CorruptClientCacheIsDataLossThenRefetched) {
   TempDir tmp;
   auto set = MustPrepare(Items("s", 0, 500));
-  ASSERT_TRUE(RunJob(set, {"s1"}, tmp.Sub("c")).client.ok());
-  const std::string file = JoinPath(tmp.Sub("c"), "encoded_set.bin");
+  ASSERT_TRUE(RunJob(set, {"s1"}, tmp.File("c")).client.ok());
+  const std::string file = JoinPath(tmp.File("c"), "encoded_set.bin");
   auto text = ReadFile(file);
   ASSERT_TRUE(text.ok());
   (*text)[text->size() - 1] ^= 1;
   ASSERT_TRUE(WriteFileAtomic(file, *text).ok());
-  auto bad = RunJob(set, {"s1"}, tmp.Sub("c"));
+  auto bad = RunJob(set, {"s1"}, tmp.File("c"));
   EXPECT_EQ(bad.client.status().code(), absl::StatusCode::kDataLoss) << bad.client.status();
   EXPECT_FALSE(FileExists(file));
-  auto again = RunJob(set, {"s1"}, tmp.Sub("c"));
+  auto again = RunJob(set, {"s1"}, tmp.File("c"));
   ASSERT_TRUE(again.client.ok()) << again.client.status();
   EXPECT_FALSE(again.client->used_cached_set);
   EXPECT_EQ(again.client->psi.intersection_size, 1u);
@@ -178,7 +167,7 @@ TEST(UnbalancedPsi, CorruptClientCacheIsDataLossThenRefetched) {
 
 TEST(UnbalancedPsi, PreprocessingIsReusedUntilTheTagChanges) {
   TempDir tmp;
-  const std::string dir = tmp.Sub("server");
+  const std::string dir = tmp.File("server");
   int loads = 0;
   std::vector<std::string> items = Items("y", 0, 2000);
   auto load = [&](UnbalancedPsiServerSet::Builder& b) -> Status {
@@ -211,7 +200,7 @@ TEST(UnbalancedPsi, PreprocessingIsReusedUntilTheTagChanges) {
 
   // The dataset changed: a new key, a new id, and the old key is overwritten with zeros before
   // its file is removed (a hard link taken beforehand still sees the old inode).
-  const std::string old_inode = tmp.Sub("old_key_link");
+  const std::string old_inode = tmp.File("old_key_link");
   ASSERT_EQ(::link(JoinPath(dir, "key.bin").c_str(), old_inode.c_str()), 0);
   items = Items("y", 0, 10);
   auto third = LoadOrPrepareUnbalancedPsiSet(dir, Json{{"fingerprint", "f2"}}, load, o, &reused);
@@ -226,7 +215,7 @@ TEST(UnbalancedPsi, PreprocessingIsReusedUntilTheTagChanges) {
   // A corrupt key file is DataLoss for Load, and LoadOrPrepare starts over.
   ASSERT_TRUE(WriteFileAtomic(JoinPath(dir, "key.bin"), "short", 0600).ok());
   EXPECT_EQ(UnbalancedPsiServerSet::Load(dir).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(UnbalancedPsiServerSet::Load(tmp.Sub("none")).status().code(),
+  EXPECT_EQ(UnbalancedPsiServerSet::Load(tmp.File("none")).status().code(),
             absl::StatusCode::kNotFound);
   auto fourth = LoadOrPrepareUnbalancedPsiSet(dir, Json{{"fingerprint", "f2"}}, load, o, &reused);
   ASSERT_TRUE(fourth.ok()) << fourth.status();
@@ -293,7 +282,7 @@ TEST(UnbalancedPsi, ConcurrentPreparationsOfOneDirectoryPrepareOnce) {
   for (int i = 0; i < 3; ++i) {
     ts.emplace_back([&, i] {
       bool reused = false;
-      auto s = LoadOrPrepareUnbalancedPsiSet(tmp.Sub("s"), Json{{"f", 1}}, feed, o, &reused);
+      auto s = LoadOrPrepareUnbalancedPsiSet(tmp.File("s"), Json{{"f", 1}}, feed, o, &reused);
       if (s.ok()) ids[i] = s->id();
     });
   }

@@ -11,6 +11,7 @@
 #include "consort/audit/entry.h"
 #include "consort/audit/log_store.h"
 #include "consort/common/sqlite.h"
+#include "consort/common/test_temp_dir.h"
 #include "consort/crypto/sign.h"
 
 namespace consort::audit::testing {
@@ -31,26 +32,8 @@ inline Json RegistrationBody(const std::string& name, const crypto::SigningKey& 
   return r.ToBody();
 }
 
-// A temp directory removed at destruction.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("consort_audit_" + std::to_string(getpid()) + "_" + info->test_suite_name() + "_" +
-             info->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+// A fresh directory, removed with its contents at the end of the test.
+using TempDir = TestTempDir;
 
 // A federation with a coordinator and two nodes, "bank" and "insurer".
 struct Federation {

@@ -22,6 +22,7 @@
 #include "consort/crypto/random.h"
 #include "consort/psi/ecdh_psi.h"
 #include "consort/psi/internal/scratch_files.h"
+#include "consort/psi/internal/size_only_psi_wire.h"
 
 namespace consort::psi::internal {
 namespace {
@@ -39,7 +40,13 @@ constexpr char kStateFile[] = "size_only.state";
 constexpr char kStateFormat[] = "consort-size-only-psi-state-v1";
 // The same hash-to-curve suite as psi/ecdh_psi.h, in a domain of its own.
 constexpr std::string_view kDstPrefix = "CONSORT-V01-ECDH-PSI-with-";
-using MaskId = std::array<uint8_t, 16>;
+using so::MaskId;
+using so::Hello;
+using so::BatchView;
+using so::EncodeHello;
+using so::DecodeHello;
+using so::EncodeBatch;
+using so::DecodeBatch;
 
 std::string MaskedFile(uint32_t p) { return "masked." + std::to_string(p); }
 std::string DoubledFile(uint32_t p) { return "doubled." + std::to_string(p); }
@@ -236,108 +243,6 @@ std::optional<State> ReadState(const std::string& dir, const std::string& bindin
     }
   }
   return s;
-}
-
-// ---- wire ----------------------------------------------------------------------------------
-
-struct Hello {
-  uint32_t version = 0;
-  uint64_t keys = 0;
-  uint32_t budget_mb = 0;
-  MaskId mask_id{};
-  MaskId peer_mask_id{};   // the peer's mask id my progress is for
-  uint32_t peer_done = 0;  // the peer's masked partitions I processed
-  uint32_t pd = 0;         // ... into this many doubled partitions
-  uint8_t t = 0;           // ... of this many bytes
-  uint32_t pm = 0;         // my masked partitions
-};
-constexpr size_t kHelloBytes = 1 + 4 + 8 + 4 + 16 + 16 + 4 + 4 + 1 + 4;
-static_assert(kHelloBytes == kSizeHelloBytes);
-
-Bytes EncodeHello(const Hello& h) {
-  Bytes out;
-  out.push_back(kMsgSizeHello);
-  AppendU32(out, h.version);
-  AppendU64(out, h.keys);
-  AppendU32(out, h.budget_mb);
-  out.insert(out.end(), h.mask_id.begin(), h.mask_id.end());
-  out.insert(out.end(), h.peer_mask_id.begin(), h.peer_mask_id.end());
-  AppendU32(out, h.peer_done);
-  AppendU32(out, h.pd);
-  out.push_back(h.t);
-  AppendU32(out, h.pm);
-  return out;
-}
-
-StatusOr<Hello> DecodeHello(ByteSpan m) {
-  if (m.size() != kHelloBytes || m[0] != kMsgSizeHello) {
-    return absl::InvalidArgumentError("size-only PSI: malformed hello (" +
-                                      std::to_string(m.size()) + " bytes, expected " +
-                                      std::to_string(kHelloBytes) + " starting with 'S')");
-  }
-  const uint8_t* p = m.data() + 1;
-  Hello h;
-  h.version = ReadU32(p);
-  h.keys = ReadU64(p + 4);
-  h.budget_mb = ReadU32(p + 12);
-  std::memcpy(h.mask_id.data(), p + 16, 16);
-  std::memcpy(h.peer_mask_id.data(), p + 32, 16);
-  h.peer_done = ReadU32(p + 48);
-  h.pd = ReadU32(p + 52);
-  h.t = p[56];
-  h.pm = ReadU32(p + 57);
-  return h;
-}
-
-Bytes EncodeBatch(uint8_t type, uint32_t part, uint32_t count, bool last, const uint8_t* data,
-                  size_t bytes) {
-  Bytes out;
-  out.reserve(kSizeBatchHeader + bytes);
-  out.push_back(type);
-  AppendU32(out, part);
-  AppendU32(out, count);
-  out.push_back(last ? 1 : 0);
-  out.insert(out.end(), data, data + bytes);
-  return out;
-}
-
-struct BatchView {
-  uint32_t part = 0, count = 0;
-  bool last = false;
-  const uint8_t* data = nullptr;
-};
-
-// Checks a 'M' / 'D' batch for partition `part` with values of `width` bytes.
-StatusOr<BatchView> DecodeBatch(const Bytes& m, uint8_t type, uint32_t part, size_t width) {
-  const char* what = type == kMsgSizeMasked ? "masked" : "doubled";
-  if (m.size() < kSizeBatchHeader || m[0] != type) {
-    return absl::InvalidArgumentError(std::string("size-only PSI: expected a ") + what +
-                                      " batch, got a message of " + std::to_string(m.size()) +
-                                      " bytes" + (m.empty() ? "" : " of type " +
-                                      std::to_string(m[0])));
-  }
-  BatchView b;
-  b.part = ReadU32(m.data() + 1);
-  b.count = ReadU32(m.data() + 5);
-  if (m[9] > 1) {
-    return absl::InvalidArgumentError(std::string("size-only PSI: ") + what +
-                                      " batch with a bad last flag");
-  }
-  b.last = m[9] == 1;
-  b.data = m.data() + kSizeBatchHeader;
-  if (b.part != part) {
-    return absl::InvalidArgumentError(std::string("size-only PSI: ") + what +
-                                      " batch for partition " + std::to_string(b.part) +
-                                      ", expected " + std::to_string(part));
-  }
-  if (m.size() - kSizeBatchHeader != uint64_t{b.count} * width) {
-    return absl::InvalidArgumentError(std::string("size-only PSI: ") + what + " batch of " +
-                                      std::to_string(b.count) + " values carries " +
-                                      std::to_string(m.size() - kSizeBatchHeader) +
-                                      " bytes, expected " +
-                                      std::to_string(uint64_t{b.count} * width));
-  }
-  return b;
 }
 
 // ---- the run -------------------------------------------------------------------------------

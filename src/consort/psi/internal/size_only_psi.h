@@ -48,16 +48,10 @@
 
 #include "consort/common/status.h"
 #include "consort/net/link.h"
+#include "consort/psi/internal/size_only_psi_wire.h"
 #include "consort/psi/psi.h"
 
 namespace consort::psi::internal {
-
-inline constexpr uint8_t kMsgSizeHello = 'S';
-inline constexpr uint8_t kMsgSizeMasked = 'M';
-inline constexpr uint8_t kMsgSizeDoubled = 'D';
-inline constexpr uint32_t kSizeOnlyVersion = 1;
-inline constexpr size_t kSizeHelloBytes = 1 + 4 + 8 + 4 + 16 + 16 + 4 + 4 + 1 + 4;
-inline constexpr size_t kSizeBatchHeader = 1 + 4 + 4 + 1;
 
 struct SizeOnlyOptions {
   PsiOutput my_output = PsiOutput::kNone;    // kNone or kSize
