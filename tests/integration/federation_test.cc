@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <regex>
 #include <string>
 #include <thread>
@@ -182,6 +183,9 @@ class Integration : public ::testing::Test {
   std::string data_dir() const { return dir_ + "/data"; }
   std::string File(const std::string& name) const { return data_dir() + "/" + name; }
 
+  // Extra `consort node init` arguments per node, for Start.
+  std::map<std::string, std::vector<std::string>> node_init_args_;
+
   // Starts the coordinator and the named nodes (fatal on failure).
   void Start(const std::vector<std::string>& nodes, int party_silence_timeout_s = 60) {
     LocalCluster::Options options;
@@ -192,7 +196,7 @@ class Integration : public ::testing::Test {
     ASSERT_TRUE(cluster.ok()) << cluster.status() << "\n" << Tail(options.dir + "/coordinator.log");
     cluster_ = std::move(*cluster);
     for (const auto& n : nodes) {
-      Status st = cluster_->AddNode(n);
+      Status st = cluster_->AddNode(n, node_init_args_[n]);
       ASSERT_TRUE(st.ok()) << st << Logs();
       nodes_.push_back(n);
     }
@@ -313,7 +317,18 @@ class Integration : public ::testing::Test {
 // --- 1. happy path ---------------------------------------------------------------------------
 
 TEST_F(Integration, HappyPathDeliversResultsOnlyToReceivers) {
+  // The shop advertises a host name other than the one it listens on: the bank dials
+  // "localhost:<port>" as announced (net/address.h).
+  node_init_args_["shop"] = {"--peer-listen", "127.0.0.1:0", "--peer-advertise", "localhost"};
   ASSERT_NO_FATAL_FAILURE(Start({"bank", "shop"}));
+  {
+    auto members = cluster_->Api("GET", "/v1/nodes");
+    ASSERT_TRUE(members.ok()) << members.status();
+    std::map<std::string, std::string> address;
+    for (const auto& m : (*members)["members"]) address[m["name"]] = m["address"];
+    EXPECT_EQ(address["shop"].rfind("localhost:", 0), 0u) << address["shop"];
+    EXPECT_EQ(address["bank"].rfind("127.0.0.1:", 0), 0u) << address["bank"];
+  }
   // bank: persons [0, 3000); shop: [2300, 4800). Phones overlap on 700, e-mails on 350.
   ASSERT_TRUE(WriteFileAtomic(File("bank.csv"), Csv(kBankHeader, BankLine, 0, 3000)).ok());
   ASSERT_TRUE(WriteFileAtomic(File("shop.csv"), Csv(kShopHeader, ShopLine, 2300, 4800)).ok());
@@ -1035,6 +1050,18 @@ TEST_F(Integration, InvitesWorkOnceForTheirNameOnly) {
   };
 
   std::string carol = invite("carol");
+  // A listen address that binds every interface, with nothing peers could dial: refused before
+  // anything is created, and the invite stays usable.
+  CommandResult wildcard = cluster_->Consort({"node", "init", "--name", "carol", "--invite", carol,
+                                              "--home", dir_ + "/carol", "--peer-listen",
+                                              "0.0.0.0:7500"}, 60);
+  EXPECT_EQ(wildcard.exit_code, 1) << Describe(wildcard);
+  EXPECT_NE(wildcard.err.find("error (FAILED_PRECONDITION): the listen address '0.0.0.0:7500' "
+                              "binds every interface, which no peer can dial; set "
+                              "--peer-advertise"),
+            npos)
+      << wildcard.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/carol"));
   CommandResult first = init("carol", carol, dir_ + "/carol");
   ASSERT_EQ(first.exit_code, 0) << Describe(first);
 

@@ -113,6 +113,7 @@ Status CoordinatorInit(const Args& a) {
   if (a.Has("listen")) config.grpc_listen = a.Get("listen");
   if (a.Has("api-listen")) config.api_listen = a.Get("api-listen");
   if (a.Has("peer-listen")) config.peer_listen = a.Get("peer-listen");
+  if (a.Has("peer-advertise")) config.peer_advertise = a.Get("peer-advertise");
   if (a.Has("no-dealer")) config.host_dealer = false;
   std::string home = CoordHome(a);
   CONSORT_RETURN_IF_ERROR(coordinator::Coordinator::Init(home, config));
@@ -141,7 +142,8 @@ Status CoordinatorStart(const Args& a) {
   CONSORT_RETURN_IF_ERROR(rest.Start());
   if (coord->config().host_dealer) {
     CONSORT_RETURN_IF_ERROR(
-        coord->StartPeerEndpoint(a.Get("peer-listen", coord->config().peer_listen)));
+        coord->StartPeerEndpoint(a.Get("peer-listen", coord->config().peer_listen),
+                                 a.Get("peer-advertise", coord->config().peer_advertise)));
   }
   coord->StartScheduler();
   Json endpoints = {{"grpc", grpc_addr}, {"api", rest.address()}, {"peer", coord->peer_address()},
@@ -245,6 +247,7 @@ Status NodeInit(const Args& a) {
   config.coordinator_fingerprint = inv.tls_fingerprint;
   config.coordinator_key = inv.coordinator_key;
   config.peer_listen = a.Get("peer-listen", config.peer_listen);
+  config.peer_advertise = a.Get("peer-advertise", config.peer_advertise);
   std::string home = NodeHome(a);
   bool existed = std::filesystem::exists(home);
   CONSORT_RETURN_IF_ERROR(node::Node::InitHome(home, config));
@@ -690,20 +693,23 @@ std::vector<Command> Commands() {
   const FlagSpec kOutFlag = kOutput;
   return {
       {{"coordinator init", "", "Create a coordinator home: keys, TLS identity, database, admin token.",
-        "The config file (JSON) may set grpc_listen, api_listen, peer_listen, host_dealer, "
+        "The config file (JSON) may set grpc_listen, api_listen, peer_listen, peer_advertise, host_dealer, "
         "party_silence_timeout_ms and invite_ttl_ms; the flags override it. With host_dealer "
         "(the default) jobs may name the coordinator as their two-party MPC dealer "
         "({\"coordinator\": {\"role\": \"dealer\"}}); see docs/operations.md.",
         {kHomeCoord, {"config", "config file (JSON)"}, {"listen", "control-plane address (default 127.0.0.1:7400)"},
          {"api-listen", "REST API address (default 127.0.0.1:7443)"},
          {"peer-listen", "dealer peer endpoint address (default 127.0.0.1:0)"},
+         {"peer-advertise", "host or host:port nodes dial for the dealer endpoint (required if "
+                            "--peer-listen binds 0.0.0.0 or [::]; default its host)"},
          {"no-dealer", "never act as a dealer (refuse jobs that name the coordinator)", true}}},
        CoordinatorInit},
       {{"coordinator start", "", "Run the coordinator until SIGINT/SIGTERM.",
         "Serves nodes over gRPC with pinned mutual TLS and people over the HTTPS REST API "
         "(OpenAPI at /openapi.json). Bound addresses are written to <home>/endpoints.json.",
         {kHomeCoord, {"listen", "override the control-plane address"}, {"api-listen", "override the API address"},
-         {"peer-listen", "override the dealer peer endpoint address"}}},
+         {"peer-listen", "override the dealer peer endpoint address"},
+         {"peer-advertise", "override the address nodes dial for it"}}},
        CoordinatorStart},
       {{"admin invite", "NAME", "Create a one-time invite for a new node named NAME; prints the token.", "",
         {kHomeCoord, {"ttl-hours", "validity in hours (default 168)"},
@@ -722,6 +728,8 @@ std::vector<Command> Commands() {
         "left behind and the command can be re-run.",
         {kHomeNode, {"name", "this party's name (must match the invite)"},
          {"invite", "invite token (or @FILE)"}, {"peer-listen", "address for peer protocol links (default 127.0.0.1:0)"},
+         {"peer-advertise", "host or host:port other nodes dial for those links (required if "
+                            "--peer-listen binds 0.0.0.0 or [::]; default its host)"},
          {"coordinator", "override the coordinator control-plane address"},
          {"coordinator-api", "override the coordinator API address"}}},
        NodeInit},

@@ -231,10 +231,12 @@ StatusOr<int> LocalCluster::StopCoordinator(int signal) {
   return code;
 }
 
-Status LocalCluster::AddNode(const std::string& name) {
+Status LocalCluster::AddNode(const std::string& name, const std::vector<std::string>& init_args) {
   CONSORT_ASSIGN_OR_RETURN(Json invite, Api("POST", "/v1/invites", {{"name", name}}));
-  CommandResult init = Consort({"node", "init", "--name", name, "--invite", invite["token"],
-                                "--home", node_home(name)});
+  std::vector<std::string> args = {"node", "init", "--name", name, "--invite", invite["token"],
+                                   "--home", node_home(name)};
+  args.insert(args.end(), init_args.begin(), init_args.end());
+  CommandResult init = Consort(args);
   if (!init.ok()) return absl::InternalError("node init " + name + " failed: " + init.err);
   return StartNode(name);
 }

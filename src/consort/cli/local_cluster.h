@@ -64,8 +64,9 @@ class LocalCluster {
   static StatusOr<std::unique_ptr<LocalCluster>> Create(const Options& options);
   ~LocalCluster();  // stops every process (SIGTERM, then SIGKILL)
 
-  // Invites, initializes and starts node `name`; returns once it has announced its address.
-  Status AddNode(const std::string& name);
+  // Invites, initializes (`consort node init ... init_args`) and starts node `name`; returns
+  // once it has announced its address.
+  Status AddNode(const std::string& name, const std::vector<std::string>& init_args = {});
   // Starts a node whose home already exists (after KillNode).
   Status StartNode(const std::string& name);
   // Sends `signal` to a node process (SIGKILL for a crash, SIGTERM for a clean stop), waits

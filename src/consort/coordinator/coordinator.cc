@@ -17,6 +17,7 @@
 #include "consort/engine/catalog.h"
 #include "consort/engine/job_spec.h"
 #include "consort/engine/operator.h"
+#include "consort/net/address.h"
 #include "consort/net/grpc_transport.h"
 #include "consort/net/peer_directory.h"
 
@@ -125,6 +126,7 @@ Json CoordinatorConfig::ToJson() const {
   return {{"grpc_listen", grpc_listen},
           {"api_listen", api_listen},
           {"peer_listen", peer_listen},
+          {"peer_advertise", peer_advertise},
           {"host_dealer", host_dealer},
           {"party_silence_timeout_ms", party_silence_timeout_ms},
           {"invite_ttl_ms", invite_ttl_ms}};
@@ -137,6 +139,7 @@ StatusOr<CoordinatorConfig> CoordinatorConfig::FromJson(const Json& j) {
     if (k == "grpc_listen" && v.is_string()) c.grpc_listen = v;
     else if (k == "api_listen" && v.is_string()) c.api_listen = v;
     else if (k == "peer_listen" && v.is_string()) c.peer_listen = v;
+    else if (k == "peer_advertise" && v.is_string()) c.peer_advertise = v;
     else if (k == "host_dealer" && v.is_boolean()) c.host_dealer = v;
     else if (k == "party_silence_timeout_ms" && v.is_number_integer()) c.party_silence_timeout_ms = v;
     else if (k == "invite_ttl_ms" && v.is_number_integer()) c.invite_ttl_ms = v;
@@ -149,6 +152,11 @@ Status Coordinator::Init(const std::string& home, const CoordinatorConfig& confi
   crypto::InitCrypto();
   if (FileExists(ConfigPath(home))) {
     return absl::AlreadyExistsError(home + " already holds a coordinator");
+  }
+  if (config.host_dealer) {  // a dealer endpoint nodes cannot dial fails here, not at start
+    CONSORT_RETURN_IF_ERROR(
+        net::AdvertisedAddress(config.peer_listen, config.peer_advertise, 1, "--peer-advertise")
+            .status());
   }
   CONSORT_RETURN_IF_ERROR(MakeDirs(home, 0700));
   CONSORT_RETURN_IF_ERROR(MakeDirs(JoinPath(home, "keys"), 0700));
@@ -1076,7 +1084,11 @@ void Coordinator::RefreshPeer(const std::string& name) {
   if (!st.ok()) CONSORT_LOG(WARNING) << "peer directory: " << name << ": " << st;
 }
 
-Status Coordinator::StartPeerEndpoint(const std::string& listen_address) {
+Status Coordinator::StartPeerEndpoint(const std::string& listen_address,
+                                      const std::string& advertise) {
+  // Refuse an address nodes cannot dial before binding anything.
+  CONSORT_RETURN_IF_ERROR(
+      net::AdvertisedAddress(listen_address, advertise, 1, "--peer-advertise").status());
   auto directory = std::make_shared<net::StaticPeerDirectory>();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1088,10 +1100,12 @@ Status Coordinator::StartPeerEndpoint(const std::string& listen_address) {
   net::TlsConfig tls{tls_.key_pem, tls_.cert_pem};
   CONSORT_ASSIGN_OR_RETURN(auto transport, net::PeerTransport::Start(engine::kCoordinatorParty,
                                                                      listen_address, tls, directory));
-  const std::string host = listen_address.substr(0, listen_address.rfind(':'));
+  CONSORT_ASSIGN_OR_RETURN(
+      std::string address,
+      net::AdvertisedAddress(listen_address, advertise, transport->port(), "--peer-advertise"));
   std::lock_guard<std::mutex> lock(mu_);
   transport_ = std::shared_ptr<net::PeerTransport>(std::move(transport));
-  bound_peer_ = host + ":" + std::to_string(transport_->port());
+  bound_peer_ = std::move(address);
   CONSORT_LOG(INFO) << "coordinator peer endpoint (dealer) on " << bound_peer_;
   Notify();
   return OkStatus();

@@ -42,6 +42,9 @@ struct CoordinatorConfig {
   // Peer endpoint (pinned mutual TLS, as between nodes) over which the coordinator acts as the
   // two-party MPC dealer of jobs that name it ({"coordinator": {"role": "dealer"}}).
   std::string peer_listen = "127.0.0.1:0";
+  // What nodes dial to reach that endpoint (net/address.h): "" = peer_listen's host with the
+  // bound port, "host" or "host:port". Required when peer_listen binds every interface.
+  std::string peer_advertise;
   // Whether this coordinator accepts jobs that name it as their dealer. When false such jobs
   // are refused at submission (FailedPrecondition) and the peer endpoint is not started.
   bool host_dealer = true;
@@ -95,7 +98,7 @@ class Coordinator {
   // identity, accepting only registered nodes' certificates. Jobs naming the coordinator as
   // their dealer run over it (driven by the scheduler). Unavailable if the address cannot be
   // bound; FailedPrecondition if already started. `listen_address` "127.0.0.1:0" picks a port.
-  Status StartPeerEndpoint(const std::string& listen_address);
+  Status StartPeerEndpoint(const std::string& listen_address, const std::string& advertise = "");
   // The advertised peer address ("" until StartPeerEndpoint).
   std::string peer_address();
 

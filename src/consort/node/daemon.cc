@@ -11,6 +11,7 @@
 #include "consort/common/logging.h"
 #include "consort/common/time.h"
 #include "consort/engine/operator.h"
+#include "consort/net/address.h"
 #include "consort/net/control_client.h"
 #include "consort/net/grpc_transport.h"
 #include "consort/net/peer_directory.h"
@@ -389,9 +390,12 @@ Status Node::Serve(const std::atomic<bool>& stop) {
   CONSORT_ASSIGN_OR_RETURN(auto transport,
                            net::PeerTransport::Start(config_.name, config_.peer_listen, tls, directory));
   transport_ = std::shared_ptr<net::PeerTransport>(std::move(transport));
-  std::string host = config_.peer_listen.substr(0, config_.peer_listen.rfind(':'));
-  std::string address = host + ":" + std::to_string(transport_->port());
-  CONSORT_LOG(INFO) << "node " << config_.name << ": peer links on " << address;
+  CONSORT_ASSIGN_OR_RETURN(
+      const std::string address,
+      net::AdvertisedAddress(config_.peer_listen, config_.peer_advertise, transport_->port(),
+                             "peer_advertise in node.json"));
+  CONSORT_LOG(INFO) << "node " << config_.name << ": peer links on " << config_.peer_listen
+                    << " (port " << transport_->port() << "), announced as " << address;
 
   // Announce our address; wait for the coordinator if it is not up yet.
   while (!stop) {

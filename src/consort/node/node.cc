@@ -18,6 +18,7 @@
 #include "consort/data/table.h"
 #include "consort/engine/catalog.h"
 #include "consort/engine/operator.h"
+#include "consort/net/address.h"
 #include "consort/net/control_client.h"
 
 namespace consort::node {
@@ -64,6 +65,7 @@ Json NodeConfig::ToJson() const {
           {"coordinator_fingerprint", coordinator_fingerprint},
           {"coordinator_key", coordinator_key},
           {"peer_listen", peer_listen},
+          {"peer_advertise", peer_advertise},
           {"link_timeout_ms", link_timeout_ms}};
 }
 
@@ -77,6 +79,9 @@ StatusOr<NodeConfig> NodeConfig::FromJson(const Json& j) {
   CONSORT_ASSIGN_OR_RETURN(c.coordinator_key, GetString(j, "coordinator_key", "node.json"));
   if (j.contains("peer_listen")) {
     CONSORT_ASSIGN_OR_RETURN(c.peer_listen, GetString(j, "peer_listen", "node.json"));
+  }
+  if (j.contains("peer_advertise")) {
+    CONSORT_ASSIGN_OR_RETURN(c.peer_advertise, GetString(j, "peer_advertise", "node.json"));
   }
   if (j.contains("link_timeout_ms") && j["link_timeout_ms"].is_number_integer()) {
     c.link_timeout_ms = j["link_timeout_ms"];
@@ -107,6 +112,10 @@ Status Node::InitHome(const std::string& home, const NodeConfig& config) {
   crypto::InitCrypto();
   if (FileExists(ConfigPath(home))) return absl::AlreadyExistsError(home + " already holds a node");
   CONSORT_RETURN_IF_ERROR(engine::ValidateName(config.name, "node name"));
+  // A listen address peers cannot dial fails here, not when the daemon starts.
+  CONSORT_RETURN_IF_ERROR(
+      net::AdvertisedAddress(config.peer_listen, config.peer_advertise, 1, "--peer-advertise")
+          .status());
   // The home holds keys, the registry and results: private to the node's user.
   CONSORT_RETURN_IF_ERROR(MakeDirs(home, 0700));
   CONSORT_RETURN_IF_ERROR(MakeDirs(JoinPath(home, "keys"), 0700));
@@ -160,7 +169,8 @@ StatusOr<Json> Node::RegistrationEntry() const {
   reg.name = config_.name;
   reg.signing_key = key_->public_key();
   reg.tls_fingerprint = tls_fingerprint_;
-  reg.address = config_.peer_listen;
+  // Informational: the daemon announces the dialable address (with its port) at start.
+  reg.address = config_.peer_advertise.empty() ? config_.peer_listen : config_.peer_advertise;
   CONSORT_ASSIGN_OR_RETURN(auto entry, audit::MakeAuthorPart(audit::kKindNodeRegistered, config_.name,
                                                              NowUnixMillis(), reg.ToBody(), *key_));
   return entry.SubmissionJson();

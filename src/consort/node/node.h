@@ -57,6 +57,10 @@ struct NodeConfig {
   std::string coordinator_fingerprint;  // pinned TLS certificate (hex SHA-256 of DER)
   std::string coordinator_key;          // pinned Ed25519 key (base64url): audit trust root
   std::string peer_listen = "127.0.0.1:0";
+  // What peers dial: "" = the host of peer_listen with the bound port; "host" = that host with
+  // the bound port; "host:port" as given (behind NAT or a port forward). Required when
+  // peer_listen binds every interface (0.0.0.0, [::]). See net/address.h.
+  std::string peer_advertise;
   // A peer that sends nothing for this long fails the job (a killed node is detected sooner,
   // when its connection breaks).
   int64_t link_timeout_ms = 120'000;
