@@ -114,6 +114,8 @@ Status CoordinatorInit(const Args& a) {
   if (a.Has("api-listen")) config.api_listen = a.Get("api-listen");
   if (a.Has("peer-listen")) config.peer_listen = a.Get("peer-listen");
   if (a.Has("peer-advertise")) config.peer_advertise = a.Get("peer-advertise");
+  if (a.Has("advertise")) config.grpc_advertise = a.Get("advertise");
+  if (a.Has("api-advertise")) config.api_advertise = a.Get("api-advertise");
   if (a.Has("no-dealer")) config.host_dealer = false;
   std::string home = CoordHome(a);
   CONSORT_RETURN_IF_ERROR(coordinator::Coordinator::Init(home, config));
@@ -134,6 +136,9 @@ Status CoordinatorStart(const Args& a) {
   CONSORT_ASSIGN_OR_RETURN(auto coord, coordinator::Coordinator::Open(home));
   std::string grpc_listen = a.Get("listen", coord->config().grpc_listen);
   std::string api_listen = a.Get("api-listen", coord->config().api_listen);
+  CONSORT_RETURN_IF_ERROR(coord->SetAdvertised(
+      grpc_listen, a.Get("advertise", coord->config().grpc_advertise), api_listen,
+      a.Get("api-advertise", coord->config().api_advertise)));
   CONSORT_ASSIGN_OR_RETURN(auto control, coordinator::ControlServer::Start(*coord, grpc_listen));
   std::string host = grpc_listen.substr(0, grpc_listen.rfind(':'));
   std::string grpc_addr = host + ":" + std::to_string(control->port());
@@ -693,12 +698,17 @@ std::vector<Command> Commands() {
   const FlagSpec kOutFlag = kOutput;
   return {
       {{"coordinator init", "", "Create a coordinator home: keys, TLS identity, database, admin token.",
-        "The config file (JSON) may set grpc_listen, api_listen, peer_listen, peer_advertise, host_dealer, "
+        "The config file (JSON) may set grpc_listen, api_listen, peer_listen, grpc_advertise, "
+        "api_advertise, peer_advertise, host_dealer, "
         "party_silence_timeout_ms and invite_ttl_ms; the flags override it. With host_dealer "
         "(the default) jobs may name the coordinator as their two-party MPC dealer "
         "({\"coordinator\": {\"role\": \"dealer\"}}); see docs/operations.md.",
         {kHomeCoord, {"config", "config file (JSON)"}, {"listen", "control-plane address (default 127.0.0.1:7400)"},
          {"api-listen", "REST API address (default 127.0.0.1:7443)"},
+         {"advertise", "host or host:port nodes dial for the control plane, carried by invites "
+                       "(required if --listen binds 0.0.0.0 or [::]; default its host)"},
+         {"api-advertise", "host or host:port clients dial for the API, carried by invites "
+                           "(required if --api-listen binds 0.0.0.0 or [::]; default its host)"},
          {"peer-listen", "dealer peer endpoint address (default 127.0.0.1:0)"},
          {"peer-advertise", "host or host:port nodes dial for the dealer endpoint (required if "
                             "--peer-listen binds 0.0.0.0 or [::]; default its host)"},
@@ -708,6 +718,8 @@ std::vector<Command> Commands() {
         "Serves nodes over gRPC with pinned mutual TLS and people over the HTTPS REST API "
         "(OpenAPI at /openapi.json). Bound addresses are written to <home>/endpoints.json.",
         {kHomeCoord, {"listen", "override the control-plane address"}, {"api-listen", "override the API address"},
+         {"advertise", "override the control-plane address nodes dial"},
+         {"api-advertise", "override the API address clients dial"},
          {"peer-listen", "override the dealer peer endpoint address"},
          {"peer-advertise", "override the address nodes dial for it"}}},
        CoordinatorStart},

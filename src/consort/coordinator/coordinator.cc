@@ -127,6 +127,8 @@ Json CoordinatorConfig::ToJson() const {
           {"api_listen", api_listen},
           {"peer_listen", peer_listen},
           {"peer_advertise", peer_advertise},
+          {"grpc_advertise", grpc_advertise},
+          {"api_advertise", api_advertise},
           {"host_dealer", host_dealer},
           {"party_silence_timeout_ms", party_silence_timeout_ms},
           {"invite_ttl_ms", invite_ttl_ms}};
@@ -140,6 +142,8 @@ StatusOr<CoordinatorConfig> CoordinatorConfig::FromJson(const Json& j) {
     else if (k == "api_listen" && v.is_string()) c.api_listen = v;
     else if (k == "peer_listen" && v.is_string()) c.peer_listen = v;
     else if (k == "peer_advertise" && v.is_string()) c.peer_advertise = v;
+    else if (k == "grpc_advertise" && v.is_string()) c.grpc_advertise = v;
+    else if (k == "api_advertise" && v.is_string()) c.api_advertise = v;
     else if (k == "host_dealer" && v.is_boolean()) c.host_dealer = v;
     else if (k == "party_silence_timeout_ms" && v.is_number_integer()) c.party_silence_timeout_ms = v;
     else if (k == "invite_ttl_ms" && v.is_number_integer()) c.invite_ttl_ms = v;
@@ -153,7 +157,14 @@ Status Coordinator::Init(const std::string& home, const CoordinatorConfig& confi
   if (FileExists(ConfigPath(home))) {
     return absl::AlreadyExistsError(home + " already holds a coordinator");
   }
-  if (config.host_dealer) {  // a dealer endpoint nodes cannot dial fails here, not at start
+  // Addresses nodes cannot dial fail here, not at start.
+  CONSORT_RETURN_IF_ERROR(
+      net::AdvertisedAddress(config.grpc_listen, config.grpc_advertise, 1, "--advertise")
+          .status());
+  CONSORT_RETURN_IF_ERROR(
+      net::AdvertisedAddress(config.api_listen, config.api_advertise, 1, "--api-advertise")
+          .status());
+  if (config.host_dealer) {
     CONSORT_RETURN_IF_ERROR(
         net::AdvertisedAddress(config.peer_listen, config.peer_advertise, 1, "--peer-advertise")
             .status());
@@ -189,6 +200,8 @@ StatusOr<std::unique_ptr<Coordinator>> Coordinator::Open(const std::string& home
   std::unique_ptr<Coordinator> c(new Coordinator());
   c->home_ = home;
   CONSORT_ASSIGN_OR_RETURN(c->config_, CoordinatorConfig::FromJson(cj));
+  c->grpc_advertise_ = c->config_.grpc_advertise;
+  c->api_advertise_ = c->config_.api_advertise;
   CONSORT_ASSIGN_OR_RETURN(std::string seed_hex, ReadFile(JoinPath(home, "keys/signing.key")));
   while (!seed_hex.empty() && (seed_hex.back() == '\n' || seed_hex.back() == ' ')) seed_hex.pop_back();
   CONSORT_ASSIGN_OR_RETURN(Bytes seed, HexDecode(seed_hex));
@@ -217,10 +230,36 @@ Status Coordinator::Migrate() {
                   {std::to_string(kSchemaVersion)});
 }
 
+namespace {
+
+// `bound` ("host:port") as announced under `advertise` (checked by SetAdvertised).
+std::string Announced(const std::string& bound, const std::string& advertise) {
+  if (advertise.empty()) return bound;
+  const int port = std::atoi(bound.substr(bound.rfind(':') + 1).c_str());
+  auto a = net::AdvertisedAddress(bound, advertise, port, "advertise");
+  return a.ok() ? *a : bound;
+}
+
+}  // namespace
+
 void Coordinator::set_bound_addresses(const std::string& grpc, const std::string& api) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!grpc.empty()) bound_grpc_ = grpc;
-  if (!api.empty()) bound_api_ = api;
+  if (!grpc.empty()) bound_grpc_ = Announced(grpc, grpc_advertise_);
+  if (!api.empty()) bound_api_ = Announced(api, api_advertise_);
+}
+
+Status Coordinator::SetAdvertised(const std::string& grpc_listen,
+                                  const std::string& grpc_advertise,
+                                  const std::string& api_listen,
+                                  const std::string& api_advertise) {
+  CONSORT_RETURN_IF_ERROR(
+      net::AdvertisedAddress(grpc_listen, grpc_advertise, 1, "--advertise").status());
+  CONSORT_RETURN_IF_ERROR(
+      net::AdvertisedAddress(api_listen, api_advertise, 1, "--api-advertise").status());
+  std::lock_guard<std::mutex> lock(mu_);
+  grpc_advertise_ = grpc_advertise;
+  api_advertise_ = api_advertise;
+  return OkStatus();
 }
 
 StatusOr<Caller> Coordinator::AuthenticateToken(const std::string& token) {

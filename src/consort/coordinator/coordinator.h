@@ -45,6 +45,10 @@ struct CoordinatorConfig {
   // What nodes dial to reach that endpoint (net/address.h): "" = peer_listen's host with the
   // bound port, "host" or "host:port". Required when peer_listen binds every interface.
   std::string peer_advertise;
+  // What nodes and API clients dial for the control plane and the REST API (invites carry
+  // both): "" = the listen host with the bound port, "host" or "host:port" (net/address.h).
+  // Required when grpc_listen / api_listen bind every interface.
+  std::string grpc_advertise, api_advertise;
   // Whether this coordinator accepts jobs that name it as their dealer. When false such jobs
   // are refused at submission (FailedPrecondition) and the peer endpoint is not started.
   bool host_dealer = true;
@@ -102,8 +106,15 @@ class Coordinator {
   // The advertised peer address ("" until StartPeerEndpoint).
   std::string peer_address();
 
-  // The addresses actually bound (port 0 resolved), written into invites and `info`.
+  // The addresses actually bound (port 0 resolved); invites and `info` carry them as
+  // advertised (SetAdvertised; by default the config's grpc_advertise / api_advertise).
   void set_bound_addresses(const std::string& grpc, const std::string& api);
+  // Checks that nodes can dial the control plane and the API as they will be announced
+  // (FailedPrecondition for a wildcard listen host without an advertise value, naming the flag;
+  // InvalidArgument for a malformed one) and keeps the advertise values for
+  // set_bound_addresses. Call before the servers start.
+  Status SetAdvertised(const std::string& grpc_listen, const std::string& grpc_advertise,
+                       const std::string& api_listen, const std::string& api_advertise);
 
   // Blocks until a job's state may have changed or `timeout_ms` passes (long polling).
   void WaitForChange(int64_t timeout_ms);
@@ -181,6 +192,7 @@ class Coordinator {
   crypto::TlsIdentity tls_;
   std::string tls_fingerprint_;
   std::string bound_grpc_, bound_api_;
+  std::string grpc_advertise_, api_advertise_;  // see SetAdvertised
 
   std::mutex mu_;
   std::condition_variable changed_;

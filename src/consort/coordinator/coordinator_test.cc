@@ -10,6 +10,7 @@
 #include "consort/audit/verify.h"
 #include "consort/common/files.h"
 #include "consort/common/time.h"
+#include "consort/coordinator/invite.h"
 #include "consort/engine/operator.h"
 #include "consort/net/grpc_transport.h"
 #include "consort/net/peer_directory.h"
@@ -289,6 +290,36 @@ TEST_F(CoordinatorTest, InvitesWorkOnceAndOnlyForTheirName) {
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(Call(Admin(), "invite.create", {{"name", "bank"}}).status().code(),
             absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(CoordinatorTest, InvitesCarryTheAdvertisedAddresses) {
+  auto invite_addresses = [&]() -> std::pair<std::string, std::string> {
+    static int n = 0;
+    auto invite = Call(Admin(), "invite.create", {{"name", "node" + std::to_string(n++)}});
+    EXPECT_TRUE(invite.ok()) << invite.status();
+    if (!invite.ok()) return {};
+    auto inv = Invite::Decode((*invite)["token"]);
+    EXPECT_TRUE(inv.ok()) << inv.status();
+    return inv.ok() ? std::make_pair(inv->grpc_address, inv->api_address)
+                    : std::make_pair(std::string(), std::string());
+  };
+  // By default, the bound addresses.
+  c_->set_bound_addresses("127.0.0.1:40001", "127.0.0.1:40002");
+  EXPECT_EQ(invite_addresses(), std::make_pair(std::string("127.0.0.1:40001"),
+                                               std::string("127.0.0.1:40002")));
+  // Wildcard listen hosts need an advertise value; nothing changes on refusal.
+  EXPECT_EQ(c_->SetAdvertised("0.0.0.0:7400", "", "127.0.0.1:0", "").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c_->SetAdvertised("127.0.0.1:0", "", "[::]:7443", "").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c_->SetAdvertised("0.0.0.0:7400", "a:b:c", "127.0.0.1:0", "").code(),
+            absl::StatusCode::kInvalidArgument);
+  // A host takes the bound port; host:port is used as given.
+  ASSERT_TRUE(c_->SetAdvertised("0.0.0.0:7400", "coord.example", "0.0.0.0:7443",
+                                "api.example:443").ok());
+  c_->set_bound_addresses("0.0.0.0:7400", "0.0.0.0:7443");
+  EXPECT_EQ(invite_addresses(), std::make_pair(std::string("coord.example:7400"),
+                                               std::string("api.example:443")));
 }
 
 TEST_F(CoordinatorTest, SubmitValidatesAgainstCatalog) {
