@@ -1,6 +1,7 @@
 #include "consort/coordinator/coordinator.h"
 
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -320,6 +321,33 @@ TEST_F(CoordinatorTest, InvitesCarryTheAdvertisedAddresses) {
   c_->set_bound_addresses("0.0.0.0:7400", "0.0.0.0:7443");
   EXPECT_EQ(invite_addresses(), std::make_pair(std::string("coord.example:7400"),
                                                std::string("api.example:443")));
+}
+
+TEST_F(CoordinatorTest, WildcardListenAddressesNeedAnAdvertisedOne) {
+  // Init refuses before creating anything.
+  const std::string home = home_ + "-wildcard";
+  for (auto set : std::vector<std::function<void(CoordinatorConfig&)>>{
+           [](CoordinatorConfig& c) { c.grpc_listen = "0.0.0.0:7400"; },
+           [](CoordinatorConfig& c) { c.api_listen = "[::]:7443"; },
+           [](CoordinatorConfig& c) { c.peer_listen = "0.0.0.0:0"; }}) {
+    CoordinatorConfig config;
+    set(config);
+    const Status st = Coordinator::Init(home, config);
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+    EXPECT_FALSE(std::filesystem::exists(home));
+  }
+  CoordinatorConfig dealerless;
+  dealerless.peer_listen = "0.0.0.0:0";
+  dealerless.host_dealer = false;  // no dealer endpoint, nothing to dial
+  EXPECT_TRUE(Coordinator::Init(home, dealerless).ok());
+  std::filesystem::remove_all(home);
+  // The dealer endpoint refuses before binding, and starts with an advertised host.
+  const Status st = c_->StartPeerEndpoint("0.0.0.0:0");
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(std::string(st.message()).find("--peer-advertise"), std::string::npos) << st;
+  EXPECT_EQ(c_->peer_address(), "");
+  ASSERT_TRUE(c_->StartPeerEndpoint("127.0.0.1:0", "localhost").ok());
+  EXPECT_EQ(c_->peer_address().rfind("localhost:", 0), 0u) << c_->peer_address();
 }
 
 TEST_F(CoordinatorTest, SubmitValidatesAgainstCatalog) {
